@@ -1,0 +1,136 @@
+//! core-api: authentication, gigs, availability, bookings, payments, chat history and the admin
+//! API, under `/api/v1`. Writes the store, takes slot locks in Redis, publishes domain events to
+//! RabbitMQ.
+
+mod config;
+mod routes;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use noillin_messaging::{BrokerLink, Envelope, Event};
+use noillin_redis::Redis;
+use noillin_service::{http, ops::Readiness, shutdown::Shutdown};
+use noillin_store::Store;
+use tokio::net::TcpListener;
+
+pub use config::{Config, DEFAULT_PORT};
+
+const SERVICE: &str = "core-api";
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The source of truth.
+    pub store: Arc<dyn Store>,
+    /// Locks, rate limits and pushes.
+    pub redis: Redis,
+    /// Domain events out.
+    pub broker: BrokerLink,
+}
+
+/// A built core-api, bound to its port, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    shutdown: Shutdown,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let metrics = http::install_metrics()?;
+        let store = noillin_store::open(&config.store)
+            .await
+            .context("opening the store")?;
+        tracing::info!(adapter = store.adapter(), "store adapter selected");
+        let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
+        let broker = BrokerLink::start(
+            config.rabbitmq_url.clone(),
+            config.common.namespace.clone(),
+            format!("{SERVICE}:{}", std::process::id()),
+        );
+        let state = AppState {
+            store,
+            redis,
+            broker,
+        };
+        let router = routes::router(state.clone(), readiness(&state), metrics);
+        let listener = http::bind(config.common.port)
+            .await
+            .with_context(|| format!("binding 127.0.0.1:{}", config.common.port))?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+            shutdown: Shutdown::default(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        http::log_listening(SERVICE, &self.listener)?;
+        self.shutdown.trigger_on_signal();
+        tokio::spawn(announce_start(self.state.broker.clone()));
+        http::serve(self.listener, self.router, self.shutdown).await?;
+        self.state.broker.close().await;
+        tracing::info!("core-api stopped");
+        Ok(())
+    }
+}
+
+fn readiness(state: &AppState) -> Readiness {
+    let store = state.store.clone();
+    let redis = state.redis.clone();
+    let broker = state.broker.clone();
+    Readiness::default()
+        .check("store", move || {
+            let store = store.clone();
+            async move { store.ping().await.map_err(|e| e.to_string()) }
+        })
+        .check("redis", move || {
+            let redis = redis.clone();
+            async move { redis.ping().await.map_err(|e| e.to_string()) }
+        })
+        .check("rabbitmq", move || {
+            let connected = broker.current().is_some();
+            async move {
+                connected
+                    .then_some(())
+                    .ok_or_else(|| "not connected".to_owned())
+            }
+        })
+}
+
+/// Publishes `system.instance_started` once the broker is reachable, so deployments are visible
+/// in the event stream (and the pipeline is proven end to end at every start).
+async fn announce_start(broker: BrokerLink) {
+    let event = Event::InstanceStarted {
+        service: SERVICE.to_owned(),
+        instance: format!("{}", std::process::id()),
+    };
+    loop {
+        let connection = broker.connected().await;
+        let result = match connection.publisher().await {
+            Ok(publisher) => publisher
+                .publish(&Envelope::new(event.clone(), None))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!("start announced");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot announce start yet");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The RabbitMQ connection: declaring the topology, publishing with confirms, consuming with
+//! manual acknowledgements.
+
+use futures::StreamExt;
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
+        BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+        QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    },
+    types::{AMQPValue, FieldTable, ShortString},
+};
+
+use crate::{Concern, Envelope, Topology};
+
+/// Errors talking to RabbitMQ.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("rabbitmq: {0}")]
+    Amqp(#[from] lapin::Error),
+}
+
+/// Why a publish did not reach a queue.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("no queue is bound for routing key {0}")]
+    Unroutable(String),
+    #[error("the broker refused the message")]
+    Nacked,
+    #[error("message encoding: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Broker(#[from] Error),
+}
+
+impl From<lapin::Error> for PublishError {
+    fn from(e: lapin::Error) -> Self {
+        PublishError::Broker(Error::Amqp(e))
+    }
+}
+
+/// One connection to RabbitMQ, scoped to a deployment's topology.
+pub struct Broker {
+    connection: Connection,
+    topology: Topology,
+}
+
+impl Broker {
+    /// Connects; `client` names the connection in the broker's management view.
+    pub async fn connect(url: &str, namespace: &str, client: &str) -> Result<Self, Error> {
+        let properties =
+            ConnectionProperties::default().with_connection_name(client.to_owned().into());
+        let connection = Connection::connect(url, properties).await?;
+        Ok(Self {
+            connection,
+            topology: Topology::new(namespace),
+        })
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Whether the connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.connection.status().connected()
+    }
+
+    /// Declares the whole topology. Idempotent; every process calls it at start.
+    pub async fn declare_topology(&self) -> Result<(), Error> {
+        let channel = self.connection.create_channel().await?;
+        let durable_exchange = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        channel
+            .exchange_declare(
+                self.topology.events_exchange().into(),
+                ExchangeKind::Topic,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .exchange_declare(
+                self.topology.dead_letter_exchange().into(),
+                ExchangeKind::Direct,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+        for concern in Concern::ALL {
+            self.declare_concern(&channel, concern).await?;
+        }
+        channel.close(200, "declared".into()).await?;
+        Ok(())
+    }
+
+    async fn declare_concern(&self, channel: &Channel, concern: Concern) -> Result<(), Error> {
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let parking = self.topology.parking_queue(concern);
+        channel
+            .queue_declare(parking.clone().into(), durable, quorum_arguments())
+            .await?;
+        channel
+            .queue_bind(
+                parking.into(),
+                self.topology.dead_letter_exchange().into(),
+                concern.name().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+
+        let queue = self.topology.queue(concern);
+        let mut arguments = quorum_arguments();
+        // A message the worker rejects is parked, never dropped.
+        arguments.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(self.topology.dead_letter_exchange().into()),
+        );
+        arguments.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(concern.name().into()),
+        );
+        channel
+            .queue_declare(queue.clone().into(), durable, arguments)
+            .await?;
+        for key in concern.bindings() {
+            channel
+                .queue_bind(
+                    queue.clone().into(),
+                    self.topology.events_exchange().into(),
+                    (*key).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every queue and exchange of this deployment. For tests and throwaway
+    /// deployments only.
+    pub async fn delete_topology(&self) -> Result<(), Error> {
+        let channel = self.connection.create_channel().await?;
+        for concern in Concern::ALL {
+            for queue in [
+                self.topology.queue(concern),
+                self.topology.parking_queue(concern),
+            ] {
+                channel
+                    .queue_delete(queue.into(), QueueDeleteOptions::default())
+                    .await?;
+            }
+        }
+        for exchange in [
+            self.topology.events_exchange(),
+            self.topology.dead_letter_exchange(),
+        ] {
+            channel
+                .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A channel in confirm mode for publishing events.
+    pub async fn publisher(&self) -> Result<Publisher, Error> {
+        let channel = self.connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Publisher {
+            channel,
+            exchange: self.topology.events_exchange(),
+        })
+    }
+
+    /// Starts consuming a concern's queue with at most `prefetch` unacknowledged messages.
+    pub async fn consume(
+        &self,
+        concern: Concern,
+        prefetch: u16,
+        consumer_tag: &str,
+    ) -> Result<Subscription, Error> {
+        let channel = self.connection.create_channel().await?;
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                self.topology.queue(concern).into(),
+                consumer_tag.to_owned().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(Subscription {
+            _channel: channel,
+            consumer,
+        })
+    }
+
+    /// Closes the connection cleanly (unacknowledged deliveries return to their queues).
+    pub async fn close(&self) {
+        let _ = self.connection.close(200, "shutdown".into()).await;
+    }
+}
+
+fn quorum_arguments() -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    arguments
+}
+
+/// Publishes events; every publish waits for the broker's confirm.
+pub struct Publisher {
+    channel: Channel,
+    exchange: String,
+}
+
+impl Publisher {
+    /// Publishes one event persistently with the `mandatory` flag, and returns once the broker
+    /// has confirmed it. An event no queue is bound for is an error, not a silent success.
+    pub async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
+        let payload = serde_json::to_vec(envelope)?;
+        let routing_key = envelope.event.routing_key();
+        let mut properties = BasicProperties::default()
+            .with_message_id(envelope.id.to_string().into())
+            .with_type(ShortString::from(routing_key))
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2)
+            .with_timestamp(envelope.occurred_at.unix_timestamp().max(0) as u64);
+        if let Some(correlation_id) = &envelope.correlation_id {
+            properties = properties.with_correlation_id(correlation_id.clone().into());
+        }
+        let confirmation = self
+            .channel
+            .basic_publish(
+                self.exchange.clone().into(),
+                routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &payload,
+                properties,
+            )
+            .await?
+            .await?;
+        match confirmation {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable(routing_key.to_owned())),
+            Confirmation::Nack(_) | Confirmation::NotRequested => Err(PublishError::Nacked),
+        }
+    }
+}
+
+/// Deliveries from one queue.
+pub struct Subscription {
+    // The consumer needs its channel open for as long as it runs.
+    _channel: Channel,
+    consumer: lapin::Consumer,
+}
+
+impl Subscription {
+    /// The next delivery; `None` when the consumer was cancelled or the connection closed.
+    pub async fn next(&mut self) -> Option<Result<Delivery, Error>> {
+        let delivery = self.consumer.next().await?;
+        Some(delivery.map(Delivery::new).map_err(Error::from))
+    }
+}
+
+/// One received message, to be acknowledged or parked by its handler.
+pub struct Delivery {
+    inner: lapin::message::Delivery,
+}
+
+impl Delivery {
+    fn new(inner: lapin::message::Delivery) -> Self {
+        Self { inner }
+    }
+
+    /// The message decoded, or why it could not be.
+    pub fn envelope(&self) -> Result<Envelope, String> {
+        let envelope: Envelope =
+            serde_json::from_slice(&self.inner.data).map_err(|e| e.to_string())?;
+        if envelope.version != crate::SCHEMA_VERSION {
+            return Err(format!("unknown envelope version {}", envelope.version));
+        }
+        Ok(envelope)
+    }
+
+    /// Whether the broker delivered this message before (a hint only; handlers are idempotent).
+    pub fn redelivered(&self) -> bool {
+        self.inner.redelivered
+    }
+
+    /// Acknowledges: the message's effect is stored.
+    pub async fn ack(&self) -> Result<(), Error> {
+        self.inner.acker.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
+
+    /// Rejects without requeueing: the queue dead-letters it to the parking queue.
+    pub async fn park(&self) -> Result<(), Error> {
+        self.inner
+            .acker
+            .nack(BasicNackOptions {
+                requeue: false,
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,13 @@
+//! Everything Noillin does with RabbitMQ goes through this crate: the typed messages
+//! ([`Envelope`], [`Event`]), the topology every process declares the same way, publishing with
+//! confirms and the `mandatory` flag, and consuming with manual acknowledgements.
+
+mod broker;
+mod envelope;
+mod link;
+mod topology;
+
+pub use broker::{Broker, Delivery, Error, PublishError, Publisher, Subscription};
+pub use envelope::{Envelope, Event, SCHEMA_VERSION};
+pub use link::BrokerLink;
+pub use topology::{Concern, Topology};

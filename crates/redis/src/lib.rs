@@ -1,0 +1,122 @@
+//! Everything Noillin does with Redis goes through this crate: the connection pool, the
+//! deployment's key namespace, the push channel that makes realtime nodes emit to a room, and
+//! (feature `socketio`) the Socket.IO cluster adapter of the realtime nodes.
+
+mod push;
+
+pub use deadpool_redis::Pool;
+pub use push::{Push, PushSubscription};
+pub use redis::RedisError;
+
+use deadpool_redis::{Config, Runtime};
+
+/// Errors from Redis.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis pool: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    #[error("redis pool setup: {0}")]
+    CreatePool(#[from] deadpool_redis::CreatePoolError),
+    #[error("push message: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// A handle on one Redis deployment, scoped to a namespace: every key and channel this
+/// process touches starts with `{namespace}:`.
+#[derive(Clone)]
+pub struct Redis {
+    pool: Pool,
+    client: redis::Client,
+    namespace: String,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// Prepares a pool for `url`. Connections are opened lazily, so a Redis that is down at
+    /// start shows up in readiness rather than preventing the process from starting.
+    pub fn new(url: &str, namespace: &str) -> Result<Self, Error> {
+        let client = redis::Client::open(url)?;
+        let pool = Config::from_url(url).create_pool(Some(Runtime::Tokio1))?;
+        Ok(Self {
+            pool,
+            client,
+            namespace: namespace.to_owned(),
+        })
+    }
+
+    /// The pool, for commands of this process.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// `{namespace}:{suffix}`.
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.namespace)
+    }
+
+    /// Answers when Redis answers PING.
+    pub async fn ping(&self) -> Result<(), Error> {
+        let mut conn = self.pool.get().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Deletes every key of this namespace. For tests and teardown of throwaway deployments.
+    pub async fn delete_namespace(&self) -> Result<u64, Error> {
+        let mut conn = self.pool.get().await?;
+        let pattern = format!("{}:*", self.namespace);
+        let mut cursor: u64 = 0;
+        let mut deleted = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                deleted += redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async::<u64>(&mut conn)
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+
+    /// The Socket.IO cluster adapter: lets an emit on one realtime node reach sockets on every
+    /// node. Its channels live under this namespace too.
+    #[cfg(feature = "socketio")]
+    pub async fn socketio_adapter(
+        &self,
+    ) -> Result<
+        socketioxide_redis::RedisAdapterCtr<socketioxide_redis::drivers::redis::RedisDriver>,
+        Error,
+    > {
+        // The adapter needs RESP3 push messages.
+        let info = self.client.get_connection_info().clone();
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let info = info.set_redis_settings(settings);
+        let client = redis::Client::open(info)?;
+        let config = socketioxide_redis::RedisAdapterConfig::new()
+            .with_prefix(format!("{}:socket.io", self.namespace));
+        Ok(socketioxide_redis::RedisAdapterCtr::new_with_redis_config(&client, config).await?)
+    }
+}

@@ -1,0 +1,71 @@
+//! The push channel: any process (core-api, worker) asks the realtime nodes to emit an event to
+//! a Socket.IO room by publishing a [`Push`] on `{namespace}:push`. Every realtime node is
+//! subscribed and emits to its own sockets in that room.
+//!
+//! Like Socket.IO itself, a push is delivered at most once: it is a hint that something
+//! changed, and clients fetch the stored state (messages, notifications) from the API.
+
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Redis};
+
+/// One event for one room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Push {
+    /// `user:{id}` or `conversation:{id}`.
+    pub room: String,
+    /// The Socket.IO event name.
+    pub event: String,
+    /// The event's payload.
+    pub data: serde_json::Value,
+}
+
+impl Redis {
+    fn push_channel(&self) -> String {
+        self.key("push")
+    }
+
+    /// Publishes a push; returns how many realtime nodes received it.
+    pub async fn publish_push(&self, push: &Push) -> Result<u64, Error> {
+        let payload = serde_json::to_string(push)?;
+        let mut conn = self.pool().get().await?;
+        let receivers: u64 = redis::cmd("PUBLISH")
+            .arg(self.push_channel())
+            .arg(payload)
+            .query_async(&mut conn)
+            .await?;
+        Ok(receivers)
+    }
+
+    /// Subscribes to pushes on a dedicated connection. The stream ends when the connection
+    /// drops; the caller resubscribes.
+    pub async fn subscribe_pushes(&self) -> Result<PushSubscription, Error> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(self.push_channel()).await?;
+        Ok(PushSubscription {
+            inner: Box::pin(pubsub.into_on_message().filter_map(|msg| async move {
+                let payload: String = msg.get_payload().ok()?;
+                match serde_json::from_str::<Push>(&payload) {
+                    Ok(push) => Some(push),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ignoring malformed push");
+                        None
+                    }
+                }
+            })),
+        })
+    }
+}
+
+/// Pushes as they arrive.
+pub struct PushSubscription {
+    inner: std::pin::Pin<Box<dyn Stream<Item = Push> + Send>>,
+}
+
+impl PushSubscription {
+    /// The next push, or `None` once the connection is gone.
+    pub async fn next(&mut self) -> Option<Push> {
+        self.inner.next().await
+    }
+}

@@ -1,0 +1,47 @@
+//! The end-to-end test harness: starts the real binaries behind a real NGINX, against the
+//! machine's Redis and RabbitMQ, with state isolated per test (own namespace for Redis keys and
+//! RabbitMQ names, own temporary data directory), and tears everything down when dropped —
+//! also when the test fails.
+
+mod platform;
+mod process;
+mod socket;
+
+pub use platform::{Platform, PlatformBuilder, nginx_binary, render_gateway};
+pub use process::{ServiceProcess, binary_path, repo_root, run_to_exit};
+pub use socket::{SocketClient, SocketError};
+
+/// Redis the tests use (`REDIS_URL`, default the local server).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// RabbitMQ the tests use (`RABBITMQ_URL`, default the local server).
+pub fn rabbitmq_url() -> String {
+    std::env::var("RABBITMQ_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+/// A fresh namespace: short, unique, valid as a Redis prefix and in RabbitMQ names.
+pub fn unique_namespace() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("t{}", &id[..12])
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,387 @@
+//! The whole platform for one test: core-api, realtime and worker processes behind an NGINX
+//! rendered from the production routing.
+
+use std::{
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use noillin_auth::{Role, TokenKeys};
+use tempfile::TempDir;
+
+use crate::{ServiceProcess, rabbitmq_url, redis_url, repo_root, unique_namespace};
+
+/// How many of each process to start, and extra environment for all of them.
+pub struct PlatformBuilder {
+    core_api: usize,
+    realtime: usize,
+    worker: usize,
+    env: Vec<(String, String)>,
+}
+
+impl Default for PlatformBuilder {
+    fn default() -> Self {
+        Self {
+            core_api: 1,
+            realtime: 1,
+            worker: 1,
+            env: Vec::new(),
+        }
+    }
+}
+
+impl PlatformBuilder {
+    pub fn core_api(mut self, count: usize) -> Self {
+        self.core_api = count;
+        self
+    }
+    pub fn realtime(mut self, count: usize) -> Self {
+        self.realtime = count;
+        self
+    }
+    pub fn worker(mut self, count: usize) -> Self {
+        self.worker = count;
+        self
+    }
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Starts every process, then the gateway, and waits until all of them are ready.
+    pub async fn start(self) -> anyhow::Result<Platform> {
+        noillin_service::install_crypto_provider();
+        let dir = tempfile::Builder::new().prefix("noillin-e2e-").tempdir()?;
+        // NGINX workers run as an unprivileged user when the tests run as root; they must be
+        // able to reach the config and temp directories inside.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+        let namespace = unique_namespace();
+        let jwt_secret = format!("test-secret-{}", uuid::Uuid::new_v4().simple());
+        let mut env = vec![
+            ("NAMESPACE".to_owned(), namespace.clone()),
+            ("REDIS_URL".to_owned(), redis_url()),
+            ("RABBITMQ_URL".to_owned(), rabbitmq_url()),
+            ("JWT_SECRET".to_owned(), jwt_secret.clone()),
+            (
+                "DATA_DIR".to_owned(),
+                dir.path().join("data").display().to_string(),
+            ),
+            (
+                "ALLOWED_ORIGINS".to_owned(),
+                "http://app.noillin.test".to_owned(),
+            ),
+            ("RUST_LOG".to_owned(), "info".to_owned()),
+        ];
+        env.extend(self.env);
+
+        let mut platform = Platform {
+            gateway: String::new(),
+            namespace,
+            tokens: TokenKeys::new(jwt_secret.as_bytes()),
+            core_api: Vec::new(),
+            realtime: Vec::new(),
+            worker: Vec::new(),
+            nginx: None,
+            dir,
+        };
+        let dir = platform.dir.path().to_owned();
+        for i in 0..self.core_api {
+            platform.core_api.push(ServiceProcess::start(
+                "core-api",
+                &format!("core-api-{i}"),
+                &dir,
+                &env,
+            )?);
+        }
+        for i in 0..self.realtime {
+            platform.realtime.push(ServiceProcess::start(
+                "realtime",
+                &format!("realtime-{i}"),
+                &dir,
+                &env,
+            )?);
+        }
+        for i in 0..self.worker {
+            platform.worker.push(ServiceProcess::start(
+                "worker",
+                &format!("worker-{i}"),
+                &dir,
+                &env,
+            )?);
+        }
+        platform.start_gateway()?;
+        platform.wait_until_ready(Duration::from_secs(30)).await?;
+        Ok(platform)
+    }
+}
+
+/// A running platform; dropping it stops every process and deletes its Redis keys, RabbitMQ
+/// queues and exchanges, and temporary files.
+pub struct Platform {
+    /// The gateway's base URL, `http://127.0.0.1:{port}`.
+    pub gateway: String,
+    /// The namespace of this platform's Redis keys and RabbitMQ names.
+    pub namespace: String,
+    /// Signs access tokens the way core-api does.
+    pub tokens: TokenKeys,
+    pub core_api: Vec<ServiceProcess>,
+    pub realtime: Vec<ServiceProcess>,
+    pub worker: Vec<ServiceProcess>,
+    nginx: Option<Child>,
+    dir: TempDir,
+}
+
+impl Platform {
+    pub fn builder() -> PlatformBuilder {
+        PlatformBuilder::default()
+    }
+
+    /// `gateway` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway)
+    }
+
+    /// The gateway's WebSocket URL for Socket.IO.
+    pub fn socket_url(&self) -> String {
+        format!("{}/socket/", self.gateway.replacen("http://", "ws://", 1))
+    }
+
+    /// A Socket.IO URL that bypasses the gateway and reaches one realtime node directly.
+    pub fn node_socket_url(&self, node: usize) -> String {
+        format!("ws://127.0.0.1:{}/socket/", self.realtime[node].port)
+    }
+
+    /// An access token for a user, signed with this platform's secret.
+    pub fn token_for(&self, user_id: &str, role: Role) -> String {
+        self.tokens
+            .issue(user_id, role, 0, Duration::from_secs(600))
+            .expect("signing a token")
+    }
+
+    /// A Redis handle in this platform's namespace, as core-api or the worker hold one.
+    pub fn redis(&self) -> noillin_redis::Redis {
+        noillin_redis::Redis::new(&redis_url(), &self.namespace).expect("redis handle")
+    }
+
+    /// The temporary directory of this platform (logs, data, gateway config).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn start_gateway(&mut self) -> anyhow::Result<()> {
+        let conf_dir = self.dir.path().join("nginx");
+        let conf = conf_dir.join("nginx.conf");
+        // A port picked free can be taken before NGINX binds it: try a few.
+        for _ in 0..5 {
+            let port = free_port()?;
+            render_local_gateway(&conf, port, &self.core_api, &self.realtime)?;
+            let mut child = Command::new(nginx_binary())
+                .args(["-c", &conf.display().to_string(), "-g", "daemon off;"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("starting nginx")?;
+            std::thread::sleep(Duration::from_millis(150));
+            match child.try_wait()? {
+                None => {
+                    self.gateway = format!("http://127.0.0.1:{port}");
+                    self.nginx = Some(child);
+                    return Ok(());
+                }
+                Some(_) => {
+                    let output = child.wait_with_output()?;
+                    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+                    if !stderr.contains("Address already in use") {
+                        bail!("nginx failed to start: {stderr}");
+                    }
+                }
+            }
+        }
+        bail!("no free port for nginx after 5 tries")
+    }
+
+    async fn wait_until_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let mut urls: Vec<(String, String)> = self
+            .core_api
+            .iter()
+            .chain(&self.realtime)
+            .chain(&self.worker)
+            .map(|p| (p.name.clone(), format!("{}/readyz", p.url)))
+            .collect();
+        urls.push(("gateway".to_owned(), self.url("/api/readyz")));
+        for (name, url) in urls {
+            let ready = crate::eventually(timeout, || {
+                let request = client.get(&url).send();
+                async move { request.await.is_ok_and(|r| r.status().is_success()) }
+            })
+            .await;
+            if !ready {
+                let logs = self.logs();
+                bail!("{name} not ready within {timeout:?} ({url})\n{logs}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Every process's log, for failure messages.
+    pub fn logs(&self) -> String {
+        self.core_api
+            .iter()
+            .chain(&self.realtime)
+            .chain(&self.worker)
+            .map(|p| format!("--- {} ---\n{}", p.name, p.log_text()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Reads one process's `/metrics` and returns the value of the series whose line starts
+    /// with `series` (name and labels as Prometheus prints them), summed over matches.
+    pub async fn metric(&self, process: &ServiceProcess, series: &str) -> f64 {
+        let Ok(response) = reqwest::get(format!("{}/metrics", process.url)).await else {
+            return 0.0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        text.lines()
+            .filter(|line| line.starts_with(series))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn cleanup_shared_servers(&self) {
+        let namespace = self.namespace.clone();
+        // Drop cannot await, and may run inside a runtime: do the async cleanup on a thread
+        // with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(redis) = noillin_redis::Redis::new(&redis_url(), &namespace) {
+                    let _ = redis.delete_namespace().await;
+                }
+                if let Ok(broker) =
+                    noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup")
+                        .await
+                {
+                    let _ = broker.delete_topology().await;
+                    broker.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        if let Some(nginx) = self.nginx.take() {
+            stop_nginx(nginx);
+        }
+        self.core_api.clear();
+        self.realtime.clear();
+        self.worker.clear();
+        self.cleanup_shared_servers();
+        if std::thread::panicking() {
+            eprintln!(
+                "platform files kept for inspection: {}",
+                self.dir.path().display()
+            );
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+            let _ = dir.keep();
+        }
+    }
+}
+
+/// Renders the local gateway config with `infra/nginx/render.sh`, the script the run command
+/// uses too.
+pub fn render_local_gateway(
+    conf: &Path,
+    port: u16,
+    core_api: &[ServiceProcess],
+    realtime: &[ServiceProcess],
+) -> anyhow::Result<()> {
+    let upstreams = |ps: &[ServiceProcess]| {
+        ps.iter()
+            .map(|p| format!("127.0.0.1:{}", p.port))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // A platform started without realtime still needs a syntactically valid upstream.
+    let realtime_upstreams = if realtime.is_empty() {
+        "127.0.0.1:9".to_owned()
+    } else {
+        upstreams(realtime)
+    };
+    let core_upstreams = if core_api.is_empty() {
+        "127.0.0.1:9".to_owned()
+    } else {
+        upstreams(core_api)
+    };
+    render_gateway(&[
+        ("MODE", "local".to_owned()),
+        ("OUT", conf.display().to_string()),
+        ("LISTEN", port.to_string()),
+        ("CORE_API_UPSTREAMS", core_upstreams),
+        ("REALTIME_UPSTREAMS", realtime_upstreams),
+        ("WORKER_PROCESSES", "1".to_owned()),
+        // Tests fire requests far faster than a person; the limits get their own tests.
+        ("RATE_API", "10000r/s".to_owned()),
+    ])
+}
+
+/// Runs `infra/nginx/render.sh` with `vars`.
+pub fn render_gateway(vars: &[(&str, String)]) -> anyhow::Result<()> {
+    let script: PathBuf = repo_root().join("infra/nginx/render.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .context("running render.sh")?;
+    if !output.status.success() {
+        bail!(
+            "render.sh failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// The nginx executable (`NGINX_BIN`, else the one on PATH or in /usr/sbin).
+pub fn nginx_binary() -> String {
+    if let Ok(bin) = std::env::var("NGINX_BIN") {
+        return bin;
+    }
+    if Path::new("/usr/sbin/nginx").exists() {
+        return "/usr/sbin/nginx".to_owned();
+    }
+    "nginx".to_owned()
+}
+
+/// Stops an NGINX master with SIGTERM, which takes its workers down with it (SIGKILL would
+/// orphan them, still serving).
+fn stop_nginx(mut nginx: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &nginx.id().to_string()])
+        .status();
+    for _ in 0..100 {
+        if let Ok(Some(_)) = nginx.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}

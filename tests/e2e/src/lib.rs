@@ -1,0 +1,1 @@
+//! End-to-end tests of the whole platform through the gateway; the tests live in `tests/`.

@@ -1,0 +1,169 @@
+//! The gateway: routing, problem responses, limits and the rendered configurations.
+
+use noillin_test_support::{Platform, nginx_binary, render_gateway};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn the_api_health_probe_answers_through_the_gateway_with_a_request_id() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .start()
+        .await
+        .unwrap();
+
+    let response = reqwest::get(platform.url("/api/healthz")).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(request_id.len(), 32, "nginx request ids are 32 hex digits");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["service"], "core-api");
+    assert_eq!(body["status"], "ok");
+
+    let ready = reqwest::get(platform.url("/api/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    for check in ["store", "redis", "rabbitmq"] {
+        assert_eq!(body["checks"][check], "ok", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_a_problem_document_404() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .start()
+        .await
+        .unwrap();
+
+    for path in ["/", "/nope", "/metrics", "/healthz", "/api/v1/nope"] {
+        let response = reqwest::get(platform.url(path)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["status"], 404, "{path}");
+        assert_eq!(body["type"], "/problems/not-found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_at_the_gateway_with_413() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .start()
+        .await
+        .unwrap();
+
+    let response = reqwest::Client::new()
+        .post(platform.url("/api/v1/anything"))
+        .header("content-type", "application/json")
+        .body(vec![b'a'; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[test]
+fn every_rendered_gateway_config_passes_nginx_t() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=noillin.test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let local = dir.path().join("local/nginx.conf");
+    let prod = dir.path().join("prod/nginx.conf");
+    let upstreams = |s: &str| s.to_owned();
+    render_gateway(&[
+        ("OUT", local.display().to_string()),
+        (
+            "CORE_API_UPSTREAMS",
+            upstreams("127.0.0.1:4000 127.0.0.1:4010"),
+        ),
+        (
+            "REALTIME_UPSTREAMS",
+            upstreams("127.0.0.1:4001 127.0.0.1:4011"),
+        ),
+        ("LISTEN", "18080".to_owned()),
+    ])
+    .unwrap();
+    render_gateway(&[
+        ("MODE", "prod".to_owned()),
+        ("OUT", prod.display().to_string()),
+        ("SERVER_NAME", "noillin.test".to_owned()),
+        ("TLS_CERT", cert.display().to_string()),
+        ("TLS_KEY", key.display().to_string()),
+        ("CORE_API_UPSTREAMS", upstreams("127.0.0.1:4000")),
+        ("REALTIME_UPSTREAMS", upstreams("127.0.0.1:4001")),
+    ])
+    .unwrap();
+
+    for conf in [&local, &prod] {
+        let output = std::process::Command::new(nginx_binary())
+            .arg("-t")
+            .arg("-c")
+            .arg(conf)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "nginx -t {}: {}",
+            conf.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let prod_text = std::fs::read_to_string(&prod).unwrap();
+    assert!(prod_text.contains("return 301 https://noillin.test$request_uri"));
+    assert!(prod_text.contains("listen 443 ssl http2"));
+}
+
+#[test]
+fn the_renderer_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nginx.conf").display().to_string();
+    let cases = [
+        ("CORE_API_UPSTREAMS", "127.0.0.1:4000; evil"),
+        ("RATE_API", "lots"),
+        ("MODE", "staging"),
+    ];
+    for (var, value) in cases {
+        let mut vars = vec![
+            ("OUT", out.clone()),
+            ("CORE_API_UPSTREAMS", "127.0.0.1:4000".to_owned()),
+            ("REALTIME_UPSTREAMS", "127.0.0.1:4001".to_owned()),
+        ];
+        vars.retain(|(k, _)| *k != var);
+        vars.push((var, value.to_owned()));
+        assert!(render_gateway(&vars).is_err(), "{var}={value} was accepted");
+    }
+}

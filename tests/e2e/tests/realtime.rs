@@ -1,0 +1,170 @@
+//! Sockets through the gateway and across realtime nodes.
+
+use std::time::Duration;
+
+use noillin_auth::{Claims, Role, unix_now};
+use noillin_redis::Push;
+use noillin_test_support::{Platform, SocketClient, SocketError};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn two_node_platform() -> Platform {
+    Platform::builder()
+        .realtime(2)
+        .worker(0)
+        .start()
+        .await
+        .expect("platform starts")
+}
+
+#[tokio::test]
+async fn a_push_reaches_the_users_sockets_on_every_realtime_node() {
+    let platform = two_node_platform().await;
+    let token = platform.token_for("user-7", Role::Brand);
+    let auth = json!({ "token": token });
+    let mut via_gateway = SocketClient::connect(&platform.socket_url(), auth.clone(), None)
+        .await
+        .unwrap();
+    let mut on_node_0 = SocketClient::connect(&platform.node_socket_url(0), auth.clone(), None)
+        .await
+        .unwrap();
+    let mut on_node_1 = SocketClient::connect(&platform.node_socket_url(1), auth, None)
+        .await
+        .unwrap();
+    let stranger_token = platform.token_for("user-8", Role::Brand);
+    let mut stranger = SocketClient::connect(
+        &platform.node_socket_url(1),
+        json!({ "token": stranger_token }),
+        None,
+    )
+    .await
+    .unwrap();
+
+    // What core-api and the worker do to notify a user.
+    let receivers = platform
+        .redis()
+        .publish_push(&Push {
+            room: "user:user-7".into(),
+            event: "notification".into(),
+            data: json!({ "kind": "hello" }),
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(receivers, 2, "both realtime nodes subscribe to pushes");
+    for (name, client) in [
+        ("gateway", &mut via_gateway),
+        ("node 0", &mut on_node_0),
+        ("node 1", &mut on_node_1),
+    ] {
+        let data = client.expect_event("notification", WAIT).await;
+        assert_eq!(data, Some(json!({ "kind": "hello" })), "socket via {name}");
+    }
+    assert_eq!(
+        stranger
+            .expect_event("notification", Duration::from_millis(500))
+            .await,
+        None,
+        "another user's socket must not get the push"
+    );
+}
+
+#[tokio::test]
+async fn presence_crosses_nodes_through_the_cluster_adapter() {
+    let platform = two_node_platform().await;
+    let auth = json!({ "token": platform.token_for("user-9", Role::Influencer) });
+    let mut first = SocketClient::connect(&platform.node_socket_url(0), auth.clone(), None)
+        .await
+        .unwrap();
+
+    // A second session of the same user opens on the other node; node 1 emits to the user's
+    // room and the adapter carries it to node 0.
+    let _second = SocketClient::connect(&platform.node_socket_url(1), auth, None)
+        .await
+        .unwrap();
+
+    let presence = first.expect_event("presence", WAIT).await;
+    assert_eq!(
+        presence,
+        Some(json!({ "user_id": "user-9", "status": "online" }))
+    );
+}
+
+#[tokio::test]
+async fn handshakes_without_a_valid_token_or_from_a_foreign_origin_are_refused() {
+    let platform = Platform::builder().worker(0).start().await.unwrap();
+    let now = unix_now();
+    let expired = platform
+        .tokens
+        .sign(&Claims {
+            sub: "user-1".into(),
+            role: Role::Brand,
+            ver: 0,
+            iat: now - 600,
+            exp: now - 60,
+            iss: "noillin".into(),
+            aud: "noillin-api".into(),
+        })
+        .unwrap();
+    let forged = noillin_auth::TokenKeys::new(b"not-the-platform-secret-not-the-platform")
+        .issue("user-1", Role::Admin, 0, Duration::from_secs(60))
+        .unwrap();
+    let valid = platform.token_for("user-1", Role::Brand);
+
+    let cases = [
+        ("no auth payload", json!(null), None, "unauthorized"),
+        ("empty token", json!({ "token": "" }), None, "unauthorized"),
+        ("wrong type", json!({ "token": 42 }), None, "unauthorized"),
+        ("forged", json!({ "token": forged }), None, "unauthorized"),
+        (
+            "expired",
+            json!({ "token": expired }),
+            None,
+            "token expired",
+        ),
+        (
+            "foreign origin",
+            json!({ "token": valid }),
+            Some("https://evil.example"),
+            "origin not allowed",
+        ),
+    ];
+    for (case, auth, origin, expected) in cases {
+        match SocketClient::connect(&platform.socket_url(), auth, origin).await {
+            Err(SocketError::Refused(message)) => assert_eq!(message, expected, "{case}"),
+            Err(other) => panic!("{case}: expected a refusal, got {other}"),
+            Ok(_) => panic!("{case}: connection was accepted"),
+        }
+    }
+
+    let allowed = SocketClient::connect(
+        &platform.socket_url(),
+        json!({ "token": valid }),
+        Some("http://app.noillin.test"),
+    )
+    .await;
+    assert!(
+        allowed.is_ok(),
+        "an allowed origin with a valid token connects"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_the_socket() {
+    let platform = Platform::builder().worker(0).start().await.unwrap();
+    let auth = json!({ "token": platform.token_for("user-1", Role::Brand) });
+    let mut client = SocketClient::connect(&platform.socket_url(), auth, None)
+        .await
+        .unwrap();
+
+    let huge = "x".repeat(1024 * 1024);
+    client
+        .send_raw(format!("42[\"message\",\"{huge}\"]"))
+        .unwrap();
+
+    assert!(
+        client.closed_within(WAIT).await,
+        "a 1 MiB frame must close the socket"
+    );
+}
