@@ -1,6 +1,8 @@
 //! core-api configuration, read from the environment.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
+
+use crate::accounts::AuthSettings;
 
 use noillin_service::config::{CommonConfig, ConfigError, EnvSource, Secret};
 use noillin_store::StoreConfig;
@@ -20,6 +22,9 @@ pub struct Config {
     pub store: StoreConfig,
     /// `JWT_SECRET`: signs access tokens (at least 32 bytes).
     pub jwt_secret: Secret,
+    /// Token lifetimes and sign-in limits (`ACCESS_TOKEN_TTL_SECS`, `REFRESH_TOKEN_TTL_SECS`,
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`, `LOGIN_MAX_FAILURES_PER_IP`, `LOGIN_FAILURE_WINDOW_SECS`).
+    pub auth: AuthSettings,
 }
 
 impl Config {
@@ -29,12 +34,39 @@ impl Config {
         let redis_url = env.string_or("REDIS_URL", "redis://127.0.0.1:6379");
         let rabbitmq_url = env.string_or("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
         let store = match env.optional("MONGO_URI") {
-            Some(uri) => StoreConfig::Mongo { uri },
+            Some(uri) => StoreConfig::Mongo {
+                uri,
+                database: env.string_or("MONGO_DATABASE", "noillin"),
+            },
             None => StoreConfig::Embedded {
                 data_dir: PathBuf::from(env.string_or("DATA_DIR", "./data")),
             },
         };
         let jwt_secret = env.secret("JWT_SECRET", 32);
+        let secs = |env: &mut noillin_service::config::EnvReader<'_>, name: &str, default: u64| {
+            let value = env.parse_or(name, default);
+            if value == 0 {
+                env.problem(name, "must be at least 1");
+            }
+            value
+        };
+        let auth = AuthSettings {
+            access_ttl: Duration::from_secs(secs(&mut env, "ACCESS_TOKEN_TTL_SECS", 15 * 60)),
+            refresh_ttl: Duration::from_secs(secs(
+                &mut env,
+                "REFRESH_TOKEN_TTL_SECS",
+                30 * 24 * 3600,
+            )),
+            reset_ttl: Duration::from_secs(secs(&mut env, "PASSWORD_RESET_TTL_SECS", 30 * 60)),
+            max_failures_per_account: secs(&mut env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+            max_failures_per_ip: secs(&mut env, "LOGIN_MAX_FAILURES_PER_IP", 100),
+            failure_window: Duration::from_secs(secs(
+                &mut env,
+                "LOGIN_FAILURE_WINDOW_SECS",
+                15 * 60,
+            )),
+            max_resets_per_hour: secs(&mut env, "PASSWORD_RESETS_PER_HOUR", 3),
+        };
         env.finish(|| {
             Some(Self {
                 common,
@@ -42,6 +74,7 @@ impl Config {
                 rabbitmq_url,
                 store,
                 jwt_secret: jwt_secret?,
+                auth,
             })
         })
     }

@@ -2,12 +2,15 @@
 //! API, under `/api/v1`. Writes the store, takes slot locks in Redis, publishes domain events to
 //! RabbitMQ.
 
+pub mod accounts;
+pub mod cli;
 mod config;
+mod error;
+mod extract;
 mod routes;
 
-use std::sync::Arc;
-
 use anyhow::Context;
+use noillin_auth::TokenKeys;
 use noillin_messaging::{BrokerLink, Envelope, Event};
 use noillin_redis::Redis;
 use noillin_service::{http, ops::Readiness, shutdown::Shutdown};
@@ -15,6 +18,7 @@ use noillin_store::Store;
 use tokio::net::TcpListener;
 
 pub use config::{Config, DEFAULT_PORT};
+pub use routes::api as api_description;
 
 const SERVICE: &str = "core-api";
 
@@ -22,11 +26,45 @@ const SERVICE: &str = "core-api";
 #[derive(Clone)]
 pub struct AppState {
     /// The source of truth.
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     /// Locks, rate limits and pushes.
     pub redis: Redis,
     /// Domain events out.
     pub broker: BrokerLink,
+    /// Signs and checks access tokens.
+    pub tokens: TokenKeys,
+    /// Token lifetimes and sign-in limits.
+    pub auth: accounts::AuthSettings,
+    /// A real argon2id hash of a random password: sign-ins for unknown emails verify against
+    /// it, so they take as long as sign-ins with a wrong password.
+    pub dummy_password_hash: String,
+}
+
+impl AppState {
+    /// Opens the store and prepares the clients (connections to Redis and RabbitMQ are made
+    /// lazily and healed in the background).
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let store = noillin_store::open(&config.store)
+            .await
+            .context("opening the store")?;
+        tracing::info!(adapter = store.adapter(), "store adapter selected");
+        let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
+        let broker = BrokerLink::start(
+            config.rabbitmq_url.clone(),
+            config.common.namespace.clone(),
+            format!("{SERVICE}:{}", std::process::id()),
+        );
+        let dummy_password_hash =
+            accounts::secrets::hash_password(accounts::secrets::random_token()?).await?;
+        Ok(Self {
+            store,
+            redis,
+            broker,
+            tokens: TokenKeys::new(config.jwt_secret.expose().as_bytes()),
+            auth: config.auth.clone(),
+            dummy_password_hash,
+        })
+    }
 }
 
 /// A built core-api, bound to its port, not yet serving.
@@ -40,21 +78,7 @@ pub struct App {
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let metrics = http::install_metrics()?;
-        let store = noillin_store::open(&config.store)
-            .await
-            .context("opening the store")?;
-        tracing::info!(adapter = store.adapter(), "store adapter selected");
-        let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
-        let broker = BrokerLink::start(
-            config.rabbitmq_url.clone(),
-            config.common.namespace.clone(),
-            format!("{SERVICE}:{}", std::process::id()),
-        );
-        let state = AppState {
-            store,
-            redis,
-            broker,
-        };
+        let state = AppState::connect(&config).await?;
         let router = routes::router(state.clone(), readiness(&state), metrics);
         let listener = http::bind(config.common.port)
             .await

@@ -33,6 +33,8 @@ pub struct SocketState {
     pub tokens: TokenKeys,
     /// Browser origins allowed to connect.
     pub allowed_origins: Arc<Vec<String>>,
+    /// Token versions recorded by core-api (revocations).
+    pub redis: Redis,
 }
 
 /// A built realtime node, bound to its port, not yet serving.
@@ -55,6 +57,7 @@ impl App {
         let state = SocketState {
             tokens: TokenKeys::new(config.jwt_secret.expose().as_bytes()),
             allowed_origins: Arc::new(config.allowed_origins),
+            redis: redis.clone(),
         };
         let (layer, io) = SocketIo::builder()
             .req_path("/socket")

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use noillin_redis::{Push, Redis};
+use noillin_redis::{RealtimeCommand, Redis};
 
 use crate::Io;
 
@@ -19,8 +19,8 @@ pub async fn forward(redis: Redis, io: Io) {
             Ok(mut subscription) => {
                 tracing::info!("subscribed to pushes");
                 backoff = Duration::from_millis(200);
-                while let Some(push) = subscription.next().await {
-                    deliver(&io, push).await;
+                while let Some(command) = subscription.next().await {
+                    execute(&io, command).await;
                 }
                 tracing::warn!("push subscription lost; resubscribing");
             }
@@ -31,19 +31,32 @@ pub async fn forward(redis: Redis, io: Io) {
     }
 }
 
-async fn deliver(io: &Io, push: Push) {
-    if !ROOM_PREFIXES.iter().any(|p| push.room.starts_with(p)) {
-        tracing::warn!(room = %push.room, "push to an unknown kind of room dropped");
+async fn execute(io: &Io, command: RealtimeCommand) {
+    let room = match &command {
+        RealtimeCommand::Emit(push) => &push.room,
+        RealtimeCommand::Disconnect { room } => room,
+    };
+    if !ROOM_PREFIXES.iter().any(|p| room.starts_with(p)) {
+        tracing::warn!(room = %room, "command for an unknown kind of room dropped");
         return;
     }
-    // Every node receives every push, so each emits to its own sockets only.
-    match io
-        .to(push.room.clone())
-        .local()
-        .emit(&push.event, &push.data)
-        .await
-    {
-        Ok(()) => metrics::counter!("realtime_pushes_delivered_total").increment(1),
-        Err(e) => tracing::warn!(error = %e, room = %push.room, "push not delivered"),
+    // Every node receives every command, so each acts on its own sockets only.
+    let result = match &command {
+        RealtimeCommand::Emit(push) => io
+            .to(push.room.clone())
+            .local()
+            .emit(&push.event, &push.data)
+            .await
+            .map_err(|e| e.to_string()),
+        RealtimeCommand::Disconnect { room } => io
+            .to(room.clone())
+            .local()
+            .disconnect()
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => metrics::counter!("realtime_commands_total").increment(1),
+        Err(e) => tracing::warn!(error = %e, room = %room, "command not carried out"),
     }
 }

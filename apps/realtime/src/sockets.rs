@@ -27,6 +27,10 @@ enum Refusal {
     Expired,
     #[error("origin not allowed")]
     Origin,
+    #[error("token revoked")]
+    Revoked,
+    #[error("temporarily unavailable")]
+    Unavailable,
 }
 
 /// The authenticated user of a socket.
@@ -64,6 +68,16 @@ async fn authenticate<A: Adapter>(
         TokenError::Expired => Refusal::Expired,
         TokenError::Invalid => Refusal::Unauthorized,
     })?;
+    // Tokens issued before a suspension, password change or logout-everywhere carry an older
+    // version than the one core-api recorded. Without Redis we cannot tell: refuse.
+    match state.redis.token_version(&claims.sub).await {
+        Ok(Some(current)) if claims.ver < current => return Err(Refusal::Revoked),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "token version unavailable");
+            return Err(Refusal::Unavailable);
+        }
+    }
     socket.extensions.insert(SocketUser { id: claims.sub });
     Ok(())
 }

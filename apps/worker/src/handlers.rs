@@ -1,13 +1,18 @@
 //! What the worker does with each kind of message.
 
-use noillin_messaging::{Envelope, Event};
+use noillin_messaging::{Concern, Envelope, Event};
 
 /// Why a message could not be processed.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     #[error("malformed message: {0}")]
     Malformed(String),
+    #[error("no handler for {0} on this queue")]
+    Unhandled(&'static str),
 }
+
+/// The concerns this worker consumes.
+pub const CONSUMED: [Concern; 1] = [Concern::System];
 
 /// Runs the effect of one message. Must be idempotent: a message can arrive more than once.
 pub fn handle(envelope: &Envelope) -> Result<(), Failure> {
@@ -16,5 +21,7 @@ pub fn handle(envelope: &Envelope) -> Result<(), Failure> {
             tracing::info!(service, instance, "platform instance started");
             Ok(())
         }
+        // Mails wait, durable, in their queue until the mail pipeline consumes them.
+        other => Err(Failure::Unhandled(other.routing_key())),
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{
 
 use anyhow::Context;
 use axum::Router;
-use noillin_messaging::{BrokerLink, Concern};
+use noillin_messaging::BrokerLink;
 use noillin_service::{http, ops, problem, shutdown::Shutdown};
 use tokio::net::TcpListener;
 
@@ -78,7 +78,7 @@ impl App {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         http::log_listening(SERVICE, &self.listener)?;
         self.shutdown.trigger_on_signal();
-        let consumers: Vec<_> = Concern::ALL
+        let consumers: Vec<_> = handlers::CONSUMED
             .into_iter()
             .map(|concern| {
                 tokio::spawn(consumer::run(

@@ -14,14 +14,7 @@ const AUDIENCE: &str = "noillin-api";
 /// Tolerated clock skew between the processes that issue and check tokens.
 const LEEWAY_SECS: u64 = 5;
 
-/// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Brand,
-    Influencer,
-    Admin,
-}
+pub use noillin_domain::Role;
 
 /// What an access token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -238,7 +238,7 @@ impl Publisher {
             .with_type(ShortString::from(routing_key))
             .with_content_type("application/json".into())
             .with_delivery_mode(2)
-            .with_timestamp(envelope.occurred_at.unix_timestamp().max(0) as u64);
+            .with_timestamp(envelope.occurred_at.as_second().max(0).unsigned_abs());
         if let Some(correlation_id) = &envelope.correlation_id {
             properties = properties.with_correlation_id(correlation_id.clone().into());
         }

@@ -1,7 +1,7 @@
 //! Typed messages and their wire form.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Version of the envelope layout; consumers refuse versions they do not know.
@@ -13,8 +13,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Envelope {
     pub version: u32,
     pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub occurred_at: OffsetDateTime,
+    pub occurred_at: Timestamp,
     /// The HTTP request id that caused the event, when there was one.
     pub correlation_id: Option<String>,
     pub event: Event,
@@ -26,7 +25,7 @@ impl Envelope {
         Self {
             version: SCHEMA_VERSION,
             id: Uuid::now_v7(),
-            occurred_at: OffsetDateTime::now_utc(),
+            occurred_at: Timestamp::now(),
             correlation_id,
             event,
         }
@@ -41,6 +40,16 @@ pub enum Event {
     /// A process of the platform started (deploy tracking; also proves the pipeline end to end).
     #[serde(rename = "system.instance_started")]
     InstanceStarted { service: String, instance: String },
+    /// Someone asked to reset the password of this account: mail them the link. The token is
+    /// the only copy of the secret (the store keeps its hash); never log it.
+    #[serde(rename = "email.password_reset")]
+    PasswordResetMail {
+        user_id: String,
+        email: String,
+        display_name: String,
+        reset_token: String,
+        expires_at: Timestamp,
+    },
 }
 
 impl Event {
@@ -48,6 +57,7 @@ impl Event {
     pub fn routing_key(&self) -> &'static str {
         match self {
             Event::InstanceStarted { .. } => "system.instance_started",
+            Event::PasswordResetMail { .. } => "email.password_reset",
         }
     }
 }

@@ -7,14 +7,17 @@
 pub enum Concern {
     /// Platform lifecycle events (`system.*`).
     System,
+    /// Mails to send (`email.*`).
+    Email,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 1] = [Concern::System];
+    pub const ALL: [Concern; 2] = [Concern::System, Concern::Email];
 
     pub fn name(self) -> &'static str {
         match self {
             Concern::System => "system",
+            Concern::Email => "email",
         }
     }
 
@@ -22,6 +25,7 @@ impl Concern {
     pub fn bindings(self) -> &'static [&'static str] {
         match self {
             Concern::System => &["system.#"],
+            Concern::Email => &["email.#"],
         }
     }
 }

@@ -2,10 +2,12 @@
 //! deployment's key namespace, the push channel that makes realtime nodes emit to a room, and
 //! (feature `socketio`) the Socket.IO cluster adapter of the realtime nodes.
 
+mod counters;
 mod push;
 
+pub use counters::WindowCount;
 pub use deadpool_redis::Pool;
-pub use push::{Push, PushSubscription};
+pub use push::{Push, PushSubscription, RealtimeCommand};
 pub use redis::RedisError;
 
 use deadpool_redis::{Config, Runtime};

@@ -2,6 +2,9 @@
 //! a Socket.IO room by publishing a [`Push`] on `{namespace}:push`. Every realtime node is
 //! subscribed and emits to its own sockets in that room.
 //!
+//! A [`RealtimeCommand::Disconnect`] closes every socket in a room instead (a suspended user's
+//! sessions, say).
+//!
 //! Like Socket.IO itself, a push is delivered at most once: it is a hint that something
 //! changed, and clients fetch the stored state (messages, notifications) from the API.
 
@@ -21,6 +24,16 @@ pub struct Push {
     pub data: serde_json::Value,
 }
 
+/// What the realtime nodes are asked to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum RealtimeCommand {
+    /// Emit an event to a room.
+    Emit(Push),
+    /// Close every socket in a room.
+    Disconnect { room: String },
+}
+
 impl Redis {
     fn push_channel(&self) -> String {
         self.key("push")
@@ -28,7 +41,13 @@ impl Redis {
 
     /// Publishes a push; returns how many realtime nodes received it.
     pub async fn publish_push(&self, push: &Push) -> Result<u64, Error> {
-        let payload = serde_json::to_string(push)?;
+        self.publish_command(&RealtimeCommand::Emit(push.clone()))
+            .await
+    }
+
+    /// Publishes a command to every realtime node; returns how many received it.
+    pub async fn publish_command(&self, command: &RealtimeCommand) -> Result<u64, Error> {
+        let payload = serde_json::to_string(command)?;
         let mut conn = self.pool().get().await?;
         let receivers: u64 = redis::cmd("PUBLISH")
             .arg(self.push_channel())
@@ -46,8 +65,8 @@ impl Redis {
         Ok(PushSubscription {
             inner: Box::pin(pubsub.into_on_message().filter_map(|msg| async move {
                 let payload: String = msg.get_payload().ok()?;
-                match serde_json::from_str::<Push>(&payload) {
-                    Ok(push) => Some(push),
+                match serde_json::from_str::<RealtimeCommand>(&payload) {
+                    Ok(command) => Some(command),
                     Err(e) => {
                         tracing::warn!(error = %e, "ignoring malformed push");
                         None
@@ -60,12 +79,12 @@ impl Redis {
 
 /// Pushes as they arrive.
 pub struct PushSubscription {
-    inner: std::pin::Pin<Box<dyn Stream<Item = Push> + Send>>,
+    inner: std::pin::Pin<Box<dyn Stream<Item = RealtimeCommand> + Send>>,
 }
 
 impl PushSubscription {
-    /// The next push, or `None` once the connection is gone.
-    pub async fn next(&mut self) -> Option<Push> {
+    /// The next command, or `None` once the connection is gone.
+    pub async fn next(&mut self) -> Option<RealtimeCommand> {
         self.inner.next().await
     }
 }

@@ -1,43 +1,221 @@
-//! The store port: the platform's source of truth behind traits, with two adapters —
-//! MongoDB in production (`MONGO_URI`) and an embedded SQLite file under `DATA_DIR` when no
-//! MongoDB is configured (development, tests, the one-command run).
+//! The store port: the platform's source of truth behind one repository trait per aggregate,
+//! with two adapters — MongoDB in production (`MONGO_URI`) and an embedded SQLite file under
+//! `DATA_DIR` when no MongoDB is configured (development, tests, the one-command run). Both pass
+//! the same contract suite (`tests/contract.rs`).
 
 mod mongo;
 mod sqlite;
 
 use std::{path::PathBuf, sync::Arc};
 
+use async_trait::async_trait;
+use jiff::Timestamp;
+use noillin_domain::{BrandProfile, Email, InfluencerProfile, User, UserId, UserStatus};
+
 /// Which adapter to open.
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
     /// An SQLite file in this directory.
     Embedded { data_dir: PathBuf },
-    /// A MongoDB deployment; the database is the URI's default database, else `noillin`.
-    Mongo { uri: String },
+    /// A MongoDB deployment; the database is the URI's default database, else `database`.
+    Mongo { uri: String, database: String },
+}
+
+/// A uniqueness rule the store enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// One account per email address (case-insensitive: emails are stored normalized).
+    UserEmail,
 }
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A write would break a uniqueness rule; nothing was written.
+    #[error("conflict on {0:?}")]
+    Conflict(Constraint),
+    /// The record to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The store could not be reached or failed; the operation may be retried.
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }
 
-/// The store as the services see it.
-#[async_trait::async_trait]
-pub trait Store: Send + Sync {
+/// The profile created together with a user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewProfile {
+    Influencer(InfluencerProfile),
+    Brand(BrandProfile),
+    /// Admins have no public profile.
+    None,
+}
+
+/// Users and their credentials.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Creates a user and its profile in one atomic step. `Conflict(UserEmail)` when the email
+    /// is taken; then nothing is written.
+    async fn insert(&self, user: &User, profile: &NewProfile) -> Result<(), StoreError>;
+    async fn find_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// Sets the status and bumps the token version in one atomic step (so tokens issued before
+    /// stop working); returns the updated user.
+    async fn set_status(
+        &self,
+        id: &UserId,
+        status: UserStatus,
+        now: Timestamp,
+    ) -> Result<User, StoreError>;
+    /// Replaces the password hash and bumps the token version in one atomic step.
+    async fn set_password_hash(
+        &self,
+        id: &UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<User, StoreError>;
+}
+
+/// Public profiles.
+#[async_trait]
+pub trait ProfileRepository: Send + Sync {
+    async fn influencer(&self, user_id: &UserId) -> Result<Option<InfluencerProfile>, StoreError>;
+    /// Replaces the profile of an existing influencer; `NotFound` otherwise.
+    async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError>;
+    async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError>;
+    /// Replaces the profile of an existing brand; `NotFound` otherwise.
+    async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError>;
+}
+
+/// One refresh token as stored: only its hash, never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// SHA-256 of the token, hex; unique.
+    pub token_hash: String,
+    /// Every token rotated from the same login shares the family id.
+    pub family_id: String,
+    pub user_id: UserId,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented token was live and is now consumed; the new one is stored.
+    Rotated { user_id: UserId },
+    /// The presented token had been consumed before: it was stolen or replayed. The whole
+    /// family is revoked, the new token included.
+    Reused { user_id: UserId, family_id: String },
+    /// Unknown, expired or revoked: nothing changed.
+    Invalid,
+}
+
+/// Refresh-token families (one per login).
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores the first token of a new family (at login).
+    async fn insert(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    /// Consumes the live token whose hash is `presented_hash` and stores `next` (same family,
+    /// same user) — atomically with respect to concurrent rotations of the same token: of two
+    /// racing rotations exactly one gets `Rotated`, the other `Reused`.
+    async fn rotate(
+        &self,
+        presented_hash: &str,
+        next: &RefreshToken,
+        now: Timestamp,
+    ) -> Result<Rotation, StoreError>;
+    /// Finds the family of a live (unconsumed, unrevoked, unexpired) token.
+    async fn live_family(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, String)>, StoreError>;
+    /// Revokes every token of a family (logout).
+    async fn revoke_family(&self, family_id: &str, now: Timestamp) -> Result<(), StoreError>;
+    /// Revokes every token of every family of a user (password change, suspension).
+    async fn revoke_user(&self, user_id: &UserId, now: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Single-use password reset tokens, stored hashed.
+#[async_trait]
+pub trait PasswordResetRepository: Send + Sync {
+    async fn insert(
+        &self,
+        token_hash: &str,
+        user_id: &UserId,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The user of a live (unused, unexpired) token, without using it: lets a request be
+    /// validated before anything changes.
+    async fn live_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, StoreError>;
+    /// Consumes a live token and returns its user; `None` when unknown, used or expired. Of two
+    /// racing consumptions exactly one gets the user.
+    async fn consume(&self, token_hash: &str, now: Timestamp)
+    -> Result<Option<UserId>, StoreError>;
+}
+
+/// Liveness of the store itself.
+#[async_trait]
+pub trait StoreHealth: Send + Sync {
     /// `"sqlite"` or `"mongodb"`, for logs and readiness.
     fn adapter(&self) -> &'static str;
     /// Answers when the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Opens the configured adapter.
-pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    match config {
-        StoreConfig::Embedded { data_dir } => {
-            Ok(Arc::new(sqlite::SqliteStore::open(data_dir).await?))
+/// The store as the services see it: one handle per aggregate, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub users: Arc<dyn UserRepository>,
+    pub profiles: Arc<dyn ProfileRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub password_resets: Arc<dyn PasswordResetRepository>,
+    pub health: Arc<dyn StoreHealth>,
+}
+
+impl Store {
+    fn from_adapter<A>(adapter: A) -> Self
+    where
+        A: UserRepository
+            + ProfileRepository
+            + SessionRepository
+            + PasswordResetRepository
+            + StoreHealth
+            + 'static,
+    {
+        let adapter = Arc::new(adapter);
+        Self {
+            users: adapter.clone(),
+            profiles: adapter.clone(),
+            sessions: adapter.clone(),
+            password_resets: adapter.clone(),
+            health: adapter,
         }
-        StoreConfig::Mongo { uri } => Ok(Arc::new(mongo::MongoStore::open(uri).await?)),
+    }
+
+    /// `"sqlite"` or `"mongodb"`.
+    pub fn adapter(&self) -> &'static str {
+        self.health.adapter()
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.health.ping().await
+    }
+}
+
+/// Opens the configured adapter, applying migrations (SQLite) or creating indexes (MongoDB).
+pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+    match config {
+        StoreConfig::Embedded { data_dir } => Ok(Store::from_adapter(
+            sqlite::SqliteStore::open(data_dir).await?,
+        )),
+        StoreConfig::Mongo { uri, database } => Ok(Store::from_adapter(
+            mongo::MongoStore::open(uri, database).await?,
+        )),
     }
 }

@@ -3,10 +3,12 @@
 //! RabbitMQ names, own temporary data directory), and tears everything down when dropped —
 //! also when the test fails.
 
+mod api;
 mod platform;
 mod process;
 mod socket;
 
+pub use api::{ApiClient, ApiResponse, TestUser};
 pub use platform::{Platform, PlatformBuilder, nginx_binary, render_gateway};
 pub use process::{ServiceProcess, binary_path, repo_root, run_to_exit};
 pub use socket::{SocketClient, SocketError};

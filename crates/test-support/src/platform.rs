@@ -20,6 +20,7 @@ pub struct PlatformBuilder {
     realtime: usize,
     worker: usize,
     env: Vec<(String, String)>,
+    auth_rate: Option<(String, u32)>,
 }
 
 impl Default for PlatformBuilder {
@@ -29,6 +30,7 @@ impl Default for PlatformBuilder {
             realtime: 1,
             worker: 1,
             env: Vec::new(),
+            auth_rate: None,
         }
     }
 }
@@ -46,6 +48,13 @@ impl PlatformBuilder {
         self.worker = count;
         self
     }
+    /// Keeps the gateway's rate limit on `/api/v1/auth/` at `rate` (e.g. `10r/m`) with `burst`;
+    /// otherwise tests get limits far above what they send.
+    pub fn auth_rate_limit(mut self, rate: &str, burst: u32) -> Self {
+        self.auth_rate = Some((rate.to_owned(), burst));
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
         self
@@ -78,6 +87,7 @@ impl PlatformBuilder {
         env.extend(self.env);
 
         let mut platform = Platform {
+            env: env.clone(),
             gateway: String::new(),
             namespace,
             tokens: TokenKeys::new(jwt_secret.as_bytes()),
@@ -85,6 +95,7 @@ impl PlatformBuilder {
             realtime: Vec::new(),
             worker: Vec::new(),
             nginx: None,
+            auth_rate: self.auth_rate,
             dir,
         };
         let dir = platform.dir.path().to_owned();
@@ -131,10 +142,37 @@ pub struct Platform {
     pub realtime: Vec<ServiceProcess>,
     pub worker: Vec<ServiceProcess>,
     nginx: Option<Child>,
+    env: Vec<(String, String)>,
+    auth_rate: Option<(String, u32)>,
     dir: TempDir,
 }
 
 impl Platform {
+    /// Runs `core-api admin create` against this platform's store and returns the new admin's
+    /// id (the line it prints ends with `(id)`).
+    pub fn create_admin(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let output = Command::new(crate::binary_path("core-api")?)
+            .args(["admin", "create", "--email", email, "--name", "Test Admin"])
+            .current_dir(self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("ADMIN_PASSWORD", password)
+            .stdin(Stdio::null())
+            .output()?;
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        if !output.status.success() {
+            bail!(
+                "admin create failed: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        stdout
+            .trim()
+            .rsplit('(')
+            .next()
+            .map(|id| id.trim_end_matches(')').to_owned())
+            .context("no id in the output")
+    }
+
     pub fn builder() -> PlatformBuilder {
         PlatformBuilder::default()
     }
@@ -142,6 +180,11 @@ impl Platform {
     /// `gateway` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway)
+    }
+
+    /// A client of the HTTP API through the gateway.
+    pub fn api(&self) -> crate::ApiClient {
+        crate::ApiClient::new(&self.gateway)
     }
 
     /// The gateway's WebSocket URL for Socket.IO.
@@ -177,7 +220,13 @@ impl Platform {
         // A port picked free can be taken before NGINX binds it: try a few.
         for _ in 0..5 {
             let port = free_port()?;
-            render_local_gateway(&conf, port, &self.core_api, &self.realtime)?;
+            render_local_gateway(
+                &conf,
+                port,
+                &self.core_api,
+                &self.realtime,
+                self.auth_rate.as_ref(),
+            )?;
             let mut child = Command::new(nginx_binary())
                 .args(["-c", &conf.display().to_string(), "-g", "daemon off;"])
                 .stdin(Stdio::null())
@@ -307,6 +356,7 @@ pub fn render_local_gateway(
     port: u16,
     core_api: &[ServiceProcess],
     realtime: &[ServiceProcess],
+    auth_rate: Option<&(String, u32)>,
 ) -> anyhow::Result<()> {
     let upstreams = |ps: &[ServiceProcess]| {
         ps.iter()
@@ -334,6 +384,14 @@ pub fn render_local_gateway(
         ("WORKER_PROCESSES", "1".to_owned()),
         // Tests fire requests far faster than a person; the limits get their own tests.
         ("RATE_API", "10000r/s".to_owned()),
+        (
+            "RATE_AUTH",
+            auth_rate.map_or("10000r/s".to_owned(), |(rate, _)| rate.clone()),
+        ),
+        (
+            "BURST_AUTH",
+            auth_rate.map_or("100".to_owned(), |(_, burst)| burst.to_string()),
+        ),
     ])
 }
 

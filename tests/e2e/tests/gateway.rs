@@ -167,3 +167,83 @@ fn the_renderer_refuses_bad_input() {
         assert!(render_gateway(&vars).is_err(), "{var}={value} was accepted");
     }
 }
+
+#[tokio::test]
+async fn the_auth_routes_have_a_stricter_rate_limit_than_the_rest() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .auth_rate_limit("10r/m", 5)
+        .start()
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let login = || {
+        client
+            .post(platform.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({ "email": "x@example.com", "password": "wrong password" }))
+            .send()
+    };
+
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(login().await.unwrap().status());
+    }
+
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(limited >= 1, "{statuses:?}");
+    assert!(
+        statuses[..6].iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "the burst passes: {statuses:?}"
+    );
+    let last = login().await.unwrap();
+    assert_eq!(last.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(last.headers()["content-type"], "application/problem+json");
+    assert!(last.headers().contains_key("retry-after"));
+    for _ in 0..20 {
+        let health = reqwest::get(platform.url("/api/healthz")).await.unwrap();
+        assert_eq!(
+            health.status(),
+            StatusCode::OK,
+            "other routes are not limited by the auth zone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_interactive_docs_are_served_through_the_gateway() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .start()
+        .await
+        .unwrap();
+
+    let spec = reqwest::get(platform.url("/api/v1/openapi.json"))
+        .await
+        .unwrap();
+    assert_eq!(spec.status(), StatusCode::OK);
+    let spec: serde_json::Value = spec.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with('3'));
+    assert!(spec["paths"]["/auth/login"]["post"].is_object());
+
+    let docs = reqwest::get(platform.url("/api/docs")).await.unwrap();
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(
+        docs.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = docs.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src"),
+        "the docs page may load its script: {csp}"
+    );
+}

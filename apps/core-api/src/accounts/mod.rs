@@ -1,0 +1,434 @@
+//! Accounts: registration, sign-in with rotating refresh tokens, sign-out, password reset and
+//! suspension. Handlers call these; the rules live here, the storage behind the store port.
+
+pub mod secrets;
+mod throttle;
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use noillin_domain::{
+    BrandProfile, Email, InfluencerProfile, Role, User, UserId, UserStatus, ValidationErrors,
+    check_password,
+};
+use noillin_messaging::{Envelope, Event};
+use noillin_redis::RealtimeCommand;
+use noillin_store::{Constraint, NewProfile, RefreshToken, Rotation, StoreError};
+
+use crate::{AppState, error::ApiError};
+
+pub use throttle::LoginThrottle;
+
+/// Lifetimes and limits of the account flows.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Access tokens are short-lived: revocation of a stolen one is never far off.
+    pub access_ttl: Duration,
+    /// A refresh token lives this long after it was issued; each use rotates it.
+    pub refresh_ttl: Duration,
+    /// A password reset link works this long, once.
+    pub reset_ttl: Duration,
+    /// Failed sign-ins per account in one window before 429.
+    pub max_failures_per_account: u64,
+    /// Failed sign-ins per client address in one window before 429.
+    pub max_failures_per_ip: u64,
+    /// Length of the failure-counting window.
+    pub failure_window: Duration,
+    /// Reset mails per account per hour; requests beyond it are accepted and ignored.
+    pub max_resets_per_hour: u64,
+}
+
+/// What a successful sign-in returns.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Single use: present it to `/auth/refresh` for a new pair.
+    pub refresh_token: String,
+}
+
+/// A registration request, validated.
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+    pub display_name: String,
+}
+
+pub async fn register(
+    state: &AppState,
+    input: Registration,
+) -> Result<(User, TokenPair), ApiError> {
+    let mut errors = ValidationErrors::default();
+    let email = match Email::parse(&input.email) {
+        Ok(email) => Some(email),
+        Err(message) => {
+            errors.add("email", "invalid_email", message);
+            None
+        }
+    };
+    if let Some(email) = &email {
+        check_password(&input.password, email, &mut errors);
+    }
+    errors.text("display_name", &input.display_name, 1, 80);
+    if input.role == Role::Admin {
+        errors.add("role", "invalid_role", "must be brand or influencer");
+    }
+    let email = errors
+        .into_result(email)?
+        .ok_or_else(|| ApiError::invalid("email", "invalid_email", "must be an email address"))?;
+
+    let now = Timestamp::now();
+    let user = User {
+        id: UserId::generate(),
+        email,
+        password_hash: secrets::hash_password(input.password).await?,
+        role: input.role,
+        status: UserStatus::Active,
+        token_version: 0,
+        display_name: input.display_name.trim().to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    let profile = match user.role {
+        Role::Influencer => NewProfile::Influencer(InfluencerProfile::new(
+            user.id.clone(),
+            user.display_name.clone(),
+        )),
+        Role::Brand => NewProfile::Brand(BrandProfile::new(
+            user.id.clone(),
+            user.display_name.clone(),
+        )),
+        Role::Admin => NewProfile::None,
+    };
+    match state.store.users.insert(&user, &profile).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(Constraint::UserEmail)) => {
+            return Err(ApiError::Conflict(
+                "email-taken",
+                "an account with this email exists".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user_id = %user.id, role = user.role.as_str(), "user registered");
+    let tokens = start_session(state, &user).await?;
+    Ok((user, tokens))
+}
+
+/// Creates an administrator (from the command line; admins never self-register).
+pub async fn create_admin(
+    state: &AppState,
+    email: &str,
+    password: String,
+    name: &str,
+) -> Result<User, ApiError> {
+    let mut errors = ValidationErrors::default();
+    let email = Email::parse(email).map_err(|m| ApiError::invalid("email", "invalid_email", m))?;
+    check_password(&password, &email, &mut errors);
+    errors.text("display_name", name, 1, 80);
+    errors.into_result(())?;
+    let now = Timestamp::now();
+    let user = User {
+        id: UserId::generate(),
+        email,
+        password_hash: secrets::hash_password(password).await?,
+        role: Role::Admin,
+        status: UserStatus::Active,
+        token_version: 0,
+        display_name: name.trim().to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    match state.store.users.insert(&user, &NewProfile::None).await {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict(Constraint::UserEmail)) => Err(ApiError::Conflict(
+            "email-taken",
+            "an account with this email exists".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client_ip: &str,
+) -> Result<TokenPair, ApiError> {
+    // An unparseable email gets the same answer as a wrong password.
+    let email = Email::parse(email).ok();
+    let throttle = LoginThrottle::new(state, email.as_ref(), client_ip);
+    throttle.check().await?;
+
+    let user = match &email {
+        Some(email) => state.store.users.find_by_email(email).await?,
+        None => None,
+    };
+    // Unknown accounts still pay for one hash verification, so response time does not tell
+    // whether an email is registered.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_password_hash.clone());
+    let matches = secrets::verify_password(password, hash).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        throttle.record_failure().await?;
+        return Err(ApiError::Unauthorized("invalid-credentials"));
+    };
+    if user.status != UserStatus::Active {
+        return Err(ApiError::Forbidden("account-suspended"));
+    }
+    throttle.record_success().await?;
+    start_session(state, &user).await
+}
+
+/// Rotates a refresh token. Presenting one that was already used revokes its whole family.
+pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair, ApiError> {
+    let now = Timestamp::now();
+    let next_token = secrets::random_token()?;
+    let next = RefreshToken {
+        token_hash: secrets::token_hash(&next_token),
+        // The store keeps the presented token's family and user; these are placeholders.
+        family_id: String::new(),
+        user_id: UserId::from_string(""),
+        issued_at: now,
+        expires_at: now + signed(state.auth.refresh_ttl),
+    };
+    match state
+        .store
+        .sessions
+        .rotate(&secrets::token_hash(refresh_token), &next, now)
+        .await?
+    {
+        Rotation::Rotated { user_id } => {
+            let user = state
+                .store
+                .users
+                .find_by_id(&user_id)
+                .await?
+                .filter(|u| u.status == UserStatus::Active)
+                .ok_or(ApiError::Unauthorized("invalid-refresh-token"))?;
+            Ok(TokenPair {
+                access_token: issue_access(state, &user)?,
+                token_type: "Bearer",
+                expires_in: state.auth.access_ttl.as_secs(),
+                refresh_token: next_token,
+            })
+        }
+        Rotation::Reused { user_id, family_id } => {
+            tracing::warn!(user_id = %user_id, family_id, "refresh token reused; family revoked");
+            Err(ApiError::Unauthorized("invalid-refresh-token"))
+        }
+        Rotation::Invalid => Err(ApiError::Unauthorized("invalid-refresh-token")),
+    }
+}
+
+/// Ends the session the refresh token belongs to. Unknown tokens are ignored: signing out
+/// twice is not an error.
+pub async fn logout(state: &AppState, user: &User, refresh_token: &str) -> Result<(), ApiError> {
+    let now = Timestamp::now();
+    if let Some((owner, family_id)) = state
+        .store
+        .sessions
+        .live_family(&secrets::token_hash(refresh_token), now)
+        .await?
+        && owner == user.id
+    {
+        state.store.sessions.revoke_family(&family_id, now).await?;
+    }
+    Ok(())
+}
+
+/// Starts a reset for the account with this email, if there is one. Always succeeds, so the
+/// answer never tells whether an email is registered.
+pub async fn request_password_reset(
+    state: &AppState,
+    email: &str,
+    correlation_id: Option<String>,
+) -> Result<(), ApiError> {
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
+    let Some(user) = state.store.users.find_by_email(&email).await? else {
+        return Ok(());
+    };
+    if user.status != UserStatus::Active {
+        return Ok(());
+    }
+    let window = state
+        .redis
+        .increment_window(&format!("reset-requests:{}", user.id), 3600)
+        .await?;
+    if window.count > state.auth.max_resets_per_hour {
+        tracing::info!(user_id = %user.id, "password reset request over the hourly limit ignored");
+        return Ok(());
+    }
+    let token = secrets::random_token()?;
+    let expires_at = Timestamp::now() + signed(state.auth.reset_ttl);
+    state
+        .store
+        .password_resets
+        .insert(&secrets::token_hash(&token), &user.id, expires_at)
+        .await?;
+    let event = Event::PasswordResetMail {
+        user_id: user.id.to_string(),
+        email: user.email.to_string(),
+        display_name: user.display_name.clone(),
+        reset_token: token,
+        expires_at,
+    };
+    publish(state, Envelope::new(event, correlation_id)).await?;
+    tracing::info!(user_id = %user.id, "password reset requested");
+    Ok(())
+}
+
+/// Sets a new password with a reset token, and ends every session of the account.
+pub async fn confirm_password_reset(
+    state: &AppState,
+    token: &str,
+    password: String,
+) -> Result<(), ApiError> {
+    let now = Timestamp::now();
+    let token_hash = secrets::token_hash(token);
+    let invalid_token =
+        || ApiError::invalid("token", "invalid_token", "is invalid, used or expired");
+    // Validate everything before using the token up: a refused password leaves it usable.
+    let user_id = state
+        .store
+        .password_resets
+        .live_user(&token_hash, now)
+        .await?
+        .ok_or_else(invalid_token)?;
+    let user = state
+        .store
+        .users
+        .find_by_id(&user_id)
+        .await?
+        .ok_or_else(invalid_token)?;
+    let mut errors = ValidationErrors::default();
+    check_password(&password, &user.email, &mut errors);
+    errors.into_result(())?;
+    let hash = secrets::hash_password(password).await?;
+    // Of two racing confirmations, only the one that consumes the token sets its password.
+    if state
+        .store
+        .password_resets
+        .consume(&token_hash, now)
+        .await?
+        != Some(user_id.clone())
+    {
+        return Err(invalid_token());
+    }
+    let user = state
+        .store
+        .users
+        .set_password_hash(&user_id, &hash, now)
+        .await?;
+    end_all_sessions(state, &user, now).await?;
+    tracing::info!(user_id = %user.id, "password reset");
+    Ok(())
+}
+
+/// Suspends or reinstates a user. Suspension ends every session at once: refresh tokens are
+/// revoked, access tokens stop working (token version), open sockets are closed.
+pub async fn set_status(
+    state: &AppState,
+    admin: &User,
+    target: &UserId,
+    status: UserStatus,
+) -> Result<User, ApiError> {
+    if &admin.id == target {
+        return Err(ApiError::Conflict(
+            "cannot-change-self",
+            "administrators cannot change their own status".into(),
+        ));
+    }
+    let now = Timestamp::now();
+    let user = state.store.users.set_status(target, status, now).await?;
+    if status == UserStatus::Suspended {
+        end_all_sessions(state, &user, now).await?;
+    } else {
+        state
+            .redis
+            .publish_token_version(user.id.as_str(), user.token_version)
+            .await?;
+    }
+    tracing::info!(admin_id = %admin.id, user_id = %user.id, status = status.as_str(), "user status changed");
+    Ok(user)
+}
+
+async fn end_all_sessions(state: &AppState, user: &User, now: Timestamp) -> Result<(), ApiError> {
+    state.store.sessions.revoke_user(&user.id, now).await?;
+    state
+        .redis
+        .publish_token_version(user.id.as_str(), user.token_version)
+        .await?;
+    state
+        .redis
+        .publish_command(&RealtimeCommand::Disconnect {
+            room: format!("user:{}", user.id),
+        })
+        .await?;
+    Ok(())
+}
+
+async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiError> {
+    let now = Timestamp::now();
+    let refresh_token = secrets::random_token()?;
+    state
+        .store
+        .sessions
+        .insert(&RefreshToken {
+            token_hash: secrets::token_hash(&refresh_token),
+            family_id: uuid_like()?,
+            user_id: user.id.clone(),
+            issued_at: now,
+            expires_at: now + signed(state.auth.refresh_ttl),
+        })
+        .await?;
+    Ok(TokenPair {
+        access_token: issue_access(state, user)?,
+        token_type: "Bearer",
+        expires_in: state.auth.access_ttl.as_secs(),
+        refresh_token,
+    })
+}
+
+fn issue_access(state: &AppState, user: &User) -> Result<String, ApiError> {
+    state
+        .tokens
+        .issue(
+            user.id.as_str(),
+            user.role,
+            user.token_version,
+            state.auth.access_ttl,
+        )
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing an access token: {e}")))
+}
+
+async fn publish(state: &AppState, envelope: Envelope) -> Result<(), ApiError> {
+    let broker = state
+        .broker
+        .current()
+        .ok_or_else(|| ApiError::Unavailable("rabbitmq not connected".into()))?;
+    let publisher = broker
+        .publisher()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    publisher
+        .publish(&envelope)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))
+}
+
+fn uuid_like() -> Result<String, ApiError> {
+    Ok(secrets::random_token()?[..32].to_owned())
+}
+
+fn signed(duration: Duration) -> SignedDuration {
+    SignedDuration::try_from(duration).unwrap_or(SignedDuration::MAX)
+}

@@ -1,0 +1,202 @@
+//! Request extractors that reject with [`ApiError`]: JSON bodies, the authenticated user, role
+//! guards and the client address. Handlers declare what they need in their signature; no
+//! handler parses a header or checks a role itself.
+
+use std::marker::PhantomData;
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    http::{header, request::Parts},
+};
+use noillin_auth::TokenError;
+use noillin_domain::{Role, User, UserId, UserStatus, ValidationErrors};
+use serde::de::DeserializeOwned;
+
+use crate::{AppState, error::ApiError};
+
+/// A JSON body. Malformed JSON is a 400, a wrong content type 415, an oversized body 413, and
+/// well-formed JSON of the wrong shape (missing or unknown fields, wrong types) a 422 naming
+/// the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::BadRequest(format!("malformed JSON: {}", source_text(&e)))
+        }
+        JsonRejection::JsonDataError(e) => {
+            let text = source_text(&e);
+            // serde_path_to_error puts the field path first: "email: invalid type ...".
+            let (field, message) = match text.split_once(": ") {
+                Some((path, rest)) if !path.contains(' ') => (path.to_owned(), rest.to_owned()),
+                _ => (field_from_message(&text), text.clone()),
+            };
+            let mut errors = ValidationErrors::default();
+            errors.add(field, "invalid", message);
+            ApiError::Validation(errors)
+        }
+        JsonRejection::BytesRejection(_) => ApiError::PayloadTooLarge,
+        other => ApiError::BadRequest(other.body_text()),
+    }
+}
+
+/// The innermost message of a rejection, without axum's prefix.
+fn source_text(e: &dyn std::error::Error) -> String {
+    let mut current: &dyn std::error::Error = e;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}
+
+/// `unknown field `role`` / `missing field `email`` name their field in backticks.
+fn field_from_message(message: &str) -> String {
+    message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+        .unwrap_or("body")
+        .to_owned()
+}
+
+/// The signed-in user, loaded fresh from the store: a suspended user, or a token issued before
+/// the user's token version was bumped (suspension, password change), is refused even though
+/// the token itself has not expired.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub User);
+
+impl AuthUser {
+    pub fn id(&self) -> &UserId {
+        &self.0.id
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized("missing-token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized("invalid-token"))?;
+        let claims = state.tokens.verify(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::Unauthorized("token-expired"),
+            TokenError::Invalid => ApiError::Unauthorized("invalid-token"),
+        })?;
+        let user = state
+            .store
+            .users
+            .find_by_id(&UserId::from_string(claims.sub))
+            .await?
+            .ok_or(ApiError::Unauthorized("invalid-token"))?;
+        if user.status != UserStatus::Active || user.token_version != claims.ver {
+            return Err(ApiError::Unauthorized("token-revoked"));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// A role the route requires.
+pub trait RequiredRole {
+    const ROLE: Role;
+}
+
+pub struct Influencer;
+pub struct Brand;
+pub struct Admin;
+
+impl RequiredRole for Influencer {
+    const ROLE: Role = Role::Influencer;
+}
+impl RequiredRole for Brand {
+    const ROLE: Role = Role::Brand;
+}
+impl RequiredRole for Admin {
+    const ROLE: Role = Role::Admin;
+}
+
+/// The signed-in user, who must have role `R`; anyone else gets 403.
+pub struct WithRole<R>(pub AuthUser, pub PhantomData<R>);
+
+impl<R: RequiredRole> FromRequestParts<AppState> for WithRole<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.0.role != R::ROLE {
+            return Err(ApiError::Forbidden("wrong-role"));
+        }
+        Ok(Self(user, PhantomData))
+    }
+}
+
+/// The client's address as the gateway saw it (`X-Real-IP`). Backends listen on 127.0.0.1
+/// only, so the header can only come from NGINX, which overwrites it.
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .headers
+            .get("x-real-ip")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 45)
+            .map(str::to_owned)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(Self(ip))
+    }
+}
+
+/// The request id the gateway assigned, to carry into events as their correlation id.
+pub struct RequestId(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .headers
+                .get(noillin_service::http::REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        ))
+    }
+}

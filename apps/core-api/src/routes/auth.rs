@@ -1,0 +1,191 @@
+//! `/auth`: registration, sign-in, token refresh, sign-out, the current user, password reset.
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use noillin_domain::Role;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    AppState,
+    accounts::{self, Registration, TokenPair},
+    error::ApiResult,
+    extract::{ApiJson, AuthUser, ClientIp, RequestId},
+    routes::{ProblemDoc, views::UserView},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
+}
+
+/// Roles open to self-registration.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationRole {
+    Brand,
+    Influencer,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ana@example.com")]
+    pub email: String,
+    /// 10 to 128 characters, not the email, not a common password.
+    pub password: String,
+    pub role: RegistrationRole,
+    /// Shown on the profile (an influencer's name, a brand's company name).
+    pub display_name: String,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Registered {
+    pub user: UserView,
+    pub tokens: TokenPair,
+}
+
+/// Creates a brand or influencer account and signs it in.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 201, body = Registered),
+        (status = 409, description = "Email taken", body = ProblemDoc),
+        (status = 422, description = "Invalid fields", body = ProblemDoc),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let role = match body.role {
+        RegistrationRole::Brand => Role::Brand,
+        RegistrationRole::Influencer => Role::Influencer,
+    };
+    let (user, tokens) = accounts::register(
+        &state,
+        Registration {
+            email: body.email,
+            password: body.password,
+            role,
+            display_name: body.display_name,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(Registered {
+            user: UserView::from(&user),
+            tokens,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Signs in. Wrong email and wrong password get the same answer; repeated failures per account
+/// or per address get 429 with `Retry-After`.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "Wrong email or password", body = ProblemDoc),
+        (status = 403, description = "Account suspended", body = ProblemDoc),
+        (status = 429, description = "Too many failed attempts", body = ProblemDoc),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<axum::Json<TokenPair>> {
+    Ok(axum::Json(
+        accounts::login(&state, &body.email, body.password, &ip).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once; presenting a used
+/// one revokes every token of that sign-in.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "Unknown, expired, revoked or reused token", body = ProblemDoc),
+    ))]
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<axum::Json<TokenPair>> {
+    Ok(axum::Json(
+        accounts::refresh(&state, &body.refresh_token).await?,
+    ))
+}
+
+/// Signs out: revokes the sign-in the refresh token belongs to.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ProblemDoc)))]
+async fn logout(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<StatusCode> {
+    accounts::logout(&state, &user.0, &body.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = ProblemDoc)))]
+async fn me(user: AuthUser) -> axum::Json<UserView> {
+    axum::Json(UserView::from(&user.0))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+/// Mails a reset link if the account exists. Always 202, whether it exists or not.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses((status = 202), (status = 422, body = ProblemDoc)))]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<PasswordResetRequest>,
+) -> ApiResult<StatusCode> {
+    accounts::request_password_reset(&state, &body.email, request_id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    /// The token from the reset mail.
+    pub token: String,
+    pub password: String,
+}
+
+/// Sets a new password with a reset token and signs the account out everywhere.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
+    responses((status = 204), (status = 422, description = "Invalid token or password", body = ProblemDoc)))]
+async fn confirm_password_reset(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<PasswordResetConfirm>,
+) -> ApiResult<StatusCode> {
+    accounts::confirm_password_reset(&state, &body.token, body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,90 @@
+//! The routes table: operational endpoints at the root, the public API under `/api/v1`, its
+//! OpenAPI document at `/api/v1/openapi.json` and interactive docs at `/api/docs`.
+
+mod admin;
+mod auth;
+mod profiles;
+pub mod views;
+
+use axum::{Router, extract::DefaultBodyLimit, routing::get};
+use metrics_exporter_prometheus::PrometheusHandle;
+use noillin_service::{http, ops, problem};
+use serde::Serialize;
+use utoipa::{
+    ToSchema,
+    openapi::{
+        OpenApi,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::AppState;
+
+/// Largest JSON body the API reads (the gateway allows more for later uploads).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// An RFC 9457 problem document, as every error is answered.
+#[derive(Serialize, ToSchema)]
+pub struct ProblemDoc {
+    /// Stable identifier of the kind of problem, e.g. `/problems/validation-failed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: Option<String>,
+    /// Field errors of a 422: `[{field, code, message}]`.
+    pub errors: Option<Vec<FieldErrorDoc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldErrorDoc {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// The API's routes and their OpenAPI description, from the same declarations.
+pub fn api() -> (Router<AppState>, OpenApi) {
+    let (router, mut openapi) = OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(profiles::router())
+        .merge(admin::router())
+        .split_for_parts();
+    openapi.info.title = "Noillin API".to_owned();
+    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    openapi
+        .components
+        .get_or_insert_default()
+        .add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    openapi.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    (router, openapi)
+}
+
+pub fn router(state: AppState, readiness: ops::Readiness, metrics: PrometheusHandle) -> Router {
+    let (api, openapi) = api();
+    let spec = openapi.clone();
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || async move { axum::Json(spec) }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    http::instrument(
+        Router::new()
+            .merge(ops::router("core-api", readiness, metrics))
+            .nest("/api/v1", api)
+            .merge(Router::from(Scalar::with_url("/api/docs", openapi)))
+            .fallback(problem::not_found),
+    )
+}

@@ -1,0 +1,187 @@
+//! Profiles: each user reads and edits their own; anyone signed in reads an influencer's public
+//! profile. Brands' profiles are private to the brand.
+
+use axum::extract::{Path, State};
+use noillin_domain::{Role, UserId, UserStatus};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    AppState,
+    error::{ApiError, ApiResult},
+    extract::{ApiJson, AuthUser, Brand, Influencer, WithRole},
+    routes::{
+        ProblemDoc,
+        views::{BrandProfileView, InfluencerProfileView, SocialAccountView},
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_influencer_profile, update_my_influencer_profile))
+        .routes(routes!(influencer_profile))
+        .routes(routes!(my_brand_profile, update_my_brand_profile))
+}
+
+/// The signed-in influencer's profile.
+#[utoipa::path(get, path = "/influencers/me", tag = "profiles", security(("bearer" = [])),
+    responses((status = 200, body = InfluencerProfileView), (status = 401, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+async fn my_influencer_profile(
+    State(state): State<AppState>,
+    WithRole(user, _): WithRole<Influencer>,
+) -> ApiResult<axum::Json<InfluencerProfileView>> {
+    let profile = state
+        .store
+        .profiles
+        .influencer(user.id())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(InfluencerProfileView::from(&profile)))
+}
+
+/// Changes to an influencer profile; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InfluencerProfileUpdate {
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub niches: Option<Vec<String>>,
+    /// BCP 47 tags such as `en` or `pt-BR`.
+    pub languages: Option<Vec<String>>,
+    /// An empty string clears it.
+    pub location: Option<String>,
+    /// IANA time zone, e.g. `Europe/Lisbon`.
+    pub time_zone: Option<String>,
+    pub social_accounts: Option<Vec<SocialAccountView>>,
+}
+
+/// Updates the signed-in influencer's profile.
+#[utoipa::path(patch, path = "/influencers/me", tag = "profiles", security(("bearer" = [])), request_body = InfluencerProfileUpdate,
+    responses((status = 200, body = InfluencerProfileView), (status = 422, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+async fn update_my_influencer_profile(
+    State(state): State<AppState>,
+    WithRole(user, _): WithRole<Influencer>,
+    ApiJson(update): ApiJson<InfluencerProfileUpdate>,
+) -> ApiResult<axum::Json<InfluencerProfileView>> {
+    let mut profile = state
+        .store
+        .profiles
+        .influencer(user.id())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if let Some(v) = update.display_name {
+        profile.display_name = v.trim().to_owned();
+    }
+    if let Some(v) = update.bio {
+        profile.bio = v;
+    }
+    if let Some(v) = update.niches {
+        profile.niches = v.into_iter().map(|n| n.trim().to_owned()).collect();
+    }
+    if let Some(v) = update.languages {
+        profile.languages = v;
+    }
+    if let Some(v) = update.location {
+        profile.location = Some(v.trim().to_owned()).filter(|l| !l.is_empty());
+    }
+    if let Some(v) = update.time_zone {
+        profile.time_zone = v;
+    }
+    if let Some(v) = update.social_accounts {
+        profile.social_accounts = v.into_iter().map(Into::into).collect();
+    }
+    profile.validate()?;
+    state.store.profiles.update_influencer(&profile).await?;
+    Ok(axum::Json(InfluencerProfileView::from(&profile)))
+}
+
+/// An influencer's public profile. Unknown ids, non-influencers and suspended accounts are all
+/// simply not found.
+#[utoipa::path(get, path = "/influencers/{id}", tag = "profiles", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The influencer's user id")),
+    responses((status = 200, body = InfluencerProfileView), (status = 404, body = ProblemDoc)))]
+async fn influencer_profile(
+    State(state): State<AppState>,
+    _viewer: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<InfluencerProfileView>> {
+    if id.len() > 64 {
+        return Err(ApiError::NotFound);
+    }
+    let id = UserId::from_string(id);
+    let visible = state
+        .store
+        .users
+        .find_by_id(&id)
+        .await?
+        .is_some_and(|u| u.role == Role::Influencer && u.status == UserStatus::Active);
+    if !visible {
+        return Err(ApiError::NotFound);
+    }
+    let profile = state
+        .store
+        .profiles
+        .influencer(&id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(InfluencerProfileView::from(&profile)))
+}
+
+/// The signed-in brand's profile.
+#[utoipa::path(get, path = "/brands/me", tag = "profiles", security(("bearer" = [])),
+    responses((status = 200, body = BrandProfileView), (status = 401, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+async fn my_brand_profile(
+    State(state): State<AppState>,
+    WithRole(user, _): WithRole<Brand>,
+) -> ApiResult<axum::Json<BrandProfileView>> {
+    let profile = state
+        .store
+        .profiles
+        .brand(user.id())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(BrandProfileView::from(&profile)))
+}
+
+/// Changes to a brand profile; absent fields stay as they are, empty strings clear the
+/// optional ones.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrandProfileUpdate {
+    pub company_name: Option<String>,
+    pub industry: Option<String>,
+    pub website: Option<String>,
+    pub contact_name: Option<String>,
+}
+
+/// Updates the signed-in brand's profile.
+#[utoipa::path(patch, path = "/brands/me", tag = "profiles", security(("bearer" = [])), request_body = BrandProfileUpdate,
+    responses((status = 200, body = BrandProfileView), (status = 422, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+async fn update_my_brand_profile(
+    State(state): State<AppState>,
+    WithRole(user, _): WithRole<Brand>,
+    ApiJson(update): ApiJson<BrandProfileUpdate>,
+) -> ApiResult<axum::Json<BrandProfileView>> {
+    let mut profile = state
+        .store
+        .profiles
+        .brand(user.id())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if let Some(v) = update.company_name {
+        profile.company_name = v.trim().to_owned();
+    }
+    if let Some(v) = update.industry {
+        profile.industry = v.trim().to_owned();
+    }
+    if let Some(v) = update.website {
+        profile.website = Some(v.trim().to_owned()).filter(|w| !w.is_empty());
+    }
+    if let Some(v) = update.contact_name {
+        profile.contact_name = Some(v.trim().to_owned()).filter(|c| !c.is_empty());
+    }
+    profile.validate()?;
+    state.store.profiles.update_brand(&profile).await?;
+    Ok(axum::Json(BrandProfileView::from(&profile)))
+}

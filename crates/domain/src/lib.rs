@@ -1,0 +1,11 @@
+//! The Noillin domain: the model and the rules that hold whatever stores or serves it. No I/O
+//! happens here; everything is a pure function of its inputs, so it is unit- and
+//! property-tested directly.
+
+pub mod profile;
+pub mod user;
+pub mod validation;
+
+pub use profile::{BrandProfile, InfluencerProfile, SocialAccount, SocialPlatform};
+pub use user::{Email, Role, User, UserId, UserStatus, check_password};
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,285 @@
+//! Influencer and brand profiles and their validation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{UserId, ValidationErrors};
+
+/// Where an influencer publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SocialPlatform {
+    Instagram,
+    Tiktok,
+    Youtube,
+    Twitch,
+    X,
+    Linkedin,
+    Facebook,
+    Pinterest,
+    Snapchat,
+}
+
+/// One account of an influencer on one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocialAccount {
+    pub platform: SocialPlatform,
+    pub handle: String,
+    pub followers: u64,
+}
+
+/// What brands see of an influencer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InfluencerProfile {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub bio: String,
+    pub niches: Vec<String>,
+    /// BCP 47 language tags, e.g. `en`, `pt-BR`.
+    pub languages: Vec<String>,
+    pub location: Option<String>,
+    /// IANA time zone in which the influencer's availability is written.
+    pub time_zone: String,
+    pub social_accounts: Vec<SocialAccount>,
+    /// Average review rating (1–5), once there are reviews.
+    pub rating: Option<f64>,
+    pub review_count: u32,
+}
+
+impl InfluencerProfile {
+    /// A fresh profile for a newly registered influencer.
+    pub fn new(user_id: UserId, display_name: String) -> Self {
+        Self {
+            user_id,
+            display_name,
+            bio: String::new(),
+            niches: Vec::new(),
+            languages: Vec::new(),
+            location: None,
+            time_zone: "UTC".to_owned(),
+            social_accounts: Vec::new(),
+            rating: None,
+            review_count: 0,
+        }
+    }
+
+    /// Checks every owner-editable field.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        errors.text("display_name", &self.display_name, 1, 80);
+        errors.text("bio", &self.bio, 0, 2000);
+        tags(&mut errors, "niches", &self.niches, 10, 40);
+        if self.languages.len() > 10 {
+            errors.add("languages", "too_many", "at most 10 languages");
+        }
+        for (i, language) in self.languages.iter().enumerate() {
+            if !is_language_tag(language) {
+                errors.add(
+                    format!("languages[{i}]"),
+                    "invalid_language",
+                    "must be a language tag such as en or pt-BR",
+                );
+            }
+        }
+        if let Some(location) = &self.location {
+            errors.text("location", location, 1, 120);
+        }
+        if !is_time_zone(&self.time_zone) {
+            errors.add(
+                "time_zone",
+                "invalid_time_zone",
+                "must be an IANA time zone such as Europe/Lisbon",
+            );
+        }
+        if self.social_accounts.len() > 20 {
+            errors.add("social_accounts", "too_many", "at most 20 accounts");
+        }
+        for (i, account) in self.social_accounts.iter().enumerate() {
+            let handle = account.handle.trim().trim_start_matches('@');
+            if handle.is_empty()
+                || handle.len() > 100
+                || handle.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                errors.add(
+                    format!("social_accounts[{i}].handle"),
+                    "invalid_handle",
+                    "must be 1-100 characters without spaces",
+                );
+            }
+        }
+        errors.into_result(())
+    }
+}
+
+/// What influencers see of a brand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrandProfile {
+    pub user_id: UserId,
+    pub company_name: String,
+    pub industry: String,
+    pub website: Option<String>,
+    pub contact_name: Option<String>,
+}
+
+impl BrandProfile {
+    pub fn new(user_id: UserId, company_name: String) -> Self {
+        Self {
+            user_id,
+            company_name,
+            industry: String::new(),
+            website: None,
+            contact_name: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        errors.text("company_name", &self.company_name, 1, 120);
+        errors.text("industry", &self.industry, 0, 80);
+        if let Some(website) = &self.website
+            && !is_web_url(website)
+        {
+            errors.add("website", "invalid_url", "must be an http(s) URL");
+        }
+        if let Some(contact) = &self.contact_name {
+            errors.text("contact_name", contact, 1, 120);
+        }
+        errors.into_result(())
+    }
+}
+
+fn tags(
+    errors: &mut ValidationErrors,
+    field: &str,
+    values: &[String],
+    max_count: usize,
+    max_len: usize,
+) {
+    if values.len() > max_count {
+        errors.add(field, "too_many", format!("at most {max_count} entries"));
+    }
+    for (i, value) in values.iter().enumerate() {
+        errors.text(&format!("{field}[{i}]"), value, 1, max_len);
+    }
+}
+
+/// Whether `name` is a time zone in the bundled IANA database.
+pub fn is_time_zone(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && jiff::tz::TimeZone::get(name).is_ok()
+}
+
+/// A simple BCP 47 shape check: a 2–3 letter language, optional subtags of 2–8 alphanumerics.
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let language_ok = parts
+        .next()
+        .is_some_and(|l| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic()));
+    language_ok
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// An absolute http(s) URL with a host. We never fetch it; it is shown as a link.
+fn is_web_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            url.len() <= 300
+                && host.contains('.')
+                && !host.contains('@')
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn influencer() -> InfluencerProfile {
+        InfluencerProfile::new(UserId::generate(), "Ana".into())
+    }
+
+    fn codes(result: Result<(), ValidationErrors>) -> Vec<(String, &'static str)> {
+        result
+            .err()
+            .map(|e| e.0.into_iter().map(|f| (f.field, f.code)).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_fresh_profile_is_valid() {
+        assert_eq!(codes(influencer().validate()), vec![]);
+    }
+
+    #[test]
+    fn time_zones_must_be_iana_names() {
+        let mut profile = influencer();
+        for zone in [
+            "Europe/Lisbon",
+            "America/Sao_Paulo",
+            "Pacific/Kiritimati",
+            "UTC",
+        ] {
+            profile.time_zone = zone.into();
+            assert_eq!(codes(profile.validate()), vec![], "{zone}");
+        }
+        for zone in ["", "Mars/Olympus", "GMT+25", "../../etc/passwd"] {
+            profile.time_zone = zone.into();
+            assert_eq!(
+                codes(profile.validate()),
+                vec![("time_zone".to_owned(), "invalid_time_zone")],
+                "{zone}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_bad_field_is_reported_with_its_path() {
+        let mut profile = influencer();
+        profile.display_name = "  ".into();
+        profile.languages = vec!["en".into(), "english!".into()];
+        profile.social_accounts = vec![
+            SocialAccount {
+                platform: SocialPlatform::Instagram,
+                handle: "@ana".into(),
+                followers: 10,
+            },
+            SocialAccount {
+                platform: SocialPlatform::Tiktok,
+                handle: "a b".into(),
+                followers: 1,
+            },
+        ];
+        assert_eq!(
+            codes(profile.validate()),
+            vec![
+                ("display_name".to_owned(), "required"),
+                ("languages[1]".to_owned(), "invalid_language"),
+                ("social_accounts[1].handle".to_owned(), "invalid_handle"),
+            ]
+        );
+    }
+
+    #[test]
+    fn brand_websites_must_be_http_urls() {
+        let mut brand = BrandProfile::new(UserId::generate(), "Acme".into());
+        brand.website = Some("https://acme.example/about".into());
+        assert_eq!(codes(brand.validate()), vec![]);
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://acme.example",
+            "https://localhost",
+            "https://user@acme.example",
+        ] {
+            brand.website = Some(bad.into());
+            assert_eq!(
+                codes(brand.validate()),
+                vec![("website".to_owned(), "invalid_url")],
+                "{bad}"
+            );
+        }
+    }
+}

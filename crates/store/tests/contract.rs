@@ -1,0 +1,1429 @@
+//! The store contract: one set of cases, run against every adapter.
+//!
+//! Each case is an `async fn(&Store)`; the `contract!` macro turns every case into one
+//! `#[tokio::test]` per adapter (`sqlite::<case>`, `mongo::<case>`). SQLite runs always, each
+//! test on a fresh temporary directory. MongoDB runs on demand (`--run-ignored`/`--ignored`)
+//! against `MONGO_URI`, each test in a fresh database `noillin_contract_<uuid>` that is dropped
+//! afterwards. Timestamps are built at millisecond precision, the precision both adapters keep.
+
+// Test code throughout (the cases are plain async fns, so clippy's allow-unwrap-in-tests does
+// not see them as tests): an unwrap is an assertion here.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    collections::HashSet,
+    future::Future,
+    panic::AssertUnwindSafe,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use futures::{FutureExt, future::join_all};
+use jiff::{SignedDuration, Timestamp};
+use noillin_domain::{
+    BrandProfile, Email, InfluencerProfile, Role, SocialAccount, SocialPlatform, User, UserId,
+    UserStatus,
+};
+use noillin_store::{
+    Constraint, NewProfile, RefreshToken, Rotation, Store, StoreConfig, StoreError,
+};
+use tokio::sync::Barrier;
+
+// ---------------------------------------------------------------------------------------------
+// Test data
+// ---------------------------------------------------------------------------------------------
+
+/// Now, at the millisecond precision the store keeps.
+fn now() -> Timestamp {
+    Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap()
+}
+
+fn email(raw: &str) -> Email {
+    Email::parse(raw).unwrap()
+}
+
+fn new_user(address: &str, role: Role) -> User {
+    let at = now();
+    User {
+        id: UserId::generate(),
+        email: email(address),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        role,
+        status: UserStatus::Active,
+        token_version: 0,
+        display_name: "Ana Silva".into(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A profile with every field set (and no rating yet).
+fn influencer_profile(user_id: &UserId) -> InfluencerProfile {
+    InfluencerProfile {
+        user_id: user_id.clone(),
+        display_name: "Ana Silva".into(),
+        bio: "Travel and food from Lisbon — \"slow\" trips, honest reviews.".into(),
+        niches: vec!["travel".into(), "food".into()],
+        languages: vec!["pt-BR".into(), "en".into()],
+        location: Some("Lisbon, Portugal".into()),
+        time_zone: "Europe/Lisbon".into(),
+        social_accounts: vec![
+            SocialAccount {
+                platform: SocialPlatform::Instagram,
+                handle: "@ana.silva".into(),
+                followers: 120_000,
+            },
+            SocialAccount {
+                platform: SocialPlatform::Youtube,
+                handle: "AnaSilvaTravels".into(),
+                // More than fits in 32 bits.
+                followers: 5_000_000_000,
+            },
+        ],
+        rating: None,
+        review_count: 0,
+    }
+}
+
+fn brand_profile(user_id: &UserId) -> BrandProfile {
+    BrandProfile {
+        user_id: user_id.clone(),
+        company_name: "Acme Travel".into(),
+        industry: "tourism".into(),
+        website: Some("https://acme.example/about".into()),
+        contact_name: Some("Rui Costa".into()),
+    }
+}
+
+async fn insert_influencer(store: &Store, address: &str) -> (User, InfluencerProfile) {
+    let user = new_user(address, Role::Influencer);
+    let profile = influencer_profile(&user.id);
+    store
+        .users
+        .insert(&user, &NewProfile::Influencer(profile.clone()))
+        .await
+        .unwrap();
+    (user, profile)
+}
+
+async fn insert_brand(store: &Store, address: &str) -> (User, BrandProfile) {
+    let mut user = new_user(address, Role::Brand);
+    user.display_name = "Acme Travel".into();
+    let profile = brand_profile(&user.id);
+    store
+        .users
+        .insert(&user, &NewProfile::Brand(profile.clone()))
+        .await
+        .unwrap();
+    (user, profile)
+}
+
+/// A fresh token hash (the store only ever sees hashes).
+fn token_hash() -> String {
+    format!("hash-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn family() -> String {
+    format!("family-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A token issued at `now` that lives for 30 days.
+fn refresh_token(user_id: &UserId, family_id: &str, now: Timestamp) -> RefreshToken {
+    RefreshToken {
+        token_hash: token_hash(),
+        family_id: family_id.to_owned(),
+        user_id: user_id.clone(),
+        issued_at: now,
+        expires_at: now + SignedDuration::from_hours(24 * 30),
+    }
+}
+
+async fn insert_token(store: &Store, user_id: &UserId, family_id: &str) -> RefreshToken {
+    let token = refresh_token(user_id, family_id, now());
+    store.sessions.insert(&token).await.unwrap();
+    token
+}
+
+async fn is_live(store: &Store, token: &RefreshToken) -> bool {
+    store
+        .sessions
+        .live_family(&token.token_hash, now())
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// Runs `n` copies of `task` on separate tasks, released together.
+async fn concurrently<T, F, Fut>(n: usize, task: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(n));
+    let handles = (0..n).map(|i| {
+        let barrier = barrier.clone();
+        let work = task(i);
+        tokio::spawn(async move {
+            barrier.wait().await;
+            work.await
+        })
+    });
+    join_all(handles)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------------
+
+async fn a_user_is_found_by_id_and_by_email(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+
+    assert_eq!(
+        store.users.find_by_id(&user.id).await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(
+        store.users.find_by_email(&user.email).await.unwrap(),
+        Some(user)
+    );
+}
+
+async fn email_lookup_is_exact_on_the_normalized_address(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana.silva@example.com").await;
+
+    let same = store
+        .users
+        .find_by_email(&email("  Ana.Silva@EXAMPLE.com "))
+        .await
+        .unwrap();
+    assert_eq!(same.map(|u| u.id), Some(user.id));
+    for other in [
+        "ana@example.com",
+        "ana.silva@example.co",
+        "xana.silva@example.com",
+    ] {
+        assert_eq!(
+            store.users.find_by_email(&email(other)).await.unwrap(),
+            None,
+            "{other}"
+        );
+    }
+}
+
+async fn unknown_users_and_profiles_are_not_found(store: &Store) {
+    insert_influencer(store, "ana@example.com").await;
+    let unknown = UserId::generate();
+
+    assert_eq!(store.users.find_by_id(&unknown).await.unwrap(), None);
+    assert_eq!(
+        store
+            .users
+            .find_by_email(&email("nobody@example.com"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.profiles.influencer(&unknown).await.unwrap(), None);
+    assert_eq!(store.profiles.brand(&unknown).await.unwrap(), None);
+}
+
+async fn a_duplicate_email_is_a_typed_conflict(store: &Store) {
+    let (first, first_profile) = insert_influencer(store, "ana@example.com").await;
+
+    // Another role, another profile, the same address in another case.
+    let mut second = new_user(" ANA@Example.COM ", Role::Brand);
+    second.display_name = "Impostor".into();
+    let result = store
+        .users
+        .insert(&second, &NewProfile::Brand(brand_profile(&second.id)))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Conflict(Constraint::UserEmail))),
+        "{result:?}"
+    );
+
+    // Nothing of the second user was written; the first is unchanged.
+    assert_eq!(store.users.find_by_id(&second.id).await.unwrap(), None);
+    assert_eq!(store.profiles.brand(&second.id).await.unwrap(), None);
+    assert_eq!(
+        store.users.find_by_email(&first.email).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.profiles.influencer(&first.id).await.unwrap(),
+        Some(first_profile)
+    );
+    assert_eq!(store.profiles.brand(&first.id).await.unwrap(), None);
+}
+
+async fn a_user_without_a_profile_has_neither_profile(store: &Store) {
+    let admin = new_user("admin@example.com", Role::Admin);
+    store.users.insert(&admin, &NewProfile::None).await.unwrap();
+
+    assert_eq!(
+        store.users.find_by_id(&admin.id).await.unwrap(),
+        Some(admin.clone())
+    );
+    assert_eq!(store.profiles.influencer(&admin.id).await.unwrap(), None);
+    assert_eq!(store.profiles.brand(&admin.id).await.unwrap(), None);
+}
+
+async fn timestamps_are_kept_to_the_millisecond(store: &Store) {
+    let mut user = new_user("ana@example.com", Role::Admin);
+    user.created_at = Timestamp::new(1_700_000_000, 123_456_789).unwrap();
+    user.updated_at = Timestamp::new(1_700_000_001, 999_999_999).unwrap();
+    store.users.insert(&user, &NewProfile::None).await.unwrap();
+
+    let found = store.users.find_by_id(&user.id).await.unwrap().unwrap();
+    assert_eq!(
+        found.created_at,
+        Timestamp::new(1_700_000_000, 123_000_000).unwrap()
+    );
+    assert_eq!(
+        found.updated_at,
+        Timestamp::new(1_700_000_001, 999_000_000).unwrap()
+    );
+}
+
+async fn set_status_bumps_the_token_version_by_exactly_one(store: &Store) {
+    let (user, profile) = insert_influencer(store, "ana@example.com").await;
+    let later = user.updated_at + SignedDuration::from_secs(60);
+
+    let suspended = store
+        .users
+        .set_status(&user.id, UserStatus::Suspended, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        suspended,
+        User {
+            status: UserStatus::Suspended,
+            token_version: user.token_version + 1,
+            updated_at: later,
+            ..user.clone()
+        }
+    );
+    assert_eq!(
+        store.users.find_by_id(&user.id).await.unwrap(),
+        Some(suspended)
+    );
+
+    let even_later = later + SignedDuration::from_secs(60);
+    let active = store
+        .users
+        .set_status(&user.id, UserStatus::Active, even_later)
+        .await
+        .unwrap();
+    assert_eq!(active.status, UserStatus::Active);
+    assert_eq!(active.token_version, user.token_version + 2);
+    assert_eq!(active.updated_at, even_later);
+    // The profile is untouched.
+    assert_eq!(
+        store.profiles.influencer(&user.id).await.unwrap(),
+        Some(profile)
+    );
+}
+
+async fn set_password_hash_bumps_the_token_version(store: &Store) {
+    let (user, _) = insert_brand(store, "acme@example.com").await;
+    let later = user.updated_at + SignedDuration::from_secs(5);
+    let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g";
+
+    let updated = store
+        .users
+        .set_password_hash(&user.id, new_hash, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        updated,
+        User {
+            password_hash: new_hash.to_owned(),
+            token_version: user.token_version + 1,
+            updated_at: later,
+            ..user.clone()
+        }
+    );
+    assert_eq!(
+        store.users.find_by_id(&user.id).await.unwrap(),
+        Some(updated)
+    );
+}
+
+async fn changing_an_unknown_user_is_not_found(store: &Store) {
+    insert_influencer(store, "ana@example.com").await;
+    let unknown = UserId::generate();
+
+    let status = store
+        .users
+        .set_status(&unknown, UserStatus::Suspended, now())
+        .await;
+    assert!(matches!(status, Err(StoreError::NotFound)), "{status:?}");
+    let password = store.users.set_password_hash(&unknown, "x", now()).await;
+    assert!(
+        matches!(password, Err(StoreError::NotFound)),
+        "{password:?}"
+    );
+    assert_eq!(store.users.find_by_id(&unknown).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles
+// ---------------------------------------------------------------------------------------------
+
+async fn an_influencer_profile_round_trips_with_every_field(store: &Store) {
+    let (user, profile) = insert_influencer(store, "ana@example.com").await;
+
+    assert_eq!(
+        store.profiles.influencer(&user.id).await.unwrap(),
+        Some(profile)
+    );
+    assert_eq!(store.profiles.brand(&user.id).await.unwrap(), None);
+}
+
+async fn a_brand_profile_round_trips_with_every_field(store: &Store) {
+    let (user, profile) = insert_brand(store, "acme@example.com").await;
+
+    assert_eq!(store.profiles.brand(&user.id).await.unwrap(), Some(profile));
+    assert_eq!(store.profiles.influencer(&user.id).await.unwrap(), None);
+
+    // Optional fields may be absent.
+    let (minimal_user, _) = insert_brand(store, "minimal@example.com").await;
+    let minimal = BrandProfile::new(minimal_user.id.clone(), "Minimal".into());
+    store.profiles.update_brand(&minimal).await.unwrap();
+    assert_eq!(
+        store.profiles.brand(&minimal_user.id).await.unwrap(),
+        Some(minimal)
+    );
+}
+
+async fn updating_an_influencer_profile_replaces_it(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let (other, other_profile) = insert_influencer(store, "rui@example.com").await;
+
+    let updated = InfluencerProfile {
+        display_name: "Ana S.".into(),
+        bio: String::new(),
+        niches: vec!["fitness".into()],
+        languages: vec![],
+        location: None,
+        time_zone: "America/Sao_Paulo".into(),
+        social_accounts: vec![SocialAccount {
+            platform: SocialPlatform::Tiktok,
+            handle: "anas".into(),
+            followers: 0,
+        }],
+        rating: Some(4.75),
+        review_count: 12,
+        ..influencer_profile(&user.id)
+    };
+    store.profiles.update_influencer(&updated).await.unwrap();
+
+    assert_eq!(
+        store.profiles.influencer(&user.id).await.unwrap(),
+        Some(updated)
+    );
+    assert_eq!(
+        store.profiles.influencer(&other.id).await.unwrap(),
+        Some(other_profile)
+    );
+}
+
+async fn updating_a_brand_profile_replaces_it(store: &Store) {
+    let (user, _) = insert_brand(store, "acme@example.com").await;
+    let (other, other_profile) = insert_brand(store, "globex@example.com").await;
+
+    let updated = BrandProfile {
+        company_name: "Acme Journeys".into(),
+        industry: "travel".into(),
+        website: None,
+        contact_name: Some("Inês Sá".into()),
+        ..brand_profile(&user.id)
+    };
+    store.profiles.update_brand(&updated).await.unwrap();
+
+    assert_eq!(store.profiles.brand(&user.id).await.unwrap(), Some(updated));
+    assert_eq!(
+        store.profiles.brand(&other.id).await.unwrap(),
+        Some(other_profile)
+    );
+}
+
+async fn updating_a_missing_profile_is_not_found(store: &Store) {
+    let (influencer, _) = insert_influencer(store, "ana@example.com").await;
+    let (brand, brand_before) = insert_brand(store, "acme@example.com").await;
+    let admin = new_user("admin@example.com", Role::Admin);
+    store.users.insert(&admin, &NewProfile::None).await.unwrap();
+
+    for user_id in [&UserId::generate(), &brand.id, &admin.id] {
+        let result = store
+            .profiles
+            .update_influencer(&influencer_profile(user_id))
+            .await;
+        assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+        // No profile was created on the way.
+        assert_eq!(store.profiles.influencer(user_id).await.unwrap(), None);
+    }
+    for user_id in [&UserId::generate(), &influencer.id, &admin.id] {
+        let result = store.profiles.update_brand(&brand_profile(user_id)).await;
+        assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+        assert_eq!(store.profiles.brand(user_id).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.profiles.brand(&brand.id).await.unwrap(),
+        Some(brand_before)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refresh-token families
+// ---------------------------------------------------------------------------------------------
+
+async fn an_inserted_refresh_token_is_live_until_it_expires(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let family_id = family();
+    let token = insert_token(store, &user.id, &family_id).await;
+    let expected = Some((user.id.clone(), family_id.clone()));
+
+    assert_eq!(
+        store
+            .sessions
+            .live_family(&token.token_hash, now())
+            .await
+            .unwrap(),
+        expected
+    );
+    let just_before = token.expires_at - SignedDuration::from_millis(1);
+    assert_eq!(
+        store
+            .sessions
+            .live_family(&token.token_hash, just_before)
+            .await
+            .unwrap(),
+        expected
+    );
+    assert_eq!(
+        store
+            .sessions
+            .live_family(&token.token_hash, token.expires_at)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .sessions
+            .live_family(&token_hash(), now())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn a_rotated_token_replayed_is_reuse_and_revokes_the_family(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let family_id = family();
+    let first = insert_token(store, &user.id, &family_id).await;
+
+    let second = refresh_token(&user.id, &family_id, now());
+    let rotation = store
+        .sessions
+        .rotate(&first.token_hash, &second, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        rotation,
+        Rotation::Rotated {
+            user_id: user.id.clone()
+        }
+    );
+    assert!(
+        !is_live(store, &first).await,
+        "the presented token is consumed"
+    );
+    assert_eq!(
+        store
+            .sessions
+            .live_family(&second.token_hash, now())
+            .await
+            .unwrap(),
+        Some((user.id.clone(), family_id.clone()))
+    );
+
+    // The consumed token comes back: replay or theft.
+    let third = refresh_token(&user.id, &family_id, now());
+    let replay = store
+        .sessions
+        .rotate(&first.token_hash, &third, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        replay,
+        Rotation::Reused {
+            user_id: user.id.clone(),
+            family_id: family_id.clone()
+        }
+    );
+    assert!(!is_live(store, &second).await, "the family is revoked");
+    assert!(
+        !is_live(store, &third).await,
+        "the replay's token is not stored"
+    );
+
+    // The revoked (never consumed) token is merely invalid; the consumed one stays reuse.
+    let fourth = refresh_token(&user.id, &family_id, now());
+    assert_eq!(
+        store
+            .sessions
+            .rotate(&second.token_hash, &fourth, now())
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    assert_eq!(
+        store
+            .sessions
+            .rotate(&first.token_hash, &fourth, now())
+            .await
+            .unwrap(),
+        Rotation::Reused {
+            user_id: user.id.clone(),
+            family_id
+        }
+    );
+    assert!(!is_live(store, &fourth).await);
+}
+
+async fn a_rotated_token_keeps_the_presented_family_and_user(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let (other, _) = insert_brand(store, "acme@example.com").await;
+    let family_id = family();
+    let presented = insert_token(store, &user.id, &family_id).await;
+
+    // A caller that puts another family and user in `next` is not trusted.
+    let next = refresh_token(&other.id, "someone-elses-family", now());
+    assert_eq!(
+        store
+            .sessions
+            .rotate(&presented.token_hash, &next, now())
+            .await
+            .unwrap(),
+        Rotation::Rotated {
+            user_id: user.id.clone()
+        }
+    );
+    assert_eq!(
+        store
+            .sessions
+            .live_family(&next.token_hash, now())
+            .await
+            .unwrap(),
+        Some((user.id.clone(), family_id.clone()))
+    );
+
+    // And it rotates on within that family.
+    let after = refresh_token(&user.id, &family_id, now());
+    assert_eq!(
+        store
+            .sessions
+            .rotate(&next.token_hash, &after, now())
+            .await
+            .unwrap(),
+        Rotation::Rotated {
+            user_id: user.id.clone()
+        }
+    );
+    assert!(is_live(store, &after).await);
+    // Revoking the family reaches the rotated tokens.
+    store
+        .sessions
+        .revoke_family(&family_id, now())
+        .await
+        .unwrap();
+    assert!(!is_live(store, &after).await);
+}
+
+async fn an_expired_refresh_token_is_invalid(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let family_id = family();
+    let issued = now() - SignedDuration::from_hours(2);
+    let expired = RefreshToken {
+        expires_at: issued + SignedDuration::from_hours(1),
+        ..refresh_token(&user.id, &family_id, issued)
+    };
+    store.sessions.insert(&expired).await.unwrap();
+
+    let next = refresh_token(&user.id, &family_id, now());
+    assert_eq!(
+        store
+            .sessions
+            .rotate(&expired.token_hash, &next, now())
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    // Exactly at the expiry instant it is expired too.
+    assert_eq!(
+        store
+            .sessions
+            .rotate(&expired.token_hash, &next, expired.expires_at)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    assert!(!is_live(store, &next).await, "nothing is stored");
+    // Nothing changed: before its expiry the token was, and still is, live.
+    let before_expiry = expired.expires_at - SignedDuration::from_secs(1);
+    assert_eq!(
+        store
+            .sessions
+            .live_family(&expired.token_hash, before_expiry)
+            .await
+            .unwrap(),
+        Some((user.id, family_id))
+    );
+}
+
+async fn an_unknown_refresh_token_is_invalid(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let next = refresh_token(&user.id, &family(), now());
+
+    assert_eq!(
+        store
+            .sessions
+            .rotate(&token_hash(), &next, now())
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    assert!(!is_live(store, &next).await, "nothing is stored");
+}
+
+async fn a_revoked_refresh_token_is_invalid(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let family_id = family();
+    let token = insert_token(store, &user.id, &family_id).await;
+    store
+        .sessions
+        .revoke_family(&family_id, now())
+        .await
+        .unwrap();
+
+    let next = refresh_token(&user.id, &family_id, now());
+    assert_eq!(
+        store
+            .sessions
+            .rotate(&token.token_hash, &next, now())
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    assert!(!is_live(store, &next).await, "nothing is stored");
+}
+
+async fn revoking_a_family_ends_only_that_family(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let (laptop, phone) = (family(), family());
+    let laptop_tokens = [
+        insert_token(store, &user.id, &laptop).await,
+        insert_token(store, &user.id, &laptop).await,
+    ];
+    let phone_token = insert_token(store, &user.id, &phone).await;
+
+    store.sessions.revoke_family(&laptop, now()).await.unwrap();
+    for token in &laptop_tokens {
+        assert!(!is_live(store, token).await);
+    }
+    assert!(is_live(store, &phone_token).await);
+
+    // Revoking again, or an unknown family, is harmless.
+    store.sessions.revoke_family(&laptop, now()).await.unwrap();
+    store
+        .sessions
+        .revoke_family(&family(), now())
+        .await
+        .unwrap();
+    assert!(is_live(store, &phone_token).await);
+}
+
+async fn revoking_a_user_ends_every_family_of_that_user_only(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let (other, _) = insert_brand(store, "acme@example.com").await;
+    let tokens = [
+        insert_token(store, &user.id, &family()).await,
+        insert_token(store, &user.id, &family()).await,
+    ];
+    let others_token = insert_token(store, &other.id, &family()).await;
+
+    store.sessions.revoke_user(&user.id, now()).await.unwrap();
+    for token in &tokens {
+        assert!(!is_live(store, token).await);
+        let next = refresh_token(&user.id, &token.family_id, now());
+        assert_eq!(
+            store
+                .sessions
+                .rotate(&token.token_hash, &next, now())
+                .await
+                .unwrap(),
+            Rotation::Invalid
+        );
+    }
+    assert!(is_live(store, &others_token).await);
+    store
+        .sessions
+        .revoke_user(&UserId::generate(), now())
+        .await
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Password resets
+// ---------------------------------------------------------------------------------------------
+
+async fn a_password_reset_token_is_single_use(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let hash = token_hash();
+    let other = token_hash();
+    let expires_at = now() + SignedDuration::from_mins(30);
+    store
+        .password_resets
+        .insert(&hash, &user.id, expires_at)
+        .await
+        .unwrap();
+    store
+        .password_resets
+        .insert(&other, &user.id, expires_at)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.password_resets.consume(&hash, now()).await.unwrap(),
+        Some(user.id.clone())
+    );
+    assert_eq!(
+        store.password_resets.consume(&hash, now()).await.unwrap(),
+        None
+    );
+    // Other tokens are independent.
+    assert_eq!(
+        store.password_resets.consume(&other, now()).await.unwrap(),
+        Some(user.id)
+    );
+}
+
+async fn an_expired_password_reset_token_is_refused(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let hash = token_hash();
+    let expires_at = now() + SignedDuration::from_mins(30);
+    store
+        .password_resets
+        .insert(&hash, &user.id, expires_at)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .password_resets
+            .consume(&hash, expires_at)
+            .await
+            .unwrap(),
+        None,
+        "at the expiry instant"
+    );
+    let later = expires_at + SignedDuration::from_secs(1);
+    assert_eq!(
+        store.password_resets.consume(&hash, later).await.unwrap(),
+        None
+    );
+    // Refusing it used nothing up: just before expiry it still works, once.
+    let just_before = expires_at - SignedDuration::from_millis(1);
+    assert_eq!(
+        store
+            .password_resets
+            .consume(&hash, just_before)
+            .await
+            .unwrap(),
+        Some(user.id)
+    );
+}
+
+async fn looking_up_a_reset_token_uses_nothing_up(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let hash = token_hash();
+    let expires_at = now() + SignedDuration::from_mins(30);
+    store
+        .password_resets
+        .insert(&hash, &user.id, expires_at)
+        .await
+        .unwrap();
+
+    for _ in 0..2 {
+        assert_eq!(
+            store.password_resets.live_user(&hash, now()).await.unwrap(),
+            Some(user.id.clone())
+        );
+    }
+    assert_eq!(
+        store
+            .password_resets
+            .live_user(&hash, expires_at)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store
+            .password_resets
+            .live_user(&token_hash(), now())
+            .await
+            .unwrap(),
+        None,
+        "unknown"
+    );
+    assert_eq!(
+        store.password_resets.consume(&hash, now()).await.unwrap(),
+        Some(user.id)
+    );
+    assert_eq!(
+        store.password_resets.live_user(&hash, now()).await.unwrap(),
+        None,
+        "used"
+    );
+}
+
+async fn an_unknown_password_reset_token_is_refused(store: &Store) {
+    insert_influencer(store, "ana@example.com").await;
+    assert_eq!(
+        store
+            .password_resets
+            .consume(&token_hash(), now())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health
+// ---------------------------------------------------------------------------------------------
+
+async fn the_store_answers_ping_and_names_its_adapter(store: &Store) {
+    store.ping().await.unwrap();
+    assert!(
+        matches!(store.adapter(), "sqlite" | "mongodb"),
+        "{}",
+        store.adapter()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency
+// ---------------------------------------------------------------------------------------------
+
+async fn concurrent_inserts_with_one_email_have_exactly_one_winner(store: &Store) {
+    let users: Vec<User> = (0..20)
+        .map(|i| {
+            let address = if i % 2 == 0 {
+                "same.person@example.com"
+            } else {
+                " Same.Person@EXAMPLE.com"
+            };
+            new_user(address, Role::Influencer)
+        })
+        .collect();
+    let results = concurrently(users.len(), |i| {
+        let store = store.clone();
+        let user = users[i].clone();
+        async move {
+            let profile = NewProfile::Influencer(influencer_profile(&user.id));
+            store.users.insert(&user, &profile).await
+        }
+    })
+    .await;
+
+    let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::Conflict(Constraint::UserEmail))))
+        .count();
+    assert_eq!(conflicts, 19, "{results:?}");
+
+    let winner = &users[winners[0]];
+    assert_eq!(
+        store.users.find_by_email(&winner.email).await.unwrap(),
+        Some(winner.clone())
+    );
+    for (i, user) in users.iter().enumerate() {
+        if i != winners[0] {
+            assert_eq!(store.users.find_by_id(&user.id).await.unwrap(), None);
+            assert_eq!(store.profiles.influencer(&user.id).await.unwrap(), None);
+        }
+    }
+}
+
+async fn concurrent_rotations_of_one_token_have_exactly_one_winner(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let family_id = family();
+    let presented = insert_token(store, &user.id, &family_id).await;
+    let nexts: Vec<RefreshToken> = (0..10)
+        .map(|_| refresh_token(&user.id, &family_id, now()))
+        .collect();
+
+    let rotations = concurrently(nexts.len(), |i| {
+        let store = store.clone();
+        let presented = presented.token_hash.clone();
+        let next = nexts[i].clone();
+        async move {
+            store
+                .sessions
+                .rotate(&presented, &next, now())
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+
+    let rotated = rotations
+        .iter()
+        .filter(|r| {
+            **r == Rotation::Rotated {
+                user_id: user.id.clone(),
+            }
+        })
+        .count();
+    let reused = rotations
+        .iter()
+        .filter(|r| {
+            **r == Rotation::Reused {
+                user_id: user.id.clone(),
+                family_id: family_id.clone(),
+            }
+        })
+        .count();
+    assert_eq!((rotated, reused), (1, 9), "{rotations:?}");
+    // Reuse was detected, so the whole family is dead, the winner's new token included.
+    assert!(!is_live(store, &presented).await);
+    for next in &nexts {
+        assert!(!is_live(store, next).await);
+    }
+}
+
+async fn concurrent_consumptions_of_one_reset_token_have_exactly_one_winner(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let hash = token_hash();
+    let expires_at = now() + SignedDuration::from_mins(30);
+    store
+        .password_resets
+        .insert(&hash, &user.id, expires_at)
+        .await
+        .unwrap();
+
+    let results = concurrently(10, |_| {
+        let store = store.clone();
+        let hash = hash.clone();
+        async move { store.password_resets.consume(&hash, now()).await.unwrap() }
+    })
+    .await;
+
+    let winners: Vec<_> = results.iter().flatten().collect();
+    assert_eq!(winners, vec![&user.id], "{results:?}");
+}
+
+async fn concurrent_status_changes_each_bump_the_token_version_once(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+
+    let versions = concurrently(10, |i| {
+        let store = store.clone();
+        let id = user.id.clone();
+        let status = if i % 2 == 0 {
+            UserStatus::Suspended
+        } else {
+            UserStatus::Active
+        };
+        async move {
+            store
+                .users
+                .set_status(&id, status, now())
+                .await
+                .unwrap()
+                .token_version
+        }
+    })
+    .await;
+
+    let distinct: HashSet<u32> = versions.iter().copied().collect();
+    assert_eq!(distinct, (1..=10).collect::<HashSet<u32>>(), "{versions:?}");
+    let stored = store.users.find_by_id(&user.id).await.unwrap().unwrap();
+    assert_eq!(stored.token_version, 10);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instantiation per adapter
+// ---------------------------------------------------------------------------------------------
+
+/// A store on a fresh temporary directory, deleted when dropped.
+struct SqliteFixture {
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl SqliteFixture {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sqlite(dir.path()).await;
+        Self { store, _dir: dir }
+    }
+}
+
+async fn open_sqlite(data_dir: &Path) -> Store {
+    let store = noillin_store::open(&StoreConfig::Embedded {
+        data_dir: data_dir.to_owned(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(store.adapter(), "sqlite");
+    store
+}
+
+/// A store on a fresh database of the MongoDB at `MONGO_URI`.
+struct MongoFixture {
+    store: Store,
+    uri: String,
+    database: String,
+}
+
+impl MongoFixture {
+    async fn new() -> Self {
+        let uri = std::env::var("MONGO_URI")
+            .expect("MONGO_URI must point at a MongoDB to run the MongoDB contract tests");
+        // The adapter prefers the URI's own database; each test needs its own.
+        let uri = without_default_database(&uri);
+        let database = format!("noillin_contract_{}", uuid::Uuid::new_v4().simple());
+        let store = noillin_store::open(&StoreConfig::Mongo {
+            uri: uri.clone(),
+            database: database.clone(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(store.adapter(), "mongodb");
+        Self {
+            store,
+            uri,
+            database,
+        }
+    }
+
+    /// Best effort: a failure here leaves a database behind, it fails no test.
+    async fn drop_database(self) {
+        match mongodb::Client::with_uri_str(&self.uri).await {
+            Ok(client) => {
+                if let Err(e) = client.database(&self.database).drop().await {
+                    eprintln!("could not drop {}: {e}", self.database);
+                }
+            }
+            Err(e) => eprintln!("could not drop {}: {e}", self.database),
+        }
+    }
+
+    /// Runs a case, then drops the database whether the case passed or panicked.
+    async fn run<F: Future<Output = ()>>(self, case: impl FnOnce(Store) -> F) {
+        let outcome = AssertUnwindSafe(case(self.store.clone()))
+            .catch_unwind()
+            .await;
+        self.drop_database().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// `mongodb://u:p@h1,h2/app?x=y` → `mongodb://u:p@h1,h2/?x=y&authSource=app`: the database is
+/// dropped from the path, and kept as the authentication database if the URI relied on it.
+fn without_default_database(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
+    let (location, query) = match rest.split_once('?') {
+        Some((location, query)) => (location, Some(query)),
+        None => (rest, None),
+    };
+    let (hosts, database) = location.split_once('/').unwrap_or((location, ""));
+    let mut options: Vec<String> = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let has_credentials = hosts.contains('@');
+    let has_auth_source = options
+        .iter()
+        .any(|o| o.to_ascii_lowercase().starts_with("authsource="));
+    if !database.is_empty() && has_credentials && !has_auth_source {
+        options.push(format!("authSource={database}"));
+    }
+    if options.is_empty() {
+        format!("{scheme}://{hosts}/")
+    } else {
+        format!("{scheme}://{hosts}/?{}", options.join("&"))
+    }
+}
+
+#[test]
+fn the_test_uri_loses_its_default_database_but_not_its_auth_source() {
+    assert_eq!(
+        without_default_database("mongodb://localhost:27017"),
+        "mongodb://localhost:27017/"
+    );
+    assert_eq!(
+        without_default_database("mongodb://localhost:27017/app?replicaSet=rs0"),
+        "mongodb://localhost:27017/?replicaSet=rs0"
+    );
+    assert_eq!(
+        without_default_database("mongodb+srv://u:p@cluster.example/app"),
+        "mongodb+srv://u:p@cluster.example/?authSource=app"
+    );
+    assert_eq!(
+        without_default_database("mongodb://u:p@h1,h2/app?authSource=admin&w=1"),
+        "mongodb://u:p@h1,h2/?authSource=admin&w=1"
+    );
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let fixture = super::SqliteFixture::new().await;
+                    super::$case(&fixture.store).await;
+                }
+            )*
+        }
+
+        mod mongo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[ignore = "needs MONGO_URI; scripts/test runs ignored tests when it is set"]
+                async fn $case() {
+                    super::MongoFixture::new()
+                        .await
+                        .run(|store| async move { super::$case(&store).await })
+                        .await;
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    a_user_is_found_by_id_and_by_email,
+    email_lookup_is_exact_on_the_normalized_address,
+    unknown_users_and_profiles_are_not_found,
+    a_duplicate_email_is_a_typed_conflict,
+    a_user_without_a_profile_has_neither_profile,
+    timestamps_are_kept_to_the_millisecond,
+    set_status_bumps_the_token_version_by_exactly_one,
+    set_password_hash_bumps_the_token_version,
+    changing_an_unknown_user_is_not_found,
+    an_influencer_profile_round_trips_with_every_field,
+    a_brand_profile_round_trips_with_every_field,
+    updating_an_influencer_profile_replaces_it,
+    updating_a_brand_profile_replaces_it,
+    updating_a_missing_profile_is_not_found,
+    an_inserted_refresh_token_is_live_until_it_expires,
+    a_rotated_token_replayed_is_reuse_and_revokes_the_family,
+    a_rotated_token_keeps_the_presented_family_and_user,
+    an_expired_refresh_token_is_invalid,
+    an_unknown_refresh_token_is_invalid,
+    a_revoked_refresh_token_is_invalid,
+    revoking_a_family_ends_only_that_family,
+    revoking_a_user_ends_every_family_of_that_user_only,
+    a_password_reset_token_is_single_use,
+    an_expired_password_reset_token_is_refused,
+    an_unknown_password_reset_token_is_refused,
+    looking_up_a_reset_token_uses_nothing_up,
+    the_store_answers_ping_and_names_its_adapter,
+    concurrent_inserts_with_one_email_have_exactly_one_winner,
+    concurrent_rotations_of_one_token_have_exactly_one_winner,
+    concurrent_consumptions_of_one_reset_token_have_exactly_one_winner,
+    concurrent_status_changes_each_bump_the_token_version_once,
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite only: one file shared by several processes (each `open` is its own connection, as a
+// separate core-api replica or worker process would have).
+// ---------------------------------------------------------------------------------------------
+
+mod sqlite_shared_file {
+    use super::*;
+
+    async fn two_stores(dir: &Path) -> (Store, Store) {
+        (open_sqlite(dir).await, open_sqlite(dir).await)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_stores_on_one_directory_see_each_others_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two_stores(dir.path()).await;
+
+        let (user, profile) = insert_influencer(&a, "ana@example.com").await;
+        assert_eq!(
+            b.users.find_by_id(&user.id).await.unwrap(),
+            Some(user.clone())
+        );
+        assert_eq!(
+            b.profiles.influencer(&user.id).await.unwrap(),
+            Some(profile)
+        );
+
+        let suspended = b
+            .users
+            .set_status(&user.id, UserStatus::Suspended, now())
+            .await
+            .unwrap();
+        assert_eq!(a.users.find_by_id(&user.id).await.unwrap(), Some(suspended));
+
+        let family_id = family();
+        let token = insert_token(&a, &user.id, &family_id).await;
+        let next = refresh_token(&user.id, &family_id, now());
+        assert_eq!(
+            b.sessions
+                .rotate(&token.token_hash, &next, now())
+                .await
+                .unwrap(),
+            Rotation::Rotated {
+                user_id: user.id.clone()
+            }
+        );
+        assert!(is_live(&a, &next).await);
+        assert_eq!(
+            a.sessions
+                .rotate(&token.token_hash, &next, now())
+                .await
+                .unwrap(),
+            Rotation::Reused {
+                user_id: user.id,
+                family_id
+            }
+        );
+        assert!(!is_live(&b, &next).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_inserts_through_two_stores_have_exactly_one_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two_stores(dir.path()).await;
+
+        for round in 0..5 {
+            let address = format!("ana{round}@example.com");
+            let results = concurrently(20, |i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let user = new_user(&address, Role::Influencer);
+                async move {
+                    let profile = NewProfile::Influencer(influencer_profile(&user.id));
+                    store.users.insert(&user, &profile).await
+                }
+            })
+            .await;
+
+            assert_eq!(
+                results.iter().filter(|r| r.is_ok()).count(),
+                1,
+                "{results:?}"
+            );
+            let conflicts = results
+                .iter()
+                .filter(|r| matches!(r, Err(StoreError::Conflict(Constraint::UserEmail))))
+                .count();
+            assert_eq!(conflicts, 19, "{results:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_rotations_through_two_stores_have_exactly_one_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two_stores(dir.path()).await;
+        let (user, _) = insert_influencer(&a, "ana@example.com").await;
+
+        for _ in 0..5 {
+            let family_id = family();
+            let presented = insert_token(&a, &user.id, &family_id).await;
+            let rotations = concurrently(10, |i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let presented = presented.token_hash.clone();
+                let next = refresh_token(&user.id, &family_id, now());
+                async move {
+                    store
+                        .sessions
+                        .rotate(&presented, &next, now())
+                        .await
+                        .unwrap()
+                }
+            })
+            .await;
+
+            let rotated = rotations
+                .iter()
+                .filter(|r| matches!(r, Rotation::Rotated { .. }))
+                .count();
+            let reused = rotations
+                .iter()
+                .filter(|r| matches!(r, Rotation::Reused { .. }))
+                .count();
+            assert_eq!((rotated, reused), (1, 9), "{rotations:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_opens_of_a_fresh_directory_apply_each_migration_once() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path: PathBuf = dir.path().join("data");
+            let stores = concurrently(6, |_| {
+                let path = path.clone();
+                async move { noillin_store::open(&StoreConfig::Embedded { data_dir: path }).await }
+            })
+            .await;
+            for store in &stores {
+                let store = store.as_ref().unwrap();
+                store.ping().await.unwrap();
+            }
+            insert_influencer(stores[0].as_ref().unwrap(), "ana@example.com").await;
+
+            let connection = rusqlite::Connection::open(path.join("noillin.sqlite3")).unwrap();
+            let (count, max): (i64, i64) = connection
+                .query_row(
+                    "SELECT COUNT(*), MAX(version) FROM schema_migrations",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert!(max >= 1);
+            assert_eq!(count, max, "every migration recorded once");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sqlite(dir.path()).await;
+        let (user, profile) = insert_influencer(&store, "ana@example.com").await;
+        drop(store);
+
+        let store = open_sqlite(dir.path()).await;
+        assert_eq!(
+            store.users.find_by_id(&user.id).await.unwrap(),
+            Some(user.clone())
+        );
+        assert_eq!(
+            store.profiles.influencer(&user.id).await.unwrap(),
+            Some(profile)
+        );
+    }
+}

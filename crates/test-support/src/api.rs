@@ -1,0 +1,156 @@
+//! A small typed client for the HTTP API through the gateway.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A response, read whole: status, headers and JSON body (`Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl ApiResponse {
+    /// The `Content-Type` header, or "".
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The field names listed in a 422 problem document.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Calls the API under `{gateway}/api/v1`.
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    pub fn new(gateway: &str) -> Self {
+        Self {
+            base: format!("{gateway}/api/v1"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends a request with an optional JSON body and bearer token.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> ApiResponse {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the gateway");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("response body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        ApiResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> ApiResponse {
+        self.send(Method::GET, path, None, token).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> ApiResponse {
+        self.send(Method::POST, path, Some(body), token).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value, token: Option<&str>) -> ApiResponse {
+        self.send(Method::PATCH, path, Some(body), token).await
+    }
+
+    /// Registers a user with a fresh email and returns it signed in.
+    pub async fn register(&self, role: &str) -> TestUser {
+        let email = format!(
+            "{role}-{}@example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let password = "correct horse battery staple".to_owned();
+        let response = self
+            .post(
+                "/auth/register",
+                &json!({ "email": email, "password": password, "role": role, "display_name": format!("Test {role}") }),
+                None,
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "register: {:?}",
+            response.body
+        );
+        TestUser::from_tokens(
+            email,
+            password,
+            &response.body["user"],
+            &response.body["tokens"],
+        )
+    }
+
+    /// Signs in and returns the new tokens.
+    pub async fn login(&self, email: &str, password: &str) -> ApiResponse {
+        self.post(
+            "/auth/login",
+            &json!({ "email": email, "password": password }),
+            None,
+        )
+        .await
+    }
+}
+
+/// A registered user and its current tokens.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestUser {
+    pub fn from_tokens(email: String, password: String, user: &Value, tokens: &Value) -> Self {
+        Self {
+            id: user["id"].as_str().expect("user id").to_owned(),
+            email,
+            password,
+            access: tokens["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            refresh: tokens["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+        }
+    }
+}

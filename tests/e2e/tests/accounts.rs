@@ -1,0 +1,673 @@
+//! Accounts through the gateway: registration, sign-in, refresh rotation, sign-out, throttling,
+//! suspension and password reset.
+
+use std::time::Duration;
+
+use noillin_auth::{Claims, Role, unix_now};
+use noillin_test_support::{ApiClient, Platform, SocketClient, SocketError, TestUser};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn platform() -> Platform {
+    Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .start()
+        .await
+        .expect("platform starts")
+}
+
+#[tokio::test]
+async fn a_registered_user_is_signed_in_and_sees_itself() {
+    let platform = platform().await;
+    let api = platform.api();
+
+    let response = api
+        .post(
+            "/auth/register",
+            &json!({ "email": "  Ana.Silva@Example.COM", "password": "correct horse battery", "role": "influencer", "display_name": "Ana" }),
+            None,
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    let user = &response.body["user"];
+    assert_eq!(user["email"], "ana.silva@example.com");
+    assert_eq!(user["role"], "influencer");
+    assert_eq!(user["status"], "active");
+    assert!(user.get("password_hash").is_none() && user.get("password").is_none());
+    let tokens = &response.body["tokens"];
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let me = api.get("/auth/me", Some(access)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["id"], user["id"]);
+    assert_eq!(me.body["display_name"], "Ana");
+}
+
+#[tokio::test]
+async fn invalid_registrations_are_refused_with_field_errors_and_create_nothing() {
+    let platform = platform().await;
+    let api = platform.api();
+    let good = json!({ "email": "b@example.com", "password": "correct horse battery", "role": "brand", "display_name": "Acme" });
+    let with = |key: &str, value: Value| {
+        let mut body = good.clone();
+        body[key] = value;
+        body
+    };
+    let without = |key: &str| {
+        let mut body = good.clone();
+        body.as_object_mut().unwrap().remove(key);
+        body
+    };
+    let cases = [
+        ("bad email", with("email", json!("not-an-email")), "email"),
+        (
+            "short password",
+            with("password", json!("short")),
+            "password",
+        ),
+        (
+            "password is the email",
+            with("password", json!("b@example.com")),
+            "password",
+        ),
+        (
+            "common password",
+            with("password", json!("password123")),
+            "password",
+        ),
+        ("admin role", with("role", json!("admin")), "role"),
+        (
+            "empty name",
+            with("display_name", json!("   ")),
+            "display_name",
+        ),
+        ("missing email", without("email"), "email"),
+        (
+            "wrong type",
+            with("password", json!(12345678901u64)),
+            "password",
+        ),
+        (
+            "mass assignment of status",
+            with("status", json!("active")),
+            "status",
+        ),
+        (
+            "mass assignment of token version",
+            with("token_version", json!(7)),
+            "token_version",
+        ),
+    ];
+    for (case, body, field) in cases {
+        let response = api.post("/auth/register", &body, None).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{case}: {:?}",
+            response.body
+        );
+        assert_eq!(
+            response.content_type(),
+            "application/problem+json",
+            "{case}"
+        );
+        assert_eq!(
+            response.body["type"], "/problems/validation-failed",
+            "{case}"
+        );
+        assert!(
+            response.error_fields().contains(&field.to_owned()),
+            "{case}: {:?}",
+            response.body
+        );
+    }
+
+    let malformed = reqwest::Client::new()
+        .post(platform.url("/api/v1/auth/register"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let not_json = reqwest::Client::new()
+        .post(platform.url("/api/v1/auth/register"))
+        .header("content-type", "text/plain")
+        .body(good.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let oversized = api
+        .post(
+            "/auth/register",
+            &with("display_name", json!("x".repeat(100 * 1024))),
+            None,
+        )
+        .await;
+    assert_eq!(oversized.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // None of them created the account.
+    let login = api.login("b@example.com", "correct horse battery").await;
+    assert_eq!(login.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_email_can_register_only_once_whatever_its_case() {
+    let platform = platform().await;
+    let api = platform.api();
+    let body = |email: &str| json!({ "email": email, "password": "correct horse battery", "role": "brand", "display_name": "Acme" });
+    assert_eq!(
+        api.post("/auth/register", &body("dup@example.com"), None)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    let again = api
+        .post("/auth/register", &body("DUP@Example.com"), None)
+        .await;
+
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["type"], "/problems/email-taken");
+}
+
+#[tokio::test]
+async fn wrong_email_and_wrong_password_get_the_same_answer() {
+    let platform = platform().await;
+    let api = platform.api();
+    let user = api.register("brand").await;
+
+    let wrong_password = api.login(&user.email, "not the password at all").await;
+    let unknown_email = api
+        .login("nobody@example.com", "not the password at all")
+        .await;
+    let not_an_email = api.login("nobody", "not the password at all").await;
+
+    for response in [&wrong_password, &unknown_email, &not_an_email] {
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(response.body, wrong_password.body);
+        assert_eq!(response.headers["www-authenticate"], "Bearer");
+    }
+    let right = api.login(&user.email.to_uppercase(), &user.password).await;
+    assert_eq!(
+        right.status,
+        StatusCode::OK,
+        "emails sign in case-insensitively"
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_family() {
+    let platform = platform().await;
+    let api = platform.api();
+    let user = api.register("brand").await;
+
+    let first = api
+        .post(
+            "/auth/refresh",
+            &json!({ "refresh_token": user.refresh }),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let r2 = first.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r2, user.refresh);
+    let new_access = first.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        api.get("/auth/me", Some(new_access)).await.status,
+        StatusCode::OK
+    );
+
+    let replay = api
+        .post(
+            "/auth/refresh",
+            &json!({ "refresh_token": user.refresh }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        replay.status,
+        StatusCode::UNAUTHORIZED,
+        "a used refresh token is refused"
+    );
+
+    let after = api
+        .post("/auth/refresh", &json!({ "refresh_token": r2 }), None)
+        .await;
+    assert_eq!(
+        after.status,
+        StatusCode::UNAUTHORIZED,
+        "reuse revoked the rotated token too"
+    );
+
+    // Another sign-in of the same user is a different family and still works.
+    let other = api.login(&user.email, &user.password).await;
+    let other_refresh = other.body["refresh_token"].as_str().unwrap();
+    let rotated = api
+        .post(
+            "/auth/refresh",
+            &json!({ "refresh_token": other_refresh }),
+            None,
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn of_racing_refreshes_with_one_token_exactly_one_wins() {
+    let platform = Platform::builder()
+        .core_api(2)
+        .realtime(0)
+        .worker(0)
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+    let user = api.register("brand").await;
+
+    let attempts = (0..10).map(|_| {
+        let api = api.clone();
+        let token = user.refresh.clone();
+        tokio::spawn(async move {
+            api.post("/auth/refresh", &json!({ "refresh_token": token }), None)
+                .await
+                .status
+        })
+    });
+    let statuses: Vec<StatusCode> = futures_join(attempts).await;
+
+    let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(won, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED)
+    );
+}
+
+async fn futures_join<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        out.push(handle.await.expect("task completes"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn logout_ends_that_sign_in_only() {
+    let platform = platform().await;
+    let api = platform.api();
+    let user = api.register("influencer").await;
+    let second = api.login(&user.email, &user.password).await;
+    let second_refresh = second.body["refresh_token"].as_str().unwrap();
+
+    let out = api
+        .post(
+            "/auth/logout",
+            &json!({ "refresh_token": user.refresh }),
+            Some(&user.access),
+        )
+        .await;
+
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let refreshed = api
+        .post(
+            "/auth/refresh",
+            &json!({ "refresh_token": user.refresh }),
+            None,
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
+    let other = api
+        .post(
+            "/auth/refresh",
+            &json!({ "refresh_token": second_refresh }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::OK,
+        "the other sign-in is untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_user_cannot_sign_out_someone_elses_session() {
+    let platform = platform().await;
+    let api = platform.api();
+    let victim = api.register("brand").await;
+    let attacker = api.register("brand").await;
+
+    let out = api
+        .post(
+            "/auth/logout",
+            &json!({ "refresh_token": victim.refresh }),
+            Some(&attacker.access),
+        )
+        .await;
+
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "no hint either way");
+    let refreshed = api
+        .post(
+            "/auth/refresh",
+            &json!({ "refresh_token": victim.refresh }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        refreshed.status,
+        StatusCode::OK,
+        "the victim's session survives"
+    );
+}
+
+#[tokio::test]
+async fn bad_access_tokens_are_refused_with_401() {
+    let platform = platform().await;
+    let api = platform.api();
+    let user = api.register("brand").await;
+    let now = unix_now();
+    let claims = |exp: u64, aud: &str| Claims {
+        sub: user.id.clone(),
+        role: Role::Brand,
+        ver: 0,
+        iat: now - 10,
+        exp,
+        iss: "noillin".into(),
+        aud: aud.into(),
+    };
+    let expired = platform
+        .tokens
+        .sign(&claims(now - 60, "noillin-api"))
+        .unwrap();
+    let wrong_audience = platform
+        .tokens
+        .sign(&claims(now + 60, "elsewhere"))
+        .unwrap();
+    let forged = noillin_auth::TokenKeys::new(b"another-secret-another-secret-another")
+        .issue(&user.id, Role::Admin, 0, Duration::from_secs(60))
+        .unwrap();
+    let mut parts: Vec<&str> = user.access.split('.').collect();
+    let admin_payload = platform
+        .tokens
+        .issue(&user.id, Role::Admin, 0, Duration::from_secs(60))
+        .unwrap();
+    let admin_payload = admin_payload.split('.').nth(1).unwrap().to_owned();
+    parts[1] = &admin_payload;
+    let tampered = parts.join(".");
+    let alg_none = format!(
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+        user.access.split('.').nth(1).unwrap()
+    );
+
+    let cases = [
+        ("expired", Some(expired.as_str()), "/problems/token-expired"),
+        (
+            "wrong audience",
+            Some(wrong_audience.as_str()),
+            "/problems/invalid-token",
+        ),
+        ("forged", Some(forged.as_str()), "/problems/invalid-token"),
+        (
+            "tampered",
+            Some(tampered.as_str()),
+            "/problems/invalid-token",
+        ),
+        (
+            "alg none",
+            Some(alg_none.as_str()),
+            "/problems/invalid-token",
+        ),
+        (
+            "refresh token as access token",
+            Some(user.refresh.as_str()),
+            "/problems/invalid-token",
+        ),
+        ("missing", None, "/problems/missing-token"),
+    ];
+    for (case, token, kind) in cases {
+        let response = api.get("/auth/me", token).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{case}");
+        assert_eq!(response.body["type"], kind, "{case}");
+    }
+    let garbage = reqwest::Client::new()
+        .get(platform.url("/api/v1/auth/me"))
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_account_even_for_the_right_password() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .env("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3")
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+    let user = api.register("brand").await;
+    let bystander = api.register("brand").await;
+
+    for attempt in 1..=3 {
+        let response = api.login(&user.email, "wrong password here").await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    let blocked = api.login(&user.email, &user.password).await;
+
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = blocked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        api.login(&bystander.email, &bystander.password)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_client_address_across_accounts() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .env("LOGIN_MAX_FAILURES_PER_IP", "5")
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+
+    for i in 0..5 {
+        let response = api
+            .login(&format!("guess{i}@example.com"), "wrong password here")
+            .await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let blocked = api
+        .login("guess99@example.com", "wrong password here")
+        .await;
+
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(blocked.headers.contains_key("retry-after"));
+}
+
+async fn admin(platform: &Platform, api: &ApiClient) -> TestUser {
+    let email = format!("admin-{}@example.com", platform.namespace);
+    let password = "admin passphrase long enough";
+    let id = platform.create_admin(&email, password).expect("admin created");
+    let login = api.login(&email, password).await;
+    assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
+    TestUser {
+        id,
+        email,
+        password: password.into(),
+        access: login.body["access_token"].as_str().expect("access token").into(),
+        refresh: login.body["refresh_token"].as_str().expect("refresh token").into(),
+    }
+}
+
+#[tokio::test]
+async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_in() {
+    let platform = Platform::builder().worker(0).start().await.unwrap();
+    let api = platform.api();
+    let admin = admin(&platform, &api).await;
+    let user = api.register("influencer").await;
+    let mut socket = SocketClient::connect(
+        &platform.socket_url(),
+        json!({ "token": user.access }),
+        None,
+    )
+    .await
+    .unwrap();
+
+    let suspended = api
+        .patch(
+            &format!("/admin/users/{}", user.id),
+            &json!({ "status": "suspended" }),
+            Some(&admin.access),
+        )
+        .await;
+
+    assert_eq!(suspended.status, StatusCode::OK, "{:?}", suspended.body);
+    assert_eq!(suspended.body["status"], "suspended");
+    let me = api.get("/auth/me", Some(&user.access)).await;
+    assert_eq!(
+        me.status,
+        StatusCode::UNAUTHORIZED,
+        "the access token stops working immediately"
+    );
+    assert_eq!(me.body["type"], "/problems/token-revoked");
+    let refreshed = api
+        .post(
+            "/auth/refresh",
+            &json!({ "refresh_token": user.refresh }),
+            None,
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
+    let login = api.login(&user.email, &user.password).await;
+    assert_eq!(login.status, StatusCode::FORBIDDEN);
+    assert_eq!(login.body["type"], "/problems/account-suspended");
+    assert!(
+        socket.closed_within(Duration::from_secs(5)).await,
+        "the open socket is closed"
+    );
+    match SocketClient::connect(
+        &platform.socket_url(),
+        json!({ "token": user.access }),
+        None,
+    )
+    .await
+    {
+        Err(SocketError::Refused(message)) => assert_eq!(message, "token revoked"),
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("a revoked token opened a socket"),
+    }
+
+    let reinstated = api
+        .patch(
+            &format!("/admin/users/{}", user.id),
+            &json!({ "status": "active" }),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(reinstated.status, StatusCode::OK);
+    assert_eq!(
+        api.login(&user.email, &user.password).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn only_admins_change_users_and_never_themselves() {
+    let platform = platform().await;
+    let api = platform.api();
+    let admin = admin(&platform, &api).await;
+    let brand = api.register("brand").await;
+    let influencer = api.register("influencer").await;
+    let body = json!({ "status": "suspended" });
+
+    let by_brand = api
+        .patch(
+            &format!("/admin/users/{}", influencer.id),
+            &body,
+            Some(&brand.access),
+        )
+        .await;
+    assert_eq!(by_brand.status, StatusCode::FORBIDDEN);
+    let by_influencer = api
+        .patch(
+            &format!("/admin/users/{}", brand.id),
+            &body,
+            Some(&influencer.access),
+        )
+        .await;
+    assert_eq!(by_influencer.status, StatusCode::FORBIDDEN);
+    let anonymous = api
+        .patch(&format!("/admin/users/{}", brand.id), &body, None)
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let unknown = api
+        .patch("/admin/users/no-such-user", &body, Some(&admin.access))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let own = api
+        .patch(
+            &format!("/admin/users/{}", admin.id),
+            &body,
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CONFLICT);
+    let bad_status = api
+        .patch(
+            &format!("/admin/users/{}", brand.id),
+            &json!({ "status": "deleted" }),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(bad_status.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Nothing changed for anyone.
+    assert_eq!(
+        api.get("/auth/me", Some(&brand.access)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get("/auth/me", Some(&influencer.access)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn admins_cannot_self_register() {
+    let platform = platform().await;
+    let response = platform
+        .api()
+        .send(
+            Method::POST,
+            "/auth/register",
+            Some(&json!({ "email": "root@example.com", "password": "correct horse battery", "role": "admin", "display_name": "Root" })),
+            None,
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
