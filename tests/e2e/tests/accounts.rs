@@ -513,15 +513,23 @@ async fn failed_sign_ins_are_throttled_per_client_address_across_accounts() {
 async fn admin(platform: &Platform, api: &ApiClient) -> TestUser {
     let email = format!("admin-{}@example.com", platform.namespace);
     let password = "admin passphrase long enough";
-    let id = platform.create_admin(&email, password).expect("admin created");
+    let id = platform
+        .create_admin(&email, password)
+        .expect("admin created");
     let login = api.login(&email, password).await;
     assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
     TestUser {
         id,
         email,
         password: password.into(),
-        access: login.body["access_token"].as_str().expect("access token").into(),
-        refresh: login.body["refresh_token"].as_str().expect("refresh token").into(),
+        access: login.body["access_token"]
+            .as_str()
+            .expect("access token")
+            .into(),
+        refresh: login.body["refresh_token"]
+            .as_str()
+            .expect("refresh token")
+            .into(),
     }
 }
 
