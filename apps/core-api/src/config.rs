@@ -4,7 +4,10 @@ use std::{path::PathBuf, time::Duration};
 
 use crate::accounts::AuthSettings;
 
-use noillin_service::config::{CommonConfig, ConfigError, EnvSource, Secret};
+use noillin_service::{
+    ServiceConfig,
+    config::{CommonConfig, ConfigError, EnvSource, Secret},
+};
 use noillin_store::StoreConfig;
 
 /// Port core-api listens on unless `PORT` says otherwise.
@@ -27,8 +30,12 @@ pub struct Config {
     pub auth: AuthSettings,
 }
 
-impl Config {
-    pub fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
+impl ServiceConfig for Config {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
         let mut env = source.reader();
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
         let redis_url = env.string_or("REDIS_URL", "redis://127.0.0.1:6379");

@@ -1,6 +1,9 @@
 //! realtime configuration, read from the environment.
 
-use noillin_service::config::{CommonConfig, ConfigError, EnvSource, Secret};
+use noillin_service::{
+    ServiceConfig,
+    config::{CommonConfig, ConfigError, EnvSource, Secret},
+};
 
 /// Port realtime listens on unless `PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 4001;
@@ -19,8 +22,12 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
 }
 
-impl Config {
-    pub fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
+impl ServiceConfig for Config {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
         let mut env = source.reader();
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
         let redis_url = env.string_or("REDIS_URL", "redis://127.0.0.1:6379");

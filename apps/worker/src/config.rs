@@ -1,6 +1,9 @@
 //! worker configuration, read from the environment.
 
-use noillin_service::config::{CommonConfig, ConfigError, EnvSource};
+use noillin_service::{
+    ServiceConfig,
+    config::{CommonConfig, ConfigError, EnvSource},
+};
 
 /// Port of the worker's operational endpoints unless `PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 4002;
@@ -15,8 +18,12 @@ pub struct Config {
     pub prefetch: u16,
 }
 
-impl Config {
-    pub fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
+impl ServiceConfig for Config {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
         let mut env = source.reader();
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
         let rabbitmq_url = env.string_or("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");

@@ -1,30 +1,13 @@
-//! worker: the HTTP API of the platform. This file only wires configuration to the app.
+//! worker: wires configuration to the app; everything else lives in the library.
 
 use std::process::ExitCode;
 
-use noillin_service::config::EnvSource;
 use worker::{App, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    noillin_service::install_crypto_provider();
-    let config = match EnvSource::from_process().and_then(|env| Config::from_env(&env)) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("worker: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    noillin_service::telemetry::init(config.common.log_format);
-    let result = match App::build(config).await {
-        Ok(app) => app.run_until_stopped().await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "worker stopped on an error");
-            ExitCode::FAILURE
-        }
-    }
+    noillin_service::main("worker", |config: Config| async move {
+        App::build(config).await?.run_until_stopped().await
+    })
+    .await
 }

@@ -17,3 +17,41 @@ pub mod telemetry;
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
+
+use std::{future::Future, process::ExitCode};
+
+use config::{CommonConfig, ConfigError, EnvSource};
+
+/// A binary's configuration, read from the environment.
+pub trait ServiceConfig: Sized {
+    fn from_env(source: &EnvSource) -> Result<Self, ConfigError>;
+    fn common(&self) -> &CommonConfig;
+}
+
+/// The body of every binary's `main`: installs the crypto provider, reads and validates the
+/// configuration (exiting 1 with one line per problem), starts telemetry, runs `run`, and
+/// turns its outcome into the exit code.
+pub async fn main<C, F, Fut>(service: &'static str, run: F) -> ExitCode
+where
+    C: ServiceConfig,
+    F: FnOnce(C) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    install_crypto_provider();
+    let config = match EnvSource::from_process().and_then(|env| C::from_env(&env)) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{service}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(config.common().log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "{service} stopped on an error");
+            eprintln!("{service}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

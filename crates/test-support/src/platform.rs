@@ -166,15 +166,25 @@ impl Platform {
             );
         }
         stdout
-            .trim()
-            .rsplit('(')
-            .next()
+            .lines()
+            .find_map(|line| line.strip_prefix("created administrator "))
+            .and_then(|rest| rest.rsplit('(').next())
             .map(|id| id.trim_end_matches(')').to_owned())
             .context("no id in the output")
     }
 
     pub fn builder() -> PlatformBuilder {
         PlatformBuilder::default()
+    }
+
+    /// core-api behind the gateway, without realtime or worker: what most API tests need.
+    pub async fn start_api_only() -> Platform {
+        Self::builder()
+            .realtime(0)
+            .worker(0)
+            .start()
+            .await
+            .expect("platform starts")
     }
 
     /// `gateway` + `path`.

@@ -8,18 +8,9 @@ use noillin_test_support::{ApiClient, Platform, SocketClient, SocketError, TestU
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn platform() -> Platform {
-    Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .expect("platform starts")
-}
-
 #[tokio::test]
 async fn a_registered_user_is_signed_in_and_sees_itself() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
 
     let response = api
@@ -49,7 +40,7 @@ async fn a_registered_user_is_signed_in_and_sees_itself() {
 
 #[tokio::test]
 async fn invalid_registrations_are_refused_with_field_errors_and_create_nothing() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let good = json!({ "email": "b@example.com", "password": "correct horse battery", "role": "brand", "display_name": "Acme" });
     let with = |key: &str, value: Value| {
@@ -158,7 +149,7 @@ async fn invalid_registrations_are_refused_with_field_errors_and_create_nothing(
 
 #[tokio::test]
 async fn an_email_can_register_only_once_whatever_its_case() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let body = |email: &str| json!({ "email": email, "password": "correct horse battery", "role": "brand", "display_name": "Acme" });
     assert_eq!(
@@ -178,7 +169,7 @@ async fn an_email_can_register_only_once_whatever_its_case() {
 
 #[tokio::test]
 async fn wrong_email_and_wrong_password_get_the_same_answer() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let user = api.register("brand").await;
 
@@ -203,7 +194,7 @@ async fn wrong_email_and_wrong_password_get_the_same_answer() {
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_family() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let user = api.register("brand").await;
 
@@ -302,7 +293,7 @@ async fn futures_join<T: Send + 'static>(
 
 #[tokio::test]
 async fn logout_ends_that_sign_in_only() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let user = api.register("influencer").await;
     let second = api.login(&user.email, &user.password).await;
@@ -341,7 +332,7 @@ async fn logout_ends_that_sign_in_only() {
 
 #[tokio::test]
 async fn a_user_cannot_sign_out_someone_elses_session() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let victim = api.register("brand").await;
     let attacker = api.register("brand").await;
@@ -371,7 +362,7 @@ async fn a_user_cannot_sign_out_someone_elses_session() {
 
 #[tokio::test]
 async fn bad_access_tokens_are_refused_with_401() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let user = api.register("brand").await;
     let now = unix_now();
@@ -607,7 +598,7 @@ async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_i
 
 #[tokio::test]
 async fn only_admins_change_users_and_never_themselves() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let admin = admin(&platform, &api).await;
     let brand = api.register("brand").await;
@@ -667,7 +658,7 @@ async fn only_admins_change_users_and_never_themselves() {
 
 #[tokio::test]
 async fn admins_cannot_self_register() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let response = platform
         .api()
         .send(

@@ -5,18 +5,9 @@ use noillin_test_support::Platform;
 use reqwest::StatusCode;
 use serde_json::json;
 
-async fn platform() -> Platform {
-    Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .expect("platform starts")
-}
-
 #[tokio::test]
 async fn an_influencer_edits_its_profile_and_brands_read_it() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
@@ -73,7 +64,7 @@ async fn an_influencer_edits_its_profile_and_brands_read_it() {
 
 #[tokio::test]
 async fn invalid_profile_updates_list_each_field_and_change_nothing() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let influencer = api.register("influencer").await;
     let before = api
@@ -121,7 +112,7 @@ async fn invalid_profile_updates_list_each_field_and_change_nothing() {
 
 #[tokio::test]
 async fn a_brand_edits_its_own_profile_only() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let brand = api.register("brand").await;
 
@@ -152,7 +143,7 @@ async fn a_brand_edits_its_own_profile_only() {
 
 #[tokio::test]
 async fn roles_and_ownership_are_enforced_on_every_profile_route() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let influencer = api.register("influencer").await;
     let other_influencer = api.register("influencer").await;
@@ -211,7 +202,7 @@ async fn roles_and_ownership_are_enforced_on_every_profile_route() {
 
 #[tokio::test]
 async fn a_suspended_influencer_disappears_from_public_view() {
-    let platform = platform().await;
+    let platform = Platform::start_api_only().await;
     let api = platform.api();
     let email = format!("admin-{}@example.com", platform.namespace);
     platform
