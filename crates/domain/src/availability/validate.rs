@@ -69,9 +69,27 @@ impl SlotSettings {
         if let Some(interval) = self.interval {
             span(&mut errors, "interval", interval, five_minutes, DAY);
         }
-        span(&mut errors, "buffer_before", self.buffer_before, SignedDuration::ZERO, DAY);
-        span(&mut errors, "buffer_after", self.buffer_after, SignedDuration::ZERO, DAY);
-        span(&mut errors, "min_notice", self.min_notice, SignedDuration::ZERO, 90 * DAY);
+        span(
+            &mut errors,
+            "buffer_before",
+            self.buffer_before,
+            SignedDuration::ZERO,
+            DAY,
+        );
+        span(
+            &mut errors,
+            "buffer_after",
+            self.buffer_after,
+            SignedDuration::ZERO,
+            DAY,
+        );
+        span(
+            &mut errors,
+            "min_notice",
+            self.min_notice,
+            SignedDuration::ZERO,
+            90 * DAY,
+        );
         span(&mut errors, "horizon", self.horizon, DAY, 365 * DAY);
         if let Some(max) = self.max_per_day
             && !(1..=100).contains(&max)

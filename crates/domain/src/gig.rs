@@ -1,0 +1,340 @@
+//! Gigs: what an influencer (or a group of them) offers, at what price, on which slot terms.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::{SocialPlatform, UserId, ValidationErrors, availability::SlotSettings};
+
+/// An opaque gig id (UUIDv7).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GigId(String);
+
+impl GigId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+    pub fn from_string(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for GigId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a gig is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GigStatus {
+    /// Being written; visible to its owner and members only.
+    Draft,
+    /// Bookable and visible to everyone signed in.
+    Published,
+    /// No longer offered; kept for the bookings that reference it.
+    Archived,
+}
+
+/// ISO 4217 currencies the platform charges in, with their minor-unit exponent.
+const CURRENCIES: &[(&str, u8)] = &[
+    ("AUD", 2), ("BRL", 2), ("CAD", 2), ("CHF", 2), ("CZK", 2), ("DKK", 2), ("EUR", 2), ("GBP", 2),
+    ("HKD", 2), ("INR", 2), ("JPY", 0), ("KRW", 0), ("MXN", 2), ("NOK", 2), ("NZD", 2), ("PLN", 2),
+    ("SEK", 2), ("SGD", 2), ("USD", 2), ("ZAR", 2),
+];
+
+/// A price: integer minor units (cents, or yen) of one currency. Never a float.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+}
+
+impl Money {
+    /// Whether the currency is one the platform charges in.
+    pub fn currency_is_supported(&self) -> bool {
+        CURRENCIES.iter().any(|(code, _)| *code == self.currency)
+    }
+}
+
+/// A member's part in a gig: who, what share of the payout, and whether they agreed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GigMember {
+    pub user_id: UserId,
+    /// Share of the payout in basis points (1/100 of a percent); a gig's shares sum to 10,000.
+    pub share_bps: u32,
+    pub state: MemberState,
+}
+
+/// A member's answer to an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberState {
+    Invited,
+    Accepted,
+    Declined,
+}
+
+/// Slot terms of a gig, in whole minutes and days as influencers write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GigTerms {
+    pub duration_minutes: u32,
+    /// Minutes between slot starts; the duration when absent.
+    pub interval_minutes: Option<u32>,
+    pub buffer_before_minutes: u32,
+    pub buffer_after_minutes: u32,
+    /// How long before its start a slot can still be booked.
+    pub min_notice_minutes: u32,
+    /// How far ahead slots are offered.
+    pub horizon_days: u32,
+    /// Bookings per local day of the owner, at most.
+    pub max_per_day: Option<u32>,
+}
+
+impl GigTerms {
+    /// The engine's view of these terms.
+    pub fn slot_settings(&self) -> SlotSettings {
+        let minutes = |m: u32| SignedDuration::from_mins(i64::from(m));
+        let mut settings = SlotSettings::new(minutes(self.duration_minutes));
+        settings.interval = self.interval_minutes.map(minutes);
+        settings.buffer_before = minutes(self.buffer_before_minutes);
+        settings.buffer_after = minutes(self.buffer_after_minutes);
+        settings.min_notice = minutes(self.min_notice_minutes);
+        settings.horizon = SignedDuration::from_hours(i64::from(self.horizon_days) * 24);
+        settings.max_per_day = self.max_per_day;
+        settings
+    }
+}
+
+/// A gig as stored. `members` always holds the owner first; a single gig has the owner alone
+/// with the whole share, a group gig has several members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gig {
+    pub id: GigId,
+    pub owner_id: UserId,
+    pub title: String,
+    pub description: String,
+    pub deliverables: Vec<String>,
+    pub platform: SocialPlatform,
+    pub category: String,
+    pub price: Money,
+    pub terms: GigTerms,
+    pub status: GigStatus,
+    pub members: Vec<GigMember>,
+    /// Bumped by every change; updates are compare-and-swap on it.
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Most members a group gig may have.
+pub const MAX_MEMBERS: usize = 10;
+/// The whole payout, in basis points.
+pub const FULL_SHARE_BPS: u32 = 10_000;
+
+impl Gig {
+    /// Whether `user` may see this gig: anyone once published or archived, only the owner and
+    /// members while it is a draft.
+    pub fn visible_to(&self, user: &UserId) -> bool {
+        self.status != GigStatus::Draft || self.is_member(user)
+    }
+
+    /// Whether `user` is the owner or a member (in any state).
+    pub fn is_member(&self, user: &UserId) -> bool {
+        self.owner_id == *user || self.members.iter().any(|m| m.user_id == *user)
+    }
+
+    /// Checks the owner-editable fields.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        errors.text("title", &self.title, 3, 120);
+        errors.text("description", &self.description, 0, 5000);
+        errors.text("category", &self.category, 1, 60);
+        if self.deliverables.len() > 20 {
+            errors.add("deliverables", "too_many", "at most 20 deliverables");
+        }
+        for (i, deliverable) in self.deliverables.iter().enumerate() {
+            errors.text(&format!("deliverables[{i}]"), deliverable, 1, 200);
+        }
+        if self.price.amount_minor <= 0 || self.price.amount_minor > 100_000_000 {
+            errors.add("price.amount_minor", "out_of_range", "must be between 1 and 100,000,000 minor units");
+        }
+        if !self.price.currency_is_supported() {
+            errors.add("price.currency", "unsupported_currency", "must be a supported ISO 4217 code such as EUR or USD");
+        }
+        if let Err(slot_errors) = self.terms.slot_settings().validate() {
+            for error in slot_errors.0 {
+                errors.0.push(crate::FieldError { field: format!("terms.{}", terms_field(&error.field)), ..error });
+            }
+        }
+        errors.into_result(())
+    }
+
+    /// Checks the membership: the owner first, no one twice, at most [`MAX_MEMBERS`], shares
+    /// positive and summing to the whole payout.
+    pub fn validate_members(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if self.members.first().map(|m| &m.user_id) != Some(&self.owner_id) {
+            errors.add("members", "owner_missing", "the owner must be the first member");
+        }
+        if self.members.len() > MAX_MEMBERS {
+            errors.add("members", "too_many", format!("at most {MAX_MEMBERS} members"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, member) in self.members.iter().enumerate() {
+            if !seen.insert(&member.user_id) {
+                errors.add(format!("members[{i}].user_id"), "duplicate_member", "appears twice");
+            }
+            if member.share_bps == 0 {
+                errors.add(format!("members[{i}].share_bps"), "out_of_range", "must be more than 0");
+            }
+        }
+        let total: u64 = self.members.iter().map(|m| u64::from(m.share_bps)).sum();
+        if total != u64::from(FULL_SHARE_BPS) {
+            errors.add("members", "shares_do_not_sum", "shares must sum to 10000 basis points (100%)");
+        }
+        errors.into_result(())
+    }
+
+    /// Whether the gig can be published now: a draft, valid, and every member accepted.
+    pub fn check_publishable(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if self.status != GigStatus::Draft {
+            errors.add("status", "not_a_draft", "only drafts can be published");
+        }
+        if let Err(e) = self.validate() {
+            errors.0.extend(e.0);
+        }
+        if let Err(e) = self.validate_members() {
+            errors.0.extend(e.0);
+        }
+        for (i, member) in self.members.iter().enumerate() {
+            if member.state != MemberState::Accepted {
+                errors.add(format!("members[{i}].state"), "not_accepted", "every member must accept before publishing");
+            }
+        }
+        errors.into_result(())
+    }
+}
+
+/// The engine names its fields after [`SlotSettings`]; the API speaks in [`GigTerms`] names.
+fn terms_field(engine_field: &str) -> &str {
+    match engine_field {
+        "duration" => "duration_minutes",
+        "interval" => "interval_minutes",
+        "buffer_before" => "buffer_before_minutes",
+        "buffer_after" => "buffer_after_minutes",
+        "min_notice" => "min_notice_minutes",
+        "horizon" => "horizon_days",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gig() -> Gig {
+        let owner = UserId::generate();
+        Gig {
+            id: GigId::generate(),
+            owner_id: owner.clone(),
+            title: "Story feature".into(),
+            description: String::new(),
+            deliverables: vec!["3 stories".into()],
+            platform: SocialPlatform::Instagram,
+            category: "sportswear".into(),
+            price: Money { amount_minor: 45_000, currency: "EUR".into() },
+            terms: GigTerms {
+                duration_minutes: 60,
+                interval_minutes: None,
+                buffer_before_minutes: 0,
+                buffer_after_minutes: 15,
+                min_notice_minutes: 120,
+                horizon_days: 60,
+                max_per_day: Some(3),
+            },
+            status: GigStatus::Draft,
+            members: vec![GigMember { user_id: owner, share_bps: FULL_SHARE_BPS, state: MemberState::Accepted }],
+            version: 1,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn fields(result: Result<(), ValidationErrors>) -> Vec<String> {
+        result.err().map(|e| e.0.into_iter().map(|f| f.field).collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_complete_single_gig_is_valid_and_publishable() {
+        assert_eq!(fields(gig().validate()), Vec::<String>::new());
+        assert_eq!(fields(gig().check_publishable()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn prices_are_positive_minor_units_of_a_supported_currency() {
+        let mut g = gig();
+        g.price = Money { amount_minor: 0, currency: "eur".into() };
+        assert_eq!(fields(g.validate()), vec!["price.amount_minor", "price.currency"]);
+        g.price = Money { amount_minor: 500, currency: "JPY".into() };
+        assert!(g.validate().is_ok());
+    }
+
+    #[test]
+    fn terms_errors_are_named_as_the_api_names_them() {
+        let mut g = gig();
+        g.terms.duration_minutes = 1;
+        let errors = fields(g.validate());
+        assert!(errors.iter().all(|f| f.starts_with("terms.")), "{errors:?}");
+        assert!(errors.contains(&"terms.duration_minutes".to_owned()), "{errors:?}");
+    }
+
+    #[test]
+    fn group_shares_must_sum_to_the_whole_and_the_owner_comes_first() {
+        let mut g = gig();
+        let other = UserId::generate();
+        g.members[0].share_bps = 6_000;
+        g.members.push(GigMember { user_id: other.clone(), share_bps: 3_000, state: MemberState::Accepted });
+        assert_eq!(fields(g.validate_members()), vec!["members"]);
+        g.members[1].share_bps = 4_000;
+        assert!(g.validate_members().is_ok());
+        g.members.swap(0, 1);
+        assert_eq!(fields(g.validate_members()), vec!["members"]);
+        g.members.swap(0, 1);
+        g.members.push(GigMember { user_id: other, share_bps: 1, state: MemberState::Invited });
+        assert!(fields(g.validate_members()).contains(&"members[2].user_id".to_owned()));
+    }
+
+    #[test]
+    fn a_group_gig_publishes_only_once_every_member_accepted() {
+        let mut g = gig();
+        g.members[0].share_bps = 5_000;
+        g.members.push(GigMember { user_id: UserId::generate(), share_bps: 5_000, state: MemberState::Invited });
+        assert_eq!(fields(g.check_publishable()), vec!["members[1].state"]);
+        g.members[1].state = MemberState::Declined;
+        assert_eq!(fields(g.check_publishable()), vec!["members[1].state"]);
+        g.members[1].state = MemberState::Accepted;
+        assert!(g.check_publishable().is_ok());
+        g.status = GigStatus::Published;
+        assert_eq!(fields(g.check_publishable()), vec!["status"]);
+    }
+
+    #[test]
+    fn drafts_are_visible_to_members_only() {
+        let mut g = gig();
+        let member = UserId::generate();
+        let stranger = UserId::generate();
+        g.members.push(GigMember { user_id: member.clone(), share_bps: 0, state: MemberState::Invited });
+        assert!(g.visible_to(&g.owner_id.clone()));
+        assert!(g.visible_to(&member));
+        assert!(!g.visible_to(&stranger));
+        g.status = GigStatus::Published;
+        assert!(g.visible_to(&stranger));
+    }
+}
