@@ -7,6 +7,7 @@ pub mod cli;
 mod config;
 mod error;
 mod extract;
+mod gigs;
 mod routes;
 
 use anyhow::Context;

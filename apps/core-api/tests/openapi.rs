@@ -38,6 +38,20 @@ fn the_openapi_document_lists_every_api_route_with_its_methods() {
         "GET /brands/me",
         "PATCH /brands/me",
         "PATCH /admin/users/{id}",
+        "POST /gigs",
+        "GET /gigs",
+        "GET /gigs/{id}",
+        "PATCH /gigs/{id}",
+        "POST /gigs/{id}/publish",
+        "POST /gigs/{id}/archive",
+        "PUT /gigs/{id}/members",
+        "POST /gigs/{id}/membership/accept",
+        "POST /gigs/{id}/membership/decline",
+        "GET /gigs/{id}/slots",
+        "GET /availability",
+        "PUT /availability/weekly",
+        "PUT /availability/overrides/{date}",
+        "DELETE /availability/overrides/{date}",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -49,7 +63,10 @@ fn the_openapi_document_lists_every_api_route_with_its_methods() {
 fn every_documented_operation_declares_its_error_responses() {
     let (_router, openapi) = core_api::api_description();
     for (path, item) in &openapi.paths.paths {
-        for operation in [&item.get, &item.post, &item.patch].into_iter().flatten() {
+        for operation in [&item.get, &item.post, &item.patch, &item.put, &item.delete]
+            .into_iter()
+            .flatten()
+        {
             let has_error = operation
                 .responses
                 .responses

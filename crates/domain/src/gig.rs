@@ -42,9 +42,26 @@ pub enum GigStatus {
 
 /// ISO 4217 currencies the platform charges in, with their minor-unit exponent.
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AUD", 2), ("BRL", 2), ("CAD", 2), ("CHF", 2), ("CZK", 2), ("DKK", 2), ("EUR", 2), ("GBP", 2),
-    ("HKD", 2), ("INR", 2), ("JPY", 0), ("KRW", 0), ("MXN", 2), ("NOK", 2), ("NZD", 2), ("PLN", 2),
-    ("SEK", 2), ("SGD", 2), ("USD", 2), ("ZAR", 2),
+    ("AUD", 2),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("INR", 2),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("MXN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("PLN", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("USD", 2),
+    ("ZAR", 2),
 ];
 
 /// A price: integer minor units (cents, or yen) of one currency. Never a float.
@@ -162,14 +179,25 @@ impl Gig {
             errors.text(&format!("deliverables[{i}]"), deliverable, 1, 200);
         }
         if self.price.amount_minor <= 0 || self.price.amount_minor > 100_000_000 {
-            errors.add("price.amount_minor", "out_of_range", "must be between 1 and 100,000,000 minor units");
+            errors.add(
+                "price.amount_minor",
+                "out_of_range",
+                "must be between 1 and 100,000,000 minor units",
+            );
         }
         if !self.price.currency_is_supported() {
-            errors.add("price.currency", "unsupported_currency", "must be a supported ISO 4217 code such as EUR or USD");
+            errors.add(
+                "price.currency",
+                "unsupported_currency",
+                "must be a supported ISO 4217 code such as EUR or USD",
+            );
         }
         if let Err(slot_errors) = self.terms.slot_settings().validate() {
             for error in slot_errors.0 {
-                errors.0.push(crate::FieldError { field: format!("terms.{}", terms_field(&error.field)), ..error });
+                errors.0.push(crate::FieldError {
+                    field: format!("terms.{}", terms_field(&error.field)),
+                    ..error
+                });
             }
         }
         errors.into_result(())
@@ -180,23 +208,43 @@ impl Gig {
     pub fn validate_members(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
         if self.members.first().map(|m| &m.user_id) != Some(&self.owner_id) {
-            errors.add("members", "owner_missing", "the owner must be the first member");
+            errors.add(
+                "members",
+                "owner_missing",
+                "the owner must be the first member",
+            );
         }
         if self.members.len() > MAX_MEMBERS {
-            errors.add("members", "too_many", format!("at most {MAX_MEMBERS} members"));
+            errors.add(
+                "members",
+                "too_many",
+                format!("at most {MAX_MEMBERS} members"),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for (i, member) in self.members.iter().enumerate() {
             if !seen.insert(&member.user_id) {
-                errors.add(format!("members[{i}].user_id"), "duplicate_member", "appears twice");
+                errors.add(
+                    format!("members[{i}].user_id"),
+                    "duplicate_member",
+                    "appears twice",
+                );
             }
             if member.share_bps == 0 {
-                errors.add(format!("members[{i}].share_bps"), "out_of_range", "must be more than 0");
+                errors.add(
+                    format!("members[{i}].share_bps"),
+                    "out_of_range",
+                    "must be more than 0",
+                );
             }
         }
         let total: u64 = self.members.iter().map(|m| u64::from(m.share_bps)).sum();
         if total != u64::from(FULL_SHARE_BPS) {
-            errors.add("members", "shares_do_not_sum", "shares must sum to 10000 basis points (100%)");
+            errors.add(
+                "members",
+                "shares_do_not_sum",
+                "shares must sum to 10000 basis points (100%)",
+            );
         }
         errors.into_result(())
     }
@@ -215,7 +263,11 @@ impl Gig {
         }
         for (i, member) in self.members.iter().enumerate() {
             if member.state != MemberState::Accepted {
-                errors.add(format!("members[{i}].state"), "not_accepted", "every member must accept before publishing");
+                errors.add(
+                    format!("members[{i}].state"),
+                    "not_accepted",
+                    "every member must accept before publishing",
+                );
             }
         }
         errors.into_result(())
@@ -249,7 +301,10 @@ mod tests {
             deliverables: vec!["3 stories".into()],
             platform: SocialPlatform::Instagram,
             category: "sportswear".into(),
-            price: Money { amount_minor: 45_000, currency: "EUR".into() },
+            price: Money {
+                amount_minor: 45_000,
+                currency: "EUR".into(),
+            },
             terms: GigTerms {
                 duration_minutes: 60,
                 interval_minutes: None,
@@ -260,7 +315,11 @@ mod tests {
                 max_per_day: Some(3),
             },
             status: GigStatus::Draft,
-            members: vec![GigMember { user_id: owner, share_bps: FULL_SHARE_BPS, state: MemberState::Accepted }],
+            members: vec![GigMember {
+                user_id: owner,
+                share_bps: FULL_SHARE_BPS,
+                state: MemberState::Accepted,
+            }],
             version: 1,
             created_at: Timestamp::UNIX_EPOCH,
             updated_at: Timestamp::UNIX_EPOCH,
@@ -268,7 +327,10 @@ mod tests {
     }
 
     fn fields(result: Result<(), ValidationErrors>) -> Vec<String> {
-        result.err().map(|e| e.0.into_iter().map(|f| f.field).collect()).unwrap_or_default()
+        result
+            .err()
+            .map(|e| e.0.into_iter().map(|f| f.field).collect())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -280,9 +342,18 @@ mod tests {
     #[test]
     fn prices_are_positive_minor_units_of_a_supported_currency() {
         let mut g = gig();
-        g.price = Money { amount_minor: 0, currency: "eur".into() };
-        assert_eq!(fields(g.validate()), vec!["price.amount_minor", "price.currency"]);
-        g.price = Money { amount_minor: 500, currency: "JPY".into() };
+        g.price = Money {
+            amount_minor: 0,
+            currency: "eur".into(),
+        };
+        assert_eq!(
+            fields(g.validate()),
+            vec!["price.amount_minor", "price.currency"]
+        );
+        g.price = Money {
+            amount_minor: 500,
+            currency: "JPY".into(),
+        };
         assert!(g.validate().is_ok());
     }
 
@@ -292,7 +363,10 @@ mod tests {
         g.terms.duration_minutes = 1;
         let errors = fields(g.validate());
         assert!(errors.iter().all(|f| f.starts_with("terms.")), "{errors:?}");
-        assert!(errors.contains(&"terms.duration_minutes".to_owned()), "{errors:?}");
+        assert!(
+            errors.contains(&"terms.duration_minutes".to_owned()),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -300,14 +374,22 @@ mod tests {
         let mut g = gig();
         let other = UserId::generate();
         g.members[0].share_bps = 6_000;
-        g.members.push(GigMember { user_id: other.clone(), share_bps: 3_000, state: MemberState::Accepted });
+        g.members.push(GigMember {
+            user_id: other.clone(),
+            share_bps: 3_000,
+            state: MemberState::Accepted,
+        });
         assert_eq!(fields(g.validate_members()), vec!["members"]);
         g.members[1].share_bps = 4_000;
         assert!(g.validate_members().is_ok());
         g.members.swap(0, 1);
         assert_eq!(fields(g.validate_members()), vec!["members"]);
         g.members.swap(0, 1);
-        g.members.push(GigMember { user_id: other, share_bps: 1, state: MemberState::Invited });
+        g.members.push(GigMember {
+            user_id: other,
+            share_bps: 1,
+            state: MemberState::Invited,
+        });
         assert!(fields(g.validate_members()).contains(&"members[2].user_id".to_owned()));
     }
 
@@ -315,7 +397,11 @@ mod tests {
     fn a_group_gig_publishes_only_once_every_member_accepted() {
         let mut g = gig();
         g.members[0].share_bps = 5_000;
-        g.members.push(GigMember { user_id: UserId::generate(), share_bps: 5_000, state: MemberState::Invited });
+        g.members.push(GigMember {
+            user_id: UserId::generate(),
+            share_bps: 5_000,
+            state: MemberState::Invited,
+        });
         assert_eq!(fields(g.check_publishable()), vec!["members[1].state"]);
         g.members[1].state = MemberState::Declined;
         assert_eq!(fields(g.check_publishable()), vec!["members[1].state"]);
@@ -330,7 +416,11 @@ mod tests {
         let mut g = gig();
         let member = UserId::generate();
         let stranger = UserId::generate();
-        g.members.push(GigMember { user_id: member.clone(), share_bps: 0, state: MemberState::Invited });
+        g.members.push(GigMember {
+            user_id: member.clone(),
+            share_bps: 0,
+            state: MemberState::Invited,
+        });
         assert!(g.visible_to(&g.owner_id.clone()));
         assert!(g.visible_to(&member));
         assert!(!g.visible_to(&stranger));

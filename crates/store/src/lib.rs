@@ -10,7 +10,11 @@ use std::{path::PathBuf, sync::Arc};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use noillin_domain::{BrandProfile, Email, InfluencerProfile, User, UserId, UserStatus};
+use noillin_domain::{
+    BrandProfile, Email, InfluencerProfile, User, UserId, UserStatus,
+    availability::{AvailabilityRules, Override, WeeklyRules},
+    gig::{Gig, GigId},
+};
 
 /// Which adapter to open.
 #[derive(Debug, Clone)]
@@ -26,6 +30,9 @@ pub enum StoreConfig {
 pub enum Constraint {
     /// One account per email address (case-insensitive: emails are stored normalized).
     UserEmail,
+    /// A compare-and-swap update found another version than the one it expected: someone else
+    /// changed the record first.
+    StaleVersion,
 }
 
 /// Errors from the store.
@@ -159,6 +166,61 @@ pub trait PasswordResetRepository: Send + Sync {
     -> Result<Option<UserId>, StoreError>;
 }
 
+/// A page of a list: at most `limit` items after the item with id `after` (keyset paging in
+/// id order; ids are UUIDv7, so that is creation order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// Gigs.
+#[async_trait]
+pub trait GigRepository: Send + Sync {
+    async fn insert(&self, gig: &Gig) -> Result<(), StoreError>;
+    async fn find(&self, id: &GigId) -> Result<Option<Gig>, StoreError>;
+    /// Replaces the gig if its stored version is `gig.version - 1` (compare-and-swap: the
+    /// caller read version `v`, changed it and set `v + 1`). `Conflict(StaleVersion)` when
+    /// another change came first; `NotFound` when there is no such gig.
+    async fn update(&self, gig: &Gig) -> Result<(), StoreError>;
+    /// Gigs `user` owns or is a member of (any status, any membership state), in id order.
+    async fn list_for_member(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Vec<Gig>, StoreError>;
+    /// Published gigs, in id order.
+    async fn list_published(&self, page: &PageRequest) -> Result<Vec<Gig>, StoreError>;
+}
+
+/// Influencers' availability: weekly windows and date overrides, each change one atomic write.
+#[async_trait]
+pub trait AvailabilityRepository: Send + Sync {
+    /// The user's rules; empty rules (no windows, no overrides) when never set.
+    async fn get(&self, user: &UserId) -> Result<AvailabilityRules, StoreError>;
+    /// Several users' rules at once (group gigs), in no particular order; users never set
+    /// have empty rules.
+    async fn get_many(
+        &self,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, AvailabilityRules)>, StoreError>;
+    /// Replaces the weekly windows, keeping the overrides.
+    async fn set_weekly(&self, user: &UserId, weekly: &WeeklyRules) -> Result<(), StoreError>;
+    /// Sets the override of one local date, replacing any it had.
+    async fn set_override(
+        &self,
+        user: &UserId,
+        date: jiff::civil::Date,
+        value: &Override,
+    ) -> Result<(), StoreError>;
+    /// Removes the override of one local date; `NotFound` when there was none.
+    async fn remove_override(
+        &self,
+        user: &UserId,
+        date: jiff::civil::Date,
+    ) -> Result<(), StoreError>;
+}
+
 /// Liveness of the store itself.
 #[async_trait]
 pub trait StoreHealth: Send + Sync {
@@ -175,6 +237,8 @@ pub struct Store {
     pub profiles: Arc<dyn ProfileRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub password_resets: Arc<dyn PasswordResetRepository>,
+    pub gigs: Arc<dyn GigRepository>,
+    pub availability: Arc<dyn AvailabilityRepository>,
     pub health: Arc<dyn StoreHealth>,
 }
 
@@ -185,6 +249,8 @@ impl Store {
             + ProfileRepository
             + SessionRepository
             + PasswordResetRepository
+            + GigRepository
+            + AvailabilityRepository
             + StoreHealth
             + 'static,
     {
@@ -194,6 +260,8 @@ impl Store {
             profiles: adapter.clone(),
             sessions: adapter.clone(),
             password_resets: adapter.clone(),
+            gigs: adapter.clone(),
+            availability: adapter.clone(),
             health: adapter,
         }
     }

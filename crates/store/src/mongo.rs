@@ -6,6 +6,9 @@
 //!   a profile are single-document (atomic) writes. `email` has a unique index.
 //! - `refresh_tokens`: `_id` = token hash; indexed by `family_id` and `user_id`.
 //! - `password_resets`: `_id` = token hash; indexed by `user_id`.
+//! - `gigs`: one document per gig (`_id` = gig id), members embedded; see [`gigs`].
+//! - `availability`: one document per user (`_id` = user id) with the weekly windows and the
+//!   date overrides; see [`availability`].
 //!
 //! Both token collections carry a TTL index on `expires_at` (a BSON date), so the server purges
 //! them some time after they expire (see [`REFRESH_TOKEN_RETENTION`] and
@@ -15,8 +18,12 @@
 //! concerns can lose acknowledged writes on failover) and reads from the primary, whatever the
 //! URI says, so a caller always reads its own writes (a secondary may lag behind a write that a
 //! majority has acknowledged). Timestamps are BSON dates (milliseconds),
-//! so sub-millisecond precision is dropped. Documents that do not decode make the operation fail
+//! so sub-millisecond precision is dropped (except a gig's `created_at`/`updated_at`, kept as
+//! RFC 3339 strings: see [`gigs`]). Documents that do not decode make the operation fail
 //! with `Unavailable`; nothing here panics on unexpected data.
+
+mod availability;
+mod gigs;
 
 use std::time::Duration;
 
@@ -58,6 +65,8 @@ pub struct MongoStore {
     users: Collection<UserDoc>,
     refresh_tokens: Collection<RefreshTokenDoc>,
     password_resets: Collection<PasswordResetDoc>,
+    gigs: Collection<gigs::GigDoc>,
+    availability: Collection<availability::AvailabilityDoc>,
 }
 
 impl MongoStore {
@@ -82,6 +91,8 @@ impl MongoStore {
             users: database.collection("users"),
             refresh_tokens: database.collection("refresh_tokens"),
             password_resets: database.collection("password_resets"),
+            gigs: database.collection("gigs"),
+            availability: database.collection("availability"),
             database,
         };
         store.create_indexes().await?;
@@ -118,6 +129,7 @@ impl MongoStore {
             ])
             .await
             .map_err(unavailable)?;
+        gigs::create_indexes(&self.gigs).await?;
         Ok(())
     }
 

@@ -7,8 +7,13 @@
 //! through the busy handler (a deferred transaction that upgrades to a writer would fail with
 //! `SQLITE_BUSY` at once instead).
 //!
-//! Timestamps are stored as unix milliseconds: sub-millisecond precision is dropped.
+//! Timestamps are stored as unix milliseconds: sub-millisecond precision is dropped. Gigs
+//! (`gigs.rs`) and availability rules (`availability.rs`) are stored as JSON documents (the
+//! domain types' serde form, timestamps as RFC 3339 strings at full precision), with the
+//! fields they are looked up by copied into indexed columns.
 
+mod availability;
+mod gigs;
 mod migrations;
 
 use std::{
@@ -211,7 +216,7 @@ fn timestamp(millis: i64) -> Result<Timestamp, StoreError> {
 
 fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value)
-        .map_err(|e| StoreError::Unavailable(format!("cannot encode a profile field: {e}")))
+        .map_err(|e| StoreError::Unavailable(format!("cannot encode for SQLite: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, StoreError> {

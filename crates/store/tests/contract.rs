@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     future::Future,
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
@@ -19,13 +19,18 @@ use std::{
 };
 
 use futures::{FutureExt, future::join_all};
-use jiff::{SignedDuration, Timestamp};
+use jiff::{
+    SignedDuration, Timestamp,
+    civil::{Date, date},
+};
 use noillin_domain::{
     BrandProfile, Email, InfluencerProfile, Role, SocialAccount, SocialPlatform, User, UserId,
     UserStatus,
+    availability::{AvailabilityRules, DayTime, LocalWindow, Override, WeeklyRules},
+    gig::{FULL_SHARE_BPS, Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
 };
 use noillin_store::{
-    Constraint, NewProfile, RefreshToken, Rotation, Store, StoreConfig, StoreError,
+    Constraint, NewProfile, PageRequest, RefreshToken, Rotation, Store, StoreConfig, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -1064,6 +1069,772 @@ async fn concurrent_status_changes_each_bump_the_token_version_once(store: &Stor
 }
 
 // ---------------------------------------------------------------------------------------------
+// Gigs
+// ---------------------------------------------------------------------------------------------
+
+fn member(user_id: &UserId, share_bps: u32, state: MemberState) -> GigMember {
+    GigMember {
+        user_id: user_id.clone(),
+        share_bps,
+        state,
+    }
+}
+
+/// A draft single gig of `owner` at version 1, the owner its only member.
+fn single_gig(owner: &UserId) -> Gig {
+    let at = now();
+    Gig {
+        id: GigId::generate(),
+        owner_id: owner.clone(),
+        title: "Story feature".into(),
+        description: String::new(),
+        deliverables: vec!["3 stories".into()],
+        platform: SocialPlatform::Instagram,
+        category: "sportswear".into(),
+        price: Money {
+            amount_minor: 45_000,
+            currency: "EUR".into(),
+        },
+        terms: GigTerms {
+            duration_minutes: 60,
+            interval_minutes: None,
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 15,
+            min_notice_minutes: 120,
+            horizon_days: 60,
+            max_per_day: None,
+        },
+        status: GigStatus::Draft,
+        members: vec![member(owner, FULL_SHARE_BPS, MemberState::Accepted)],
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A draft group gig of `owner` with `others` as further members, 1,000 bps each.
+fn group_gig(owner: &UserId, others: &[(&UserId, MemberState)]) -> Gig {
+    let mut gig = single_gig(owner);
+    let others_share: u32 = 1_000 * u32::try_from(others.len()).unwrap();
+    gig.members[0].share_bps = FULL_SHARE_BPS - others_share;
+    gig.members.extend(
+        others
+            .iter()
+            .map(|(user_id, state)| member(user_id, 1_000, *state)),
+    );
+    gig
+}
+
+fn with_status(mut gig: Gig, status: GigStatus) -> Gig {
+    gig.status = status;
+    gig
+}
+
+fn page(after: Option<&GigId>, limit: u32) -> PageRequest {
+    PageRequest {
+        after: after.map(|id| id.as_str().to_owned()),
+        limit,
+    }
+}
+
+fn gig_ids(gigs: &[Gig]) -> Vec<GigId> {
+    gigs.iter().map(|gig| gig.id.clone()).collect()
+}
+
+fn sorted(mut ids: Vec<GigId>) -> Vec<GigId> {
+    ids.sort();
+    ids
+}
+
+async fn insert_gigs(store: &Store, gigs: &[&Gig]) {
+    for gig in gigs {
+        store.gigs.insert(gig).await.unwrap();
+    }
+}
+
+/// Every page of `list` from the start, with `limit` per page; panics past `max_pages`.
+async fn all_pages<F, Fut>(limit: u32, max_pages: usize, list: F) -> (Vec<usize>, Vec<GigId>)
+where
+    F: Fn(PageRequest) -> Fut,
+    Fut: Future<Output = Vec<Gig>>,
+{
+    let (mut sizes, mut ids) = (Vec::new(), Vec::<GigId>::new());
+    loop {
+        let gigs = list(page(ids.last(), limit)).await;
+        if gigs.is_empty() {
+            return (sizes, ids);
+        }
+        sizes.push(gigs.len());
+        ids.extend(gig_ids(&gigs));
+        assert!(sizes.len() <= max_pages, "paging does not end: {sizes:?}");
+    }
+}
+
+async fn a_group_gig_round_trips_with_every_field(store: &Store) {
+    let owner = UserId::generate();
+    let (invited, declined) = (UserId::generate(), UserId::generate());
+    let created_at = now();
+    let gig = Gig {
+        title: "Tripla: três vozes, um reel".into(),
+        description: "Three \"honest\" takes — filmed in Lisbon.\nNo filters, no scripts.".into(),
+        deliverables: vec![
+            "1 reel".into(),
+            "3 stories".into(),
+            "1 carousel, 5 photos".into(),
+        ],
+        platform: SocialPlatform::Tiktok,
+        category: "travel".into(),
+        price: Money {
+            amount_minor: 1_250_000,
+            currency: "JPY".into(),
+        },
+        terms: GigTerms {
+            duration_minutes: 90,
+            interval_minutes: Some(30),
+            buffer_before_minutes: 10,
+            buffer_after_minutes: 20,
+            min_notice_minutes: 1_440,
+            horizon_days: 120,
+            max_per_day: Some(2),
+        },
+        status: GigStatus::Published,
+        members: vec![
+            member(&owner, 5_000, MemberState::Accepted),
+            member(&invited, 3_000, MemberState::Invited),
+            member(&declined, 2_000, MemberState::Declined),
+        ],
+        // More than fits in 32 bits.
+        version: 5_000_000_000,
+        created_at,
+        updated_at: created_at + SignedDuration::from_millis(1_500),
+        ..single_gig(&owner)
+    };
+    let single = single_gig(&owner);
+    insert_gigs(store, &[&gig, &single]).await;
+
+    assert_eq!(store.gigs.find(&gig.id).await.unwrap(), Some(gig));
+    // Optional terms absent, a draft, no description.
+    assert_eq!(store.gigs.find(&single.id).await.unwrap(), Some(single));
+    assert_eq!(store.gigs.find(&GigId::generate()).await.unwrap(), None);
+}
+
+async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
+    let owner = UserId::generate();
+    let joiner = UserId::generate();
+    let original = single_gig(&owner);
+    store.gigs.insert(&original).await.unwrap();
+
+    // Read version 1, changed, written as version 2.
+    let changed = Gig {
+        title: "Story feature, extended".into(),
+        status: GigStatus::Published,
+        members: vec![
+            member(&owner, 7_000, MemberState::Accepted),
+            member(&joiner, 3_000, MemberState::Invited),
+        ],
+        version: 2,
+        updated_at: original.updated_at + SignedDuration::from_secs(60),
+        ..original.clone()
+    };
+    store.gigs.update(&changed).await.unwrap();
+    assert_eq!(
+        store.gigs.find(&original.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    // The new member sees the gig: the membership follows the update.
+    let joined = store
+        .gigs
+        .list_for_member(&joiner, &page(None, 10))
+        .await
+        .unwrap();
+    assert_eq!(joined, vec![changed.clone()]);
+
+    // Another writer that read version 1 too, one that skipped a version, one at version 0.
+    for version in [2, 4, 0] {
+        let stale = Gig {
+            title: "a lost update".into(),
+            members: vec![member(&owner, FULL_SHARE_BPS, MemberState::Accepted)],
+            version,
+            ..original.clone()
+        };
+        let result = store.gigs.update(&stale).await;
+        assert!(
+            matches!(result, Err(StoreError::Conflict(Constraint::StaleVersion))),
+            "version {version}: {result:?}"
+        );
+    }
+    // Nothing changed, the membership included.
+    assert_eq!(
+        store.gigs.find(&original.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    assert_eq!(
+        gig_ids(
+            &store
+                .gigs
+                .list_for_member(&joiner, &page(None, 10))
+                .await
+                .unwrap()
+        ),
+        vec![original.id.clone()]
+    );
+
+    // The next change, from version 2, succeeds; a member that left no longer sees the gig.
+    let archived = Gig {
+        status: GigStatus::Archived,
+        members: vec![member(&owner, FULL_SHARE_BPS, MemberState::Accepted)],
+        version: 3,
+        ..changed.clone()
+    };
+    store.gigs.update(&archived).await.unwrap();
+    assert_eq!(
+        store.gigs.find(&original.id).await.unwrap(),
+        Some(archived.clone())
+    );
+    assert_eq!(
+        store
+            .gigs
+            .list_for_member(&joiner, &page(None, 10))
+            .await
+            .unwrap(),
+        vec![]
+    );
+
+    let unknown = Gig {
+        id: GigId::generate(),
+        ..changed
+    };
+    let result = store.gigs.update(&unknown).await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    assert_eq!(store.gigs.find(&unknown.id).await.unwrap(), None);
+}
+
+async fn concurrent_gig_updates_from_one_read_have_exactly_one_winner(store: &Store) {
+    let owner = UserId::generate();
+    let gig = single_gig(&owner);
+    store.gigs.insert(&gig).await.unwrap();
+
+    let results = concurrently(10, |i| {
+        let store = store.clone();
+        let next = Gig {
+            title: format!("edit {i}"),
+            version: 2,
+            ..gig.clone()
+        };
+        async move {
+            let result = store.gigs.update(&next).await;
+            (next.title, result)
+        }
+    })
+    .await;
+
+    let winners: Vec<&String> = results
+        .iter()
+        .filter(|(_, result)| result.is_ok())
+        .map(|(title, _)| title)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let stale = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Err(StoreError::Conflict(Constraint::StaleVersion))))
+        .count();
+    assert_eq!(stale, 9, "{results:?}");
+    let stored = store.gigs.find(&gig.id).await.unwrap().unwrap();
+    assert_eq!((&stored.title, stored.version), (winners[0], 2));
+}
+
+async fn a_members_gigs_are_the_owned_and_joined_ones_in_id_order(store: &Store) {
+    let (ana, rui, eva) = (UserId::generate(), UserId::generate(), UserId::generate());
+    let owned = single_gig(&ana);
+    let invited_to = group_gig(&rui, &[(&ana, MemberState::Invited)]);
+    let declined = with_status(
+        group_gig(&eva, &[(&ana, MemberState::Declined)]),
+        GigStatus::Archived,
+    );
+    let ruis_own = with_status(single_gig(&rui), GigStatus::Published);
+    let eva_with_rui = with_status(
+        group_gig(&eva, &[(&rui, MemberState::Accepted)]),
+        GigStatus::Published,
+    );
+    // The store does not validate: an owner left out of `members` still owns the gig.
+    let ownerless_owner = UserId::generate();
+    let mut ownerless = single_gig(&ownerless_owner);
+    ownerless.members = vec![member(&eva, FULL_SHARE_BPS, MemberState::Accepted)];
+    // Inserted out of id order.
+    insert_gigs(
+        store,
+        &[
+            &ownerless,
+            &eva_with_rui,
+            &ruis_own,
+            &declined,
+            &invited_to,
+            &owned,
+        ],
+    )
+    .await;
+
+    let anas = store
+        .gigs
+        .list_for_member(&ana, &page(None, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        gig_ids(&anas),
+        sorted(vec![
+            owned.id.clone(),
+            invited_to.id.clone(),
+            declined.id.clone()
+        ])
+    );
+    assert!(anas.contains(&declined), "whole gigs come back");
+    let ruis = store
+        .gigs
+        .list_for_member(&rui, &page(None, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        gig_ids(&ruis),
+        sorted(vec![
+            invited_to.id.clone(),
+            ruis_own.id.clone(),
+            eva_with_rui.id.clone()
+        ])
+    );
+    let evas = store
+        .gigs
+        .list_for_member(&eva, &page(None, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        gig_ids(&evas),
+        sorted(vec![declined.id, eva_with_rui.id, ownerless.id.clone()])
+    );
+    let owners = store
+        .gigs
+        .list_for_member(&ownerless_owner, &page(None, 100))
+        .await
+        .unwrap();
+    assert_eq!(owners, vec![ownerless]);
+    assert_eq!(
+        store
+            .gigs
+            .list_for_member(&UserId::generate(), &page(None, 100))
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
+async fn paging_through_a_members_gigs_returns_each_once(store: &Store) {
+    let ana = UserId::generate();
+    let others = [UserId::generate(), UserId::generate(), UserId::generate()];
+    let states = [
+        MemberState::Invited,
+        MemberState::Accepted,
+        MemberState::Declined,
+    ];
+    let mut expected = Vec::new();
+    for i in 0..25 {
+        let other = &others[i % 3];
+        let gig = if i % 4 == 0 {
+            single_gig(&ana)
+        } else {
+            group_gig(other, &[(&ana, states[i % 3])])
+        };
+        // Someone else's gig in between.
+        let noise = single_gig(other);
+        insert_gigs(store, &[&gig, &noise]).await;
+        expected.push(gig.id);
+    }
+    let expected = sorted(expected);
+
+    let (sizes, ids) = all_pages(10, 4, |page| {
+        let (store, ana) = (store.clone(), ana.clone());
+        async move { store.gigs.list_for_member(&ana, &page).await.unwrap() }
+    })
+    .await;
+    assert_eq!(sizes, vec![10, 10, 5]);
+    assert_eq!(ids, expected, "each once, in id order");
+
+    // A page starts right after the given id; a limit of 0 is an empty page.
+    let middle = store
+        .gigs
+        .list_for_member(&ana, &page(Some(&expected[11]), 3))
+        .await
+        .unwrap();
+    assert_eq!(gig_ids(&middle), expected[12..15].to_vec());
+    assert_eq!(
+        store
+            .gigs
+            .list_for_member(&ana, &page(None, 0))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store
+            .gigs
+            .list_for_member(&ana, &page(expected.last(), 10))
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
+async fn only_published_gigs_are_listed_as_published(store: &Store) {
+    let owners = [UserId::generate(), UserId::generate()];
+    let statuses = [GigStatus::Draft, GigStatus::Published, GigStatus::Archived];
+    let mut published = Vec::new();
+    for i in 0..12 {
+        let owner = &owners[i % 2];
+        let gig = if i % 5 == 0 {
+            group_gig(owner, &[(&owners[(i + 1) % 2], MemberState::Accepted)])
+        } else {
+            single_gig(owner)
+        };
+        let gig = with_status(gig, statuses[i % 3]);
+        store.gigs.insert(&gig).await.unwrap();
+        if gig.status == GigStatus::Published {
+            published.push(gig);
+        }
+    }
+    // A draft published later by an update is listed from then on.
+    let later = single_gig(&owners[0]);
+    store.gigs.insert(&later).await.unwrap();
+    let later = Gig {
+        status: GigStatus::Published,
+        version: 2,
+        ..later
+    };
+    store.gigs.update(&later).await.unwrap();
+    published.push(later);
+    published.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let listed = store.gigs.list_published(&page(None, 100)).await.unwrap();
+    assert_eq!(listed, published);
+
+    let (sizes, ids) = all_pages(2, 10, |page| {
+        let store = store.clone();
+        async move { store.gigs.list_published(&page).await.unwrap() }
+    })
+    .await;
+    assert_eq!(sizes, vec![2, 2, 1]);
+    assert_eq!(ids, gig_ids(&published));
+    assert_eq!(
+        store.gigs.list_published(&page(None, 0)).await.unwrap(),
+        vec![]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Availability
+// ---------------------------------------------------------------------------------------------
+
+fn window(start: (u8, u8), end: (u8, u8)) -> LocalWindow {
+    LocalWindow::new(
+        DayTime::new(start.0, start.1).unwrap(),
+        DayTime::new(end.0, end.1).unwrap(),
+    )
+}
+
+/// Office hours on weekdays, late evenings on Friday.
+fn office_hours() -> WeeklyRules {
+    let mut weekly = WeeklyRules::every_day(&[window((9, 0), (12, 0)), window((13, 0), (17, 0))]);
+    weekly.saturday.clear();
+    weekly.sunday.clear();
+    weekly.friday.push(window((22, 0), (24, 0)));
+    weekly
+}
+
+fn weekends_only() -> WeeklyRules {
+    WeeklyRules {
+        saturday: vec![window((0, 0), (24, 0))],
+        sunday: vec![window((10, 0), (18, 30))],
+        ..WeeklyRules::default()
+    }
+}
+
+fn rules(weekly: WeeklyRules, overrides: &[(Date, Override)]) -> AvailabilityRules {
+    AvailabilityRules {
+        weekly,
+        overrides: overrides.iter().cloned().collect(),
+    }
+}
+
+async fn availability_never_set_is_empty(store: &Store) {
+    let user = UserId::generate();
+
+    assert_eq!(
+        store.availability.get(&user).await.unwrap(),
+        AvailabilityRules::default()
+    );
+    assert_eq!(
+        store
+            .availability
+            .get_many(std::slice::from_ref(&user))
+            .await
+            .unwrap(),
+        vec![(user.clone(), AvailabilityRules::default())]
+    );
+    let result = store
+        .availability
+        .remove_override(&user, date(2026, 6, 10))
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    assert_eq!(
+        store.availability.get(&user).await.unwrap(),
+        AvailabilityRules::default()
+    );
+}
+
+async fn setting_weekly_windows_keeps_the_overrides(store: &Store) {
+    let user = UserId::generate();
+    let other = UserId::generate();
+    let june_10 = date(2026, 6, 10);
+    store
+        .availability
+        .set_weekly(&other, &weekends_only())
+        .await
+        .unwrap();
+
+    store
+        .availability
+        .set_weekly(&user, &office_hours())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.availability.get(&user).await.unwrap(),
+        rules(office_hours(), &[])
+    );
+    store
+        .availability
+        .set_override(&user, june_10, &Override::Blocked)
+        .await
+        .unwrap();
+    store
+        .availability
+        .set_weekly(&user, &weekends_only())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.availability.get(&user).await.unwrap(),
+        rules(weekends_only(), &[(june_10, Override::Blocked)])
+    );
+
+    // Setting a date again replaces its override; the weekly windows stay.
+    let evening = Override::Windows(vec![window((18, 0), (21, 0))]);
+    store
+        .availability
+        .set_override(&user, june_10, &evening)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.availability.get(&user).await.unwrap(),
+        rules(weekends_only(), &[(june_10, evening)])
+    );
+    // An override alone, for a user with no weekly windows yet.
+    store
+        .availability
+        .set_override(&other, june_10, &Override::Blocked)
+        .await
+        .unwrap();
+    let newcomer = UserId::generate();
+    store
+        .availability
+        .set_override(&newcomer, june_10, &Override::Windows(vec![]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.availability.get(&newcomer).await.unwrap(),
+        rules(
+            WeeklyRules::default(),
+            &[(june_10, Override::Windows(vec![]))]
+        )
+    );
+    assert_eq!(
+        store.availability.get(&other).await.unwrap(),
+        rules(weekends_only(), &[(june_10, Override::Blocked)])
+    );
+}
+
+async fn removing_an_override_twice_is_not_found_the_second_time(store: &Store) {
+    let user = UserId::generate();
+    let (june_10, june_11) = (date(2026, 6, 10), date(2026, 6, 11));
+    let morning = Override::Windows(vec![window((8, 0), (11, 0))]);
+    store
+        .availability
+        .set_weekly(&user, &office_hours())
+        .await
+        .unwrap();
+    store
+        .availability
+        .set_override(&user, june_10, &Override::Blocked)
+        .await
+        .unwrap();
+    store
+        .availability
+        .set_override(&user, june_11, &morning)
+        .await
+        .unwrap();
+
+    store
+        .availability
+        .remove_override(&user, june_10)
+        .await
+        .unwrap();
+    let again = store.availability.remove_override(&user, june_10).await;
+    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
+    let never = store
+        .availability
+        .remove_override(&user, date(2026, 6, 12))
+        .await;
+    assert!(matches!(never, Err(StoreError::NotFound)), "{never:?}");
+    assert_eq!(
+        store.availability.get(&user).await.unwrap(),
+        rules(office_hours(), &[(june_11, morning)])
+    );
+
+    store
+        .availability
+        .remove_override(&user, june_11)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.availability.get(&user).await.unwrap(),
+        rules(office_hours(), &[])
+    );
+}
+
+async fn availability_of_several_users_is_each_users_own(store: &Store) {
+    let (ana, rui, eva) = (UserId::generate(), UserId::generate(), UserId::generate());
+    let june_10 = date(2026, 6, 10);
+    store
+        .availability
+        .set_weekly(&ana, &office_hours())
+        .await
+        .unwrap();
+    store
+        .availability
+        .set_override(&ana, june_10, &Override::Blocked)
+        .await
+        .unwrap();
+    store
+        .availability
+        .set_weekly(&rui, &weekends_only())
+        .await
+        .unwrap();
+
+    let many = store
+        .availability
+        .get_many(&[eva.clone(), ana.clone(), rui.clone()])
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 3, "{many:?}");
+    let many: HashMap<UserId, AvailabilityRules> = many.into_iter().collect();
+    assert_eq!(
+        many,
+        HashMap::from([
+            (ana, rules(office_hours(), &[(june_10, Override::Blocked)])),
+            (rui.clone(), rules(weekends_only(), &[])),
+            (eva.clone(), AvailabilityRules::default()),
+        ])
+    );
+    assert_eq!(store.availability.get_many(&[]).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .availability
+            .get_many(std::slice::from_ref(&rui))
+            .await
+            .unwrap(),
+        vec![(rui, rules(weekends_only(), &[]))]
+    );
+}
+
+async fn overrides_come_back_in_date_order_with_midnight_ends(store: &Store) {
+    let user = UserId::generate();
+    let overrides = [
+        (
+            date(2027, 1, 1),
+            Override::Windows(vec![window((0, 0), (2, 0))]),
+        ),
+        (
+            date(2026, 12, 31),
+            Override::Windows(vec![window((22, 0), (24, 0))]),
+        ),
+        (date(2026, 6, 10), Override::Blocked),
+        (
+            date(2026, 6, 9),
+            Override::Windows(vec![
+                window((0, 0), (9, 30)),
+                window((9, 30), (12, 0)),
+                window((23, 59), (24, 0)),
+            ]),
+        ),
+        (
+            date(2028, 2, 29),
+            Override::Windows(vec![window((0, 0), (24, 0))]),
+        ),
+        (date(2026, 2, 1), Override::Windows(vec![])),
+    ];
+    let weekly = WeeklyRules {
+        friday: vec![window((20, 0), (24, 0))],
+        saturday: vec![window((0, 0), (24, 0))],
+        ..WeeklyRules::default()
+    };
+    store.availability.set_weekly(&user, &weekly).await.unwrap();
+    for (day, value) in &overrides {
+        store
+            .availability
+            .set_override(&user, *day, value)
+            .await
+            .unwrap();
+    }
+
+    let stored = store.availability.get(&user).await.unwrap();
+    assert_eq!(stored, rules(weekly, &overrides));
+    let days: Vec<Date> = stored.overrides.keys().copied().collect();
+    let mut expected_days: Vec<Date> = overrides.iter().map(|(day, _)| *day).collect();
+    expected_days.sort();
+    assert_eq!(days, expected_days);
+    assert_eq!(
+        stored.windows_on(date(2026, 12, 31)),
+        &[window((22, 0), (24, 0))]
+    );
+}
+
+async fn concurrent_overrides_of_one_user_are_all_kept(store: &Store) {
+    // Never set before: the first writes race to create the user's rules.
+    let user = UserId::generate();
+    let value = |day: i8| Override::Windows(vec![window((u8::try_from(day).unwrap(), 0), (24, 0))]);
+
+    let results = concurrently(21, |i| {
+        let (store, user) = (store.clone(), user.clone());
+        let day = i8::try_from(i).unwrap() + 1;
+        async move {
+            if day == 21 {
+                store.availability.set_weekly(&user, &office_hours()).await
+            } else {
+                store
+                    .availability
+                    .set_override(&user, date(2026, 6, day), &value(day))
+                    .await
+            }
+        }
+    })
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let expected: Vec<(Date, Override)> = (1..=20)
+        .map(|day| (date(2026, 6, day), value(day)))
+        .collect();
+    assert_eq!(
+        store.availability.get(&user).await.unwrap(),
+        rules(office_hours(), &expected)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Instantiation per adapter
 // ---------------------------------------------------------------------------------------------
 
@@ -1253,6 +2024,18 @@ contract! {
     concurrent_rotations_of_one_token_have_exactly_one_winner,
     concurrent_consumptions_of_one_reset_token_have_exactly_one_winner,
     concurrent_status_changes_each_bump_the_token_version_once,
+    a_group_gig_round_trips_with_every_field,
+    a_gig_update_is_a_compare_and_swap_on_the_version,
+    concurrent_gig_updates_from_one_read_have_exactly_one_winner,
+    a_members_gigs_are_the_owned_and_joined_ones_in_id_order,
+    paging_through_a_members_gigs_returns_each_once,
+    only_published_gigs_are_listed_as_published,
+    availability_never_set_is_empty,
+    setting_weekly_windows_keeps_the_overrides,
+    removing_an_override_twice_is_not_found_the_second_time,
+    availability_of_several_users_is_each_users_own,
+    overrides_come_back_in_date_order_with_midnight_ends,
+    concurrent_overrides_of_one_user_are_all_kept,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1377,6 +2160,40 @@ mod sqlite_shared_file {
                 .filter(|r| matches!(r, Rotation::Reused { .. }))
                 .count();
             assert_eq!((rotated, reused), (1, 9), "{rotations:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_gig_updates_through_two_stores_have_exactly_one_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two_stores(dir.path()).await;
+        let gig = single_gig(&UserId::generate());
+        a.gigs.insert(&gig).await.unwrap();
+
+        for version in 2..=4 {
+            let results = concurrently(10, |i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let next = Gig {
+                    title: format!("edit {i}"),
+                    version,
+                    ..gig.clone()
+                };
+                async move { store.gigs.update(&next).await }
+            })
+            .await;
+
+            assert_eq!(
+                results.iter().filter(|r| r.is_ok()).count(),
+                1,
+                "{results:?}"
+            );
+            let stale = results
+                .iter()
+                .filter(|r| matches!(r, Err(StoreError::Conflict(Constraint::StaleVersion))))
+                .count();
+            assert_eq!(stale, 9, "{results:?}");
+            let stored = b.gigs.find(&gig.id).await.unwrap().unwrap();
+            assert_eq!(stored.version, version);
         }
     }
 

@@ -83,6 +83,12 @@ impl PlatformBuilder {
                 "http://app.noillin.test".to_owned(),
             ),
             ("RUST_LOG".to_owned(), "info".to_owned()),
+            // With MONGO_URI set (CI), each platform gets its own database, as with SQLite its
+            // own file. (A URI that names a database itself overrides this.)
+            (
+                "MONGO_DATABASE".to_owned(),
+                format!("noillin_e2e_{namespace}"),
+            ),
         ];
         env.extend(self.env);
 

@@ -3,6 +3,8 @@
 
 mod admin;
 mod auth;
+mod availability;
+mod gigs;
 mod profiles;
 pub mod views;
 
@@ -51,6 +53,8 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(auth::router())
         .merge(profiles::router())
         .merge(admin::router())
+        .merge(gigs::router())
+        .merge(availability::router())
         .split_for_parts();
     openapi.info.title = "Noillin API".to_owned();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();

@@ -12,7 +12,8 @@ use crate::StoreError;
 /// Every migration in order.
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users_sessions_resets.sql"),
-    // Append new migrations here: include_str!("migrations/0002_....sql"),
+    include_str!("migrations/0002_gigs_availability.sql"),
+    // Append new migrations here: include_str!("migrations/0003_....sql"),
 ];
 
 /// Applies the migrations not applied yet. Safe when several processes open the same file at

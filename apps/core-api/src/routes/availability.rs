@@ -1,0 +1,106 @@
+//! `/availability`: the signed-in influencer's weekly windows and date overrides, in their
+//! profile's time zone.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+};
+use jiff::civil::Date;
+use noillin_domain::availability::{AvailabilityRules, Override, WeeklyRules};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    AppState,
+    error::{ApiError, ApiResult},
+    extract::{ApiJson, Influencer, WithRole},
+    routes::ProblemDoc,
+};
+
+/// Most date overrides one influencer may keep.
+const MAX_OVERRIDES: usize = 400;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_availability))
+        .routes(routes!(replace_weekly))
+        .routes(routes!(set_override, remove_override))
+}
+
+/// Your weekly windows and overrides. Windows are `{start, end}` local times `"HH:MM"`
+/// (`end` up to `"24:00"`); overrides are keyed by local date.
+#[utoipa::path(get, path = "/availability", tag = "availability", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 403, body = ProblemDoc)))]
+async fn get_availability(
+    State(state): State<AppState>,
+    WithRole(user, _): WithRole<Influencer>,
+) -> ApiResult<axum::Json<AvailabilityRules>> {
+    Ok(axum::Json(state.store.availability.get(user.id()).await?))
+}
+
+/// Replaces your weekly windows (overrides stay).
+#[utoipa::path(put, path = "/availability/weekly", tag = "availability", security(("bearer" = [])), request_body = Object,
+    responses((status = 200, body = Object), (status = 422, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+async fn replace_weekly(
+    State(state): State<AppState>,
+    WithRole(user, _): WithRole<Influencer>,
+    ApiJson(weekly): ApiJson<WeeklyRules>,
+) -> ApiResult<axum::Json<AvailabilityRules>> {
+    weekly.validate()?;
+    state
+        .store
+        .availability
+        .set_weekly(user.id(), &weekly)
+        .await?;
+    Ok(axum::Json(state.store.availability.get(user.id()).await?))
+}
+
+fn parse_date(date: &str) -> Result<Date, ApiError> {
+    date.parse::<Date>()
+        .map_err(|_| ApiError::invalid("date", "invalid_date", "must be a date such as 2026-06-10"))
+}
+
+/// Sets one local date: `{"kind": "blocked"}` or `{"kind": "windows", "windows": [...]}`.
+#[utoipa::path(put, path = "/availability/overrides/{date}", tag = "availability", security(("bearer" = [])),
+    params(("date" = String, Path, description = "Local date, YYYY-MM-DD")), request_body = Object,
+    responses((status = 200, body = Object), (status = 422, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+async fn set_override(
+    State(state): State<AppState>,
+    WithRole(user, _): WithRole<Influencer>,
+    Path(date): Path<String>,
+    ApiJson(value): ApiJson<Override>,
+) -> ApiResult<axum::Json<AvailabilityRules>> {
+    let date = parse_date(&date)?;
+    value.validate()?;
+    let current = state.store.availability.get(user.id()).await?;
+    if !current.overrides.contains_key(&date) && current.overrides.len() >= MAX_OVERRIDES {
+        return Err(ApiError::invalid(
+            "date",
+            "too_many_overrides",
+            "at most 400 overrides; remove past ones first",
+        ));
+    }
+    state
+        .store
+        .availability
+        .set_override(user.id(), date, &value)
+        .await?;
+    Ok(axum::Json(state.store.availability.get(user.id()).await?))
+}
+
+/// Removes the override of one local date.
+#[utoipa::path(delete, path = "/availability/overrides/{date}", tag = "availability", security(("bearer" = [])),
+    params(("date" = String, Path, description = "Local date, YYYY-MM-DD")),
+    responses((status = 204), (status = 404, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+async fn remove_override(
+    State(state): State<AppState>,
+    WithRole(user, _): WithRole<Influencer>,
+    Path(date): Path<String>,
+) -> ApiResult<StatusCode> {
+    let date = parse_date(&date)?;
+    state
+        .store
+        .availability
+        .remove_override(user.id(), date)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,528 @@
+//! Gigs, availability and slots through the gateway.
+
+use noillin_test_support::{ApiClient, Platform, TestUser};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn new_gig() -> Value {
+    json!({
+        "title": "Instagram story feature",
+        "description": "Three stories on launch day.",
+        "deliverables": ["3 stories", "1 link sticker"],
+        "platform": "instagram",
+        "category": "sportswear",
+        "price": { "amount_minor": 45000, "currency": "EUR" },
+        "terms": { "duration_minutes": 60, "horizon_days": 60 }
+    })
+}
+
+async fn create(api: &ApiClient, owner: &TestUser) -> Value {
+    let response = api.post("/gigs", &new_gig(), Some(&owner.access)).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    response.body
+}
+
+/// Every weekday 09:00-17:00 in the influencer's zone.
+async fn make_available(api: &ApiClient, user: &TestUser, zone: &str) {
+    let profile = api
+        .patch(
+            "/influencers/me",
+            &json!({ "time_zone": zone }),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(profile.status, StatusCode::OK);
+    let day = json!([{ "start": "09:00", "end": "17:00" }]);
+    let weekly = json!({ "monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day });
+    let response = api
+        .send(
+            Method::PUT,
+            "/availability/weekly",
+            Some(&weekly),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+}
+
+fn id(gig: &Value) -> String {
+    gig["id"].as_str().expect("gig id").to_owned()
+}
+
+#[tokio::test]
+async fn an_influencer_creates_and_publishes_a_gig_that_brands_then_see() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let influencer = api.register("influencer").await;
+    let brand = api.register("brand").await;
+
+    let gig = create(&api, &influencer).await;
+    assert_eq!(gig["status"], "draft");
+    assert_eq!(gig["members"][0]["share_bps"], 10000);
+    let path = format!("/gigs/{}", id(&gig));
+    assert_eq!(
+        api.get(&path, Some(&brand.access)).await.status,
+        StatusCode::NOT_FOUND,
+        "drafts are private"
+    );
+
+    let published = api
+        .post(
+            &format!("{path}/publish"),
+            &json!({}),
+            Some(&influencer.access),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
+    assert_eq!(published.body["status"], "published");
+
+    let seen = api.get(&path, Some(&brand.access)).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert_eq!(
+        seen.body["price"],
+        json!({ "amount_minor": 45000, "currency": "EUR" })
+    );
+    let listed = api.get("/gigs", Some(&brand.access)).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_gigs_are_refused_with_field_errors() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let influencer = api.register("influencer").await;
+    let with = |pointer: &str, value: Value| {
+        let mut gig = new_gig();
+        *gig.pointer_mut(pointer).unwrap() = value;
+        gig
+    };
+    let cases = [
+        (with("/title", json!("")), "title"),
+        (with("/price/amount_minor", json!(0)), "price.amount_minor"),
+        (with("/price/currency", json!("XYZ")), "price.currency"),
+        (
+            with("/price/amount_minor", json!(12.5)),
+            "price.amount_minor",
+        ),
+        (
+            with("/terms/duration_minutes", json!(1)),
+            "terms.duration_minutes",
+        ),
+        (with("/terms/horizon_days", json!(0)), "terms.horizon_days"),
+        (with("/platform", json!("myspace")), "platform"),
+    ];
+    for (body, field) in cases {
+        let response = api.post("/gigs", &body, Some(&influencer.access)).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {:?}",
+            response.body
+        );
+        assert_eq!(response.error_fields(), vec![field.to_owned()], "{field}");
+    }
+    let mut owner_smuggled = new_gig();
+    owner_smuggled["owner_id"] = json!("someone-else");
+    assert_eq!(
+        api.post("/gigs", &owner_smuggled, Some(&influencer.access))
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let brand = api.register("brand").await;
+    assert_eq!(
+        api.post("/gigs", &new_gig(), Some(&brand.access))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let mine = api.get("/gigs?mine=true", Some(&influencer.access)).await;
+    assert_eq!(mine.body["items"], json!([]), "nothing was created");
+}
+
+#[tokio::test]
+async fn only_the_owner_changes_a_gig_and_stale_versions_do_not_win() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let owner = api.register("influencer").await;
+    let other = api.register("influencer").await;
+    let gig = create(&api, &owner).await;
+    let path = format!("/gigs/{}", id(&gig));
+
+    for (method, suffix) in [
+        (Method::PATCH, ""),
+        (Method::POST, "/publish"),
+        (Method::POST, "/archive"),
+    ] {
+        let response = api
+            .send(
+                method.clone(),
+                &format!("{path}{suffix}"),
+                Some(&json!({ "title": "Mine now" })),
+                Some(&other.access),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{method} {suffix}");
+    }
+    let updated = api
+        .patch(
+            &path,
+            &json!({ "title": "Launch-day stories" }),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK);
+    assert_eq!(updated.body["title"], "Launch-day stories");
+    assert_eq!(updated.body["version"], 2);
+
+    let concurrent = (0..8).map(|i| {
+        let api = api.clone();
+        let path = path.clone();
+        let token = owner.access.clone();
+        tokio::spawn(async move {
+            api.patch(
+                &path,
+                &json!({ "title": format!("Title number {i}") }),
+                Some(&token),
+            )
+            .await
+            .status
+        })
+    });
+    let mut statuses = Vec::new();
+    for handle in concurrent.collect::<Vec<_>>() {
+        statuses.push(handle.await.unwrap());
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    let after = api.get(&path, Some(&owner.access)).await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count() as u64;
+    assert_eq!(
+        after.body["version"],
+        2 + ok,
+        "each successful change bumped the version exactly once"
+    );
+}
+
+#[tokio::test]
+async fn a_group_gig_publishes_only_when_every_member_accepted() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let owner = api.register("influencer").await;
+    let first = api.register("influencer").await;
+    let second = api.register("influencer").await;
+    let brand = api.register("brand").await;
+    let gig = create(&api, &owner).await;
+    let path = format!("/gigs/{}", id(&gig));
+
+    let bad_shares = api
+        .send(Method::PUT, &format!("{path}/members"), Some(&json!({ "owner_share_bps": 5000, "members": [{ "user_id": first.id, "share_bps": 4000 }] })), Some(&owner.access))
+        .await;
+    assert_eq!(bad_shares.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let a_brand = api
+        .send(Method::PUT, &format!("{path}/members"), Some(&json!({ "owner_share_bps": 5000, "members": [{ "user_id": brand.id, "share_bps": 5000 }] })), Some(&owner.access))
+        .await;
+    assert_eq!(a_brand.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(a_brand.error_fields(), vec!["members[0].user_id"]);
+
+    let members = json!({ "owner_share_bps": 4000, "members": [{ "user_id": first.id, "share_bps": 3000 }, { "user_id": second.id, "share_bps": 3000 }] });
+    let set = api
+        .send(
+            Method::PUT,
+            &format!("{path}/members"),
+            Some(&members),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+    assert_eq!(set.body["members"][1]["state"], "invited");
+    assert_eq!(
+        api.get(&path, Some(&first.access)).await.status,
+        StatusCode::OK,
+        "members see the draft"
+    );
+
+    let early = api
+        .post(&format!("{path}/publish"), &json!({}), Some(&owner.access))
+        .await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        early.error_fields(),
+        vec!["members[1].state", "members[2].state"]
+    );
+
+    assert_eq!(
+        api.post(
+            &format!("{path}/membership/accept"),
+            &json!({}),
+            Some(&first.access)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.post(
+            &format!("{path}/membership/accept"),
+            &json!({}),
+            Some(&brand.access)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let outsider = api.register("influencer").await;
+    assert_eq!(
+        api.post(
+            &format!("{path}/membership/accept"),
+            &json!({}),
+            Some(&outsider.access)
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.post(
+            &format!("{path}/membership/accept"),
+            &json!({}),
+            Some(&second.access)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    let published = api
+        .post(&format!("{path}/publish"), &json!({}), Some(&owner.access))
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
+}
+
+#[tokio::test]
+async fn availability_is_validated_and_belongs_to_its_influencer() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let influencer = api.register("influencer").await;
+    let brand = api.register("brand").await;
+
+    let overlapping = json!({ "monday": [{ "start": "09:00", "end": "12:00" }, { "start": "11:00", "end": "13:00" }] });
+    let response = api
+        .send(
+            Method::PUT,
+            "/availability/weekly",
+            Some(&overlapping),
+            Some(&influencer.access),
+        )
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        response.body
+    );
+    let backwards = json!({ "monday": [{ "start": "12:00", "end": "09:00" }] });
+    let response = api
+        .send(
+            Method::PUT,
+            "/availability/weekly",
+            Some(&backwards),
+            Some(&influencer.access),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_time = json!({ "monday": [{ "start": "25:00", "end": "26:00" }] });
+    assert_eq!(
+        api.send(
+            Method::PUT,
+            "/availability/weekly",
+            Some(&bad_time),
+            Some(&influencer.access)
+        )
+        .await
+        .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        api.get("/availability", Some(&influencer.access))
+            .await
+            .body["weekly"]["monday"],
+        json!([]),
+        "nothing stored"
+    );
+
+    let blocked = api
+        .send(
+            Method::PUT,
+            "/availability/overrides/2026-12-24",
+            Some(&json!({ "kind": "blocked" })),
+            Some(&influencer.access),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::OK, "{:?}", blocked.body);
+    assert_eq!(
+        api.send(
+            Method::PUT,
+            "/availability/overrides/not-a-date",
+            Some(&json!({ "kind": "blocked" })),
+            Some(&influencer.access)
+        )
+        .await
+        .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        api.send(
+            Method::DELETE,
+            "/availability/overrides/2026-12-24",
+            None,
+            Some(&influencer.access)
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.send(
+            Method::DELETE,
+            "/availability/overrides/2026-12-24",
+            None,
+            Some(&influencer.access)
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.get("/availability", Some(&brand.access)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn slots_follow_the_influencers_windows_in_their_zone_and_the_requested_zone() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let influencer = api.register("influencer").await;
+    let brand = api.register("brand").await;
+    make_available(&api, &influencer, "Europe/Lisbon").await;
+    let gig = create(&api, &influencer).await;
+    let path = format!("/gigs/{}", id(&gig));
+    api.post(
+        &format!("{path}/publish"),
+        &json!({}),
+        Some(&influencer.access),
+    )
+    .await;
+
+    // A day well inside the horizon: a week from now, whole local day in Lisbon.
+    let day = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Europe/Lisbon").unwrap())
+        .date()
+        + jiff::Span::new().days(7);
+    let from = day
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Lisbon").unwrap())
+        .unwrap()
+        .timestamp();
+    let to = from + jiff::SignedDuration::from_hours(24);
+    let url = format!("{path}/slots?from={from}&to={to}&tz=America/New_York");
+    let slots = api.get(&url, Some(&brand.access)).await;
+
+    assert_eq!(slots.status, StatusCode::OK, "{:?}", slots.body);
+    let list = slots.body["slots"].as_array().unwrap();
+    assert_eq!(list.len(), 8, "09:00 to 17:00 in hourly slots: {list:?}");
+    let first = list[0]["start"].as_str().unwrap();
+    let first_instant: jiff::Timestamp = first.parse().unwrap();
+    let lisbon = first_instant.to_zoned(jiff::tz::TimeZone::get("Europe/Lisbon").unwrap());
+    assert_eq!((lisbon.hour(), lisbon.minute()), (9, 0), "{first}");
+    assert!(
+        first.ends_with("-05:00") || first.ends_with("-04:00"),
+        "presented in New York time: {first}"
+    );
+
+    for (query, field) in [
+        (format!("from={from}&to={from}"), "to"),
+        (
+            format!(
+                "from={from}&to={}",
+                from + jiff::SignedDuration::from_hours(63 * 24)
+            ),
+            "to",
+        ),
+        (format!("from=yesterday&to={to}"), "from"),
+        (format!("from={from}&to={to}&tz=Mars/Base"), "tz"),
+    ] {
+        let response = api
+            .get(&format!("{path}/slots?{query}"), Some(&brand.access))
+            .await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(response.error_fields(), vec![field.to_owned()], "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_group_gigs_slots_disappear_when_one_member_blocks_the_day() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let owner = api.register("influencer").await;
+    let member = api.register("influencer").await;
+    let brand = api.register("brand").await;
+    make_available(&api, &owner, "Europe/Lisbon").await;
+    make_available(&api, &member, "Europe/Lisbon").await;
+    let gig = create(&api, &owner).await;
+    let path = format!("/gigs/{}", id(&gig));
+    let members = json!({ "owner_share_bps": 5000, "members": [{ "user_id": member.id, "share_bps": 5000 }] });
+    api.send(
+        Method::PUT,
+        &format!("{path}/members"),
+        Some(&members),
+        Some(&owner.access),
+    )
+    .await;
+    api.post(
+        &format!("{path}/membership/accept"),
+        &json!({}),
+        Some(&member.access),
+    )
+    .await;
+    assert_eq!(
+        api.post(&format!("{path}/publish"), &json!({}), Some(&owner.access))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let lisbon = jiff::tz::TimeZone::get("Europe/Lisbon").unwrap();
+    let day = jiff::Zoned::now().with_time_zone(lisbon.clone()).date() + jiff::Span::new().days(10);
+    let from = day.to_zoned(lisbon).unwrap().timestamp();
+    let to = from + jiff::SignedDuration::from_hours(24);
+    let url = format!("{path}/slots?from={from}&to={to}");
+    let before = api.get(&url, Some(&brand.access)).await;
+    assert_eq!(
+        before.body["slots"].as_array().unwrap().len(),
+        8,
+        "{:?}",
+        before.body
+    );
+
+    let blocked = api
+        .send(
+            Method::PUT,
+            &format!("/availability/overrides/{day}"),
+            Some(&json!({ "kind": "blocked" })),
+            Some(&member.access),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::OK);
+
+    let after = api.get(&url, Some(&brand.access)).await;
+    assert_eq!(
+        after.body["slots"],
+        json!([]),
+        "one member's blocked day empties the group's slots"
+    );
+}
