@@ -1,0 +1,406 @@
+//! Users and profiles in SQLite.
+
+use super::*;
+
+/// A `users` row as stored, before its values are checked.
+struct UserRow {
+    id: String,
+    email: String,
+    password_hash: String,
+    role: String,
+    status: String,
+    token_version: i64,
+    display_name: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl UserRow {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            email: row.get(1)?,
+            password_hash: row.get(2)?,
+            role: row.get(3)?,
+            status: row.get(4)?,
+            token_version: row.get(5)?,
+            display_name: row.get(6)?,
+            created_at: row.get(7)?,
+            updated_at: row.get(8)?,
+        })
+    }
+
+    fn into_user(self) -> Result<User, StoreError> {
+        Ok(User {
+            id: UserId::from_string(self.id),
+            email: Email::parse(&self.email).map_err(|e| corrupt("email", e))?,
+            password_hash: self.password_hash,
+            role: Role::parse(&self.role).ok_or_else(|| corrupt("role", &self.role))?,
+            status: UserStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            token_version: u32::try_from(self.token_version)
+                .map_err(|e| corrupt("token version", e))?,
+            display_name: self.display_name,
+            created_at: timestamp(self.created_at)?,
+            updated_at: timestamp(self.updated_at)?,
+        })
+    }
+}
+
+/// An `influencer_profiles` row as stored.
+struct InfluencerRow {
+    user_id: String,
+    display_name: String,
+    bio: String,
+    niches: String,
+    languages: String,
+    location: Option<String>,
+    time_zone: String,
+    social_accounts: String,
+    rating: Option<f64>,
+    review_count: i64,
+}
+
+impl InfluencerRow {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            user_id: row.get(0)?,
+            display_name: row.get(1)?,
+            bio: row.get(2)?,
+            niches: row.get(3)?,
+            languages: row.get(4)?,
+            location: row.get(5)?,
+            time_zone: row.get(6)?,
+            social_accounts: row.get(7)?,
+            rating: row.get(8)?,
+            review_count: row.get(9)?,
+        })
+    }
+
+    fn into_profile(self) -> Result<InfluencerProfile, StoreError> {
+        Ok(InfluencerProfile {
+            user_id: UserId::from_string(self.user_id),
+            display_name: self.display_name,
+            bio: self.bio,
+            niches: from_json("niches", &self.niches)?,
+            languages: from_json("languages", &self.languages)?,
+            location: self.location,
+            time_zone: self.time_zone,
+            social_accounts: from_json::<Vec<SocialAccount>>(
+                "social accounts",
+                &self.social_accounts,
+            )?,
+            rating: self.rating,
+            review_count: u32::try_from(self.review_count)
+                .map_err(|e| corrupt("review count", e))?,
+        })
+    }
+}
+
+fn brand_from_row(row: &Row<'_>) -> rusqlite::Result<BrandProfile> {
+    Ok(BrandProfile {
+        user_id: UserId::from_string(row.get::<_, String>(0)?),
+        company_name: row.get(1)?,
+        industry: row.get(2)?,
+        website: row.get(3)?,
+        contact_name: row.get(4)?,
+    })
+}
+
+/// The values of an influencer profile in `INFLUENCER_COLUMNS` order after `user_id`, encoded.
+struct InfluencerValues {
+    display_name: String,
+    bio: String,
+    niches: String,
+    languages: String,
+    location: Option<String>,
+    time_zone: String,
+    social_accounts: String,
+    rating: Option<f64>,
+    review_count: i64,
+}
+
+impl InfluencerValues {
+    fn encode(profile: &InfluencerProfile) -> Result<Self, StoreError> {
+        Ok(Self {
+            display_name: profile.display_name.clone(),
+            bio: profile.bio.clone(),
+            niches: to_json(&profile.niches)?,
+            languages: to_json(&profile.languages)?,
+            location: profile.location.clone(),
+            time_zone: profile.time_zone.clone(),
+            social_accounts: to_json(&profile.social_accounts)?,
+            rating: profile.rating,
+            review_count: i64::from(profile.review_count),
+        })
+    }
+}
+
+/// Inserts the influencer profile of `user_id` (the user being created, whatever
+/// `profile.user_id` says).
+fn insert_influencer(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    values: &InfluencerValues,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO influencer_profiles ({INFLUENCER_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ),
+        rusqlite::params![
+            user_id,
+            values.display_name,
+            values.bio,
+            values.niches,
+            values.languages,
+            values.location,
+            values.time_zone,
+            values.social_accounts,
+            values.rating,
+            values.review_count,
+        ],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+fn insert_brand(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    profile: &BrandProfile,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &format!("INSERT INTO brand_profiles ({BRAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        rusqlite::params![
+            user_id,
+            profile.company_name,
+            profile.industry,
+            profile.website,
+            profile.contact_name,
+        ],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// The profile to insert with a user, encoded before the blocking task starts.
+enum ProfileValues {
+    Influencer(InfluencerValues),
+    Brand(BrandProfile),
+    None,
+}
+
+#[async_trait]
+impl UserRepository for SqliteStore {
+    async fn insert(&self, user: &User, profile: &NewProfile) -> Result<(), StoreError> {
+        let user = user.clone();
+        let profile = match profile {
+            NewProfile::Influencer(p) => ProfileValues::Influencer(InfluencerValues::encode(p)?),
+            NewProfile::Brand(p) => ProfileValues::Brand(p.clone()),
+            NewProfile::None => ProfileValues::None,
+        };
+        self.write(move |tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ),
+                rusqlite::params![
+                    user.id.as_str(),
+                    user.email.as_str(),
+                    user.password_hash,
+                    user.role.as_str(),
+                    user.status.as_str(),
+                    i64::from(user.token_version),
+                    user.display_name,
+                    millis(user.created_at),
+                    millis(user.updated_at),
+                ],
+            )
+            .map_err(db_error)?;
+            match &profile {
+                ProfileValues::Influencer(values) => {
+                    insert_influencer(tx, user.id.as_str(), values)
+                }
+                ProfileValues::Brand(brand) => insert_brand(tx, user.id.as_str(), brand),
+                ProfileValues::None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn find_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                    [id],
+                    UserRow::from_row,
+                )
+                .optional()
+                .map_err(db_error)?
+                .map(UserRow::into_user)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let email = email.as_str().to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
+                    [email],
+                    UserRow::from_row,
+                )
+                .optional()
+                .map_err(db_error)?
+                .map(UserRow::into_user)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn set_status(
+        &self,
+        id: &UserId,
+        status: UserStatus,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let id = id.as_str().to_owned();
+        self.write(move |tx| {
+            tx.query_row(
+                &format!(
+                    "UPDATE users SET status = ?1, token_version = token_version + 1, \
+                     updated_at = ?2 WHERE id = ?3 RETURNING {USER_COLUMNS}"
+                ),
+                rusqlite::params![status.as_str(), millis(now), id],
+                UserRow::from_row,
+            )
+            .optional()
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound)?
+            .into_user()
+        })
+        .await
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: &UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let id = id.as_str().to_owned();
+        let password_hash = password_hash.to_owned();
+        self.write(move |tx| {
+            tx.query_row(
+                &format!(
+                    "UPDATE users SET password_hash = ?1, token_version = token_version + 1, \
+                     updated_at = ?2 WHERE id = ?3 RETURNING {USER_COLUMNS}"
+                ),
+                rusqlite::params![password_hash, millis(now), id],
+                UserRow::from_row,
+            )
+            .optional()
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound)?
+            .into_user()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ProfileRepository for SqliteStore {
+    async fn influencer(&self, user_id: &UserId) -> Result<Option<InfluencerProfile>, StoreError> {
+        let user_id = user_id.as_str().to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!(
+                        "SELECT {INFLUENCER_COLUMNS} FROM influencer_profiles WHERE user_id = ?1"
+                    ),
+                    [user_id],
+                    InfluencerRow::from_row,
+                )
+                .optional()
+                .map_err(db_error)?
+                .map(InfluencerRow::into_profile)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError> {
+        let user_id = profile.user_id.as_str().to_owned();
+        let values = InfluencerValues::encode(profile)?;
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE influencer_profiles SET display_name = ?2, bio = ?3, niches = ?4, \
+                     languages = ?5, location = ?6, time_zone = ?7, social_accounts = ?8, \
+                     rating = ?9, review_count = ?10 WHERE user_id = ?1",
+                    rusqlite::params![
+                        user_id,
+                        values.display_name,
+                        values.bio,
+                        values.niches,
+                        values.languages,
+                        values.location,
+                        values.time_zone,
+                        values.social_accounts,
+                        values.rating,
+                        values.review_count,
+                    ],
+                )
+                .map_err(db_error)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError> {
+        let user_id = user_id.as_str().to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {BRAND_COLUMNS} FROM brand_profiles WHERE user_id = ?1"),
+                    [user_id],
+                    brand_from_row,
+                )
+                .optional()
+                .map_err(db_error)
+        })
+        .await
+    }
+
+    async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError> {
+        let profile = profile.clone();
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE brand_profiles SET company_name = ?2, industry = ?3, website = ?4, \
+                     contact_name = ?5 WHERE user_id = ?1",
+                    rusqlite::params![
+                        profile.user_id.as_str(),
+                        profile.company_name,
+                        profile.industry,
+                        profile.website,
+                        profile.contact_name,
+                    ],
+                )
+                .map_err(db_error)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,237 @@
+//! Refresh-token families and password reset tokens in SQLite.
+
+use super::*;
+
+/// The state of a presented refresh token.
+struct StoredToken {
+    family_id: String,
+    user_id: String,
+    expires_at: i64,
+    consumed_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+#[async_trait]
+impl SessionRepository for SqliteStore {
+    async fn insert(&self, token: &RefreshToken) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, \
+                 expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![
+                    token.token_hash,
+                    token.family_id,
+                    token.user_id.as_str(),
+                    millis(token.issued_at),
+                    millis(token.expires_at),
+                ],
+            )
+            .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn rotate(
+        &self,
+        presented_hash: &str,
+        next: &RefreshToken,
+        now: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        let presented_hash = presented_hash.to_owned();
+        let next = next.clone();
+        let now = millis(now);
+        // One IMMEDIATE transaction: concurrent rotations of the same token are serialized by
+        // the write lock, so the second one sees the first one's `consumed_at`.
+        self.write(move |tx| {
+            let stored = tx
+                .query_row(
+                    "SELECT family_id, user_id, expires_at, consumed_at, revoked_at \
+                     FROM refresh_tokens WHERE token_hash = ?1",
+                    [&presented_hash],
+                    |row| {
+                        Ok(StoredToken {
+                            family_id: row.get(0)?,
+                            user_id: row.get(1)?,
+                            expires_at: row.get(2)?,
+                            consumed_at: row.get(3)?,
+                            revoked_at: row.get(4)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(db_error)?;
+            let Some(stored) = stored else {
+                return Ok(Rotation::Invalid);
+            };
+            if stored.expires_at <= now {
+                return Ok(Rotation::Invalid);
+            }
+            if stored.consumed_at.is_some() {
+                // Presented again after it was rotated: replay or theft. Even when the family
+                // is already revoked (an earlier replay, a racing rotation), this is reuse.
+                tx.execute(
+                    "UPDATE refresh_tokens SET revoked_at = ?1 \
+                     WHERE family_id = ?2 AND revoked_at IS NULL",
+                    rusqlite::params![now, stored.family_id],
+                )
+                .map_err(db_error)?;
+                return Ok(Rotation::Reused {
+                    user_id: UserId::from_string(stored.user_id),
+                    family_id: stored.family_id,
+                });
+            }
+            if stored.revoked_at.is_some() {
+                return Ok(Rotation::Invalid);
+            }
+            tx.execute(
+                "UPDATE refresh_tokens SET consumed_at = ?1 WHERE token_hash = ?2",
+                rusqlite::params![now, presented_hash],
+            )
+            .map_err(db_error)?;
+            // The next token joins the presented token's family and user, whatever the caller
+            // put in `next`.
+            tx.execute(
+                "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, \
+                 expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![
+                    next.token_hash,
+                    stored.family_id,
+                    stored.user_id,
+                    millis(next.issued_at),
+                    millis(next.expires_at),
+                ],
+            )
+            .map_err(db_error)?;
+            Ok(Rotation::Rotated {
+                user_id: UserId::from_string(stored.user_id),
+            })
+        })
+        .await
+    }
+
+    async fn live_family(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, String)>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        let now = millis(now);
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = ?1 \
+                     AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
+                    rusqlite::params![token_hash, now],
+                    |row| {
+                        Ok((
+                            UserId::from_string(row.get::<_, String>(0)?),
+                            row.get::<_, String>(1)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(db_error)
+        })
+        .await
+    }
+
+    async fn revoke_family(&self, family_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let family_id = family_id.to_owned();
+        let now = millis(now);
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE refresh_tokens SET revoked_at = ?1 \
+                 WHERE family_id = ?2 AND revoked_at IS NULL",
+                rusqlite::params![now, family_id],
+            )
+            .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_user(&self, user_id: &UserId, now: Timestamp) -> Result<(), StoreError> {
+        let user_id = user_id.as_str().to_owned();
+        let now = millis(now);
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE refresh_tokens SET revoked_at = ?1 \
+                 WHERE user_id = ?2 AND revoked_at IS NULL",
+                rusqlite::params![now, user_id],
+            )
+            .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PasswordResetRepository for SqliteStore {
+    async fn insert(
+        &self,
+        token_hash: &str,
+        user_id: &UserId,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let token_hash = token_hash.to_owned();
+        let user_id = user_id.as_str().to_owned();
+        let expires_at = millis(expires_at);
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO password_resets (token_hash, user_id, expires_at) \
+                 VALUES (?1, ?2, ?3)",
+                rusqlite::params![token_hash, user_id, expires_at],
+            )
+            .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn live_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        let now = millis(now);
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    "SELECT user_id FROM password_resets \
+                     WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                    rusqlite::params![token_hash, now],
+                    |row| row.get::<_, String>(0),
+                )
+                .optional()
+                .map(|user_id| user_id.map(UserId::from_string))
+                .map_err(db_error)
+        })
+        .await
+    }
+
+    async fn consume(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        let now = millis(now);
+        self.write(move |tx| {
+            tx.query_row(
+                "UPDATE password_resets SET used_at = ?1 \
+                 WHERE token_hash = ?2 AND used_at IS NULL AND expires_at > ?1 \
+                 RETURNING user_id",
+                rusqlite::params![now, token_hash],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()
+            .map(|user_id| user_id.map(UserId::from_string))
+            .map_err(db_error)
+        })
+        .await
+    }
+}
