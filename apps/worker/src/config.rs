@@ -1,5 +1,8 @@
 //! worker configuration, read from the environment.
 
+use std::time::Duration;
+
+use noillin_messaging::RetryPolicy;
 use noillin_service::{
     ServiceConfig,
     config::{CommonConfig, ConfigError, EnvSource},
@@ -16,6 +19,9 @@ pub struct Config {
     pub rabbitmq_url: String,
     /// `WORKER_PREFETCH`: unacknowledged messages the broker may hand this process per queue.
     pub prefetch: u16,
+    /// `WORKER_RETRY_DELAYS_MS`: comma-separated waits before each retry of a failed message
+    /// (default 1 s, 10 s, 1 min, 5 min, 30 min); after the last, it is parked.
+    pub retry: RetryPolicy,
 }
 
 impl ServiceConfig for Config {
@@ -31,11 +37,35 @@ impl ServiceConfig for Config {
         if prefetch == 0 {
             env.problem("WORKER_PREFETCH", "must be at least 1");
         }
+        let retry = match env.optional("WORKER_RETRY_DELAYS_MS") {
+            None => RetryPolicy::default(),
+            Some(raw) => {
+                let delays: Result<Vec<u64>, _> =
+                    raw.split(',').map(|d| d.trim().parse::<u64>()).collect();
+                match delays {
+                    Ok(delays)
+                        if !delays.is_empty()
+                            && delays.len() <= 10
+                            && delays.iter().all(|d| (1..=86_400_000).contains(d)) =>
+                    {
+                        RetryPolicy::new(delays.into_iter().map(Duration::from_millis).collect())
+                    }
+                    _ => {
+                        env.problem(
+                            "WORKER_RETRY_DELAYS_MS",
+                            "use 1 to 10 comma-separated delays of 1 to 86400000 ms",
+                        );
+                        RetryPolicy::default()
+                    }
+                }
+            }
+        };
         env.finish(|| {
             Some(Self {
                 common,
                 rabbitmq_url,
                 prefetch,
+                retry,
             })
         })
     }

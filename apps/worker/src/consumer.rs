@@ -8,7 +8,7 @@ use std::{
     time::Instant,
 };
 
-use noillin_messaging::{BrokerLink, Concern, Delivery};
+use noillin_messaging::{BrokerLink, Concern, Delivery, Failed, RetryPolicy};
 use noillin_service::shutdown::Shutdown;
 
 use crate::handlers;
@@ -20,6 +20,7 @@ pub async fn run(
     concern: Concern,
     broker: BrokerLink,
     prefetch: u16,
+    retry: RetryPolicy,
     consuming: Arc<AtomicBool>,
     shutdown: Shutdown,
 ) {
@@ -30,7 +31,15 @@ pub async fn run(
             () = shutdown.wait() => break,
         };
         let tag = format!("worker-{}-{queue}", std::process::id());
-        let mut subscription = match connection.consume(concern, prefetch, &tag).await {
+        let subscription = match connection.declare_retry_tiers(concern, &retry).await {
+            Ok(()) => {
+                connection
+                    .consume(concern, prefetch, &tag, retry.clone())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let mut subscription = match subscription {
             Ok(subscription) => subscription,
             Err(e) => {
                 tracing::warn!(error = %e, queue, "cannot consume yet");
@@ -59,7 +68,7 @@ pub async fn run(
     tracing::info!(queue, "consumer stopped");
 }
 
-async fn process(concern: Concern, delivery: Delivery) {
+async fn process(concern: Concern, delivery: Delivery<'_>) {
     let queue = concern.name();
     let started = Instant::now();
     let outcome = match delivery.envelope() {
@@ -76,21 +85,32 @@ async fn process(concern: Concern, delivery: Delivery) {
         }
         Err(reason) => Err(handlers::Failure::Malformed(reason)),
     };
-    let acknowledged = match &outcome {
-        Ok(()) => delivery.ack().await,
-        Err(failure) => {
-            tracing::error!(queue, error = %failure, "message parked");
-            delivery.park().await
-        }
-    };
-    if let Err(e) = acknowledged {
-        // The broker redelivers it; handlers are idempotent.
-        tracing::warn!(queue, error = %e, "acknowledgement lost");
-    }
-    let label = if outcome.is_ok() {
-        "processed"
-    } else {
-        "parked"
+    let label = match &outcome {
+        Ok(()) => match delivery.ack().await {
+            Ok(()) => "processed",
+            // The broker redelivers it; handlers are idempotent.
+            Err(e) => {
+                tracing::warn!(queue, error = %e, "acknowledgement lost");
+                "unacknowledged"
+            }
+        },
+        Err(failure) => match delivery
+            .fail(&failure.to_string(), failure.retryable())
+            .await
+        {
+            Ok(Failed::Retried(after)) => {
+                tracing::warn!(queue, error = %failure, attempt = delivery.attempt() + 1, retry_in = ?after, "message failed; will retry");
+                "retried"
+            }
+            Ok(Failed::Parked) => {
+                tracing::error!(queue, error = %failure, attempt = delivery.attempt() + 1, "message parked");
+                "parked"
+            }
+            Err(e) => {
+                tracing::warn!(queue, error = %e, "failed message could not be moved; it will be redelivered");
+                "unacknowledged"
+            }
+        },
     };
     metrics::counter!("worker_messages_total", "queue" => queue, "outcome" => label).increment(1);
     metrics::histogram!("worker_message_duration_seconds", "queue" => queue)

@@ -11,6 +11,16 @@ pub enum Failure {
     Unhandled(&'static str),
 }
 
+impl Failure {
+    /// Whether trying again later can succeed (a dependency that is down) or never will (a
+    /// message that cannot be read or handled).
+    pub fn retryable(&self) -> bool {
+        match self {
+            Failure::Malformed(_) | Failure::Unhandled(_) => false,
+        }
+    }
+}
+
 /// The concerns this worker consumes.
 pub const CONSUMED: [Concern; 1] = [Concern::System];
 

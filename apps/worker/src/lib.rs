@@ -27,6 +27,7 @@ pub struct App {
     broker: BrokerLink,
     consuming: Arc<AtomicBool>,
     prefetch: u16,
+    retry: noillin_messaging::RetryPolicy,
     shutdown: Shutdown,
 }
 
@@ -65,6 +66,7 @@ impl App {
             broker,
             consuming,
             prefetch: config.prefetch,
+            retry: config.retry,
             shutdown: Shutdown::default(),
         })
     }
@@ -85,6 +87,7 @@ impl App {
                     concern,
                     self.broker.clone(),
                     self.prefetch,
+                    self.retry.clone(),
                     self.consuming.clone(),
                     self.shutdown.clone(),
                 ))

@@ -1,24 +1,25 @@
 //! The RabbitMQ connection: declaring the topology, publishing with confirms, consuming with
 //! manual acknowledgements.
 
-use futures::StreamExt;
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
-        BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-        QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+        BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+        ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+        QueueDeleteOptions,
     },
     types::{AMQPValue, FieldTable, ShortString},
 };
 
-use crate::{Concern, Envelope, Topology};
+use crate::{Concern, Envelope, RetryPolicy, Subscription, Topology};
 
 /// Errors talking to RabbitMQ.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("rabbitmq: {0}")]
     Amqp(#[from] lapin::Error),
+    #[error("the broker did not accept a message for {0}")]
+    NotAccepted(String),
 }
 
 /// Why a publish did not reach a queue.
@@ -144,15 +145,20 @@ impl Broker {
         Ok(())
     }
 
-    /// Deletes every queue and exchange of this deployment. For tests and throwaway
-    /// deployments only.
-    pub async fn delete_topology(&self) -> Result<(), Error> {
+    /// Deletes every queue and exchange of this deployment, with the retry queues of `retry`.
+    /// For tests and throwaway deployments only.
+    pub async fn delete_topology(&self, retry: &RetryPolicy) -> Result<(), Error> {
         let channel = self.connection.create_channel().await?;
         for concern in Concern::ALL {
-            for queue in [
+            let retry_queues = retry
+                .delays()
+                .iter()
+                .map(|delay| self.topology.retry_queue(concern, *delay));
+            let queues = [
                 self.topology.queue(concern),
                 self.topology.parking_queue(concern),
-            ] {
+            ];
+            for queue in queues.into_iter().chain(retry_queues) {
                 channel
                     .queue_delete(queue.into(), QueueDeleteOptions::default())
                     .await?;
@@ -181,14 +187,59 @@ impl Broker {
         })
     }
 
+    /// Declares the retry queues of a concern: one per delay, each holding messages for its
+    /// delay (a queue-level TTL: a per-message TTL only expires at the head of a queue) and then
+    /// dead-lettering them back into the concern's queue. Idempotent.
+    pub async fn declare_retry_tiers(
+        &self,
+        concern: Concern,
+        policy: &RetryPolicy,
+    ) -> Result<(), Error> {
+        let channel = self.connection.create_channel().await?;
+        for delay in policy.delays() {
+            let mut arguments = FieldTable::default();
+            arguments.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+            );
+            arguments.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString("".into()),
+            );
+            arguments.insert(
+                "x-dead-letter-routing-key".into(),
+                AMQPValue::LongString(self.topology.queue(concern).into()),
+            );
+            channel
+                .queue_declare(
+                    self.topology.retry_queue(concern, *delay).into(),
+                    QueueDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
+                    arguments,
+                )
+                .await?;
+        }
+        channel.close(200, "declared".into()).await?;
+        Ok(())
+    }
+
     /// Starts consuming a concern's queue with at most `prefetch` unacknowledged messages.
+    /// Failed messages are retried after `policy`'s delays, then parked.
     pub async fn consume(
         &self,
         concern: Concern,
         prefetch: u16,
         consumer_tag: &str,
+        policy: RetryPolicy,
     ) -> Result<Subscription, Error> {
         let channel = self.connection.create_channel().await?;
+        // Retries and parking are publishes from this channel, confirmed before the original
+        // is acknowledged.
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         channel
             .basic_qos(prefetch, BasicQosOptions::default())
             .await?;
@@ -200,10 +251,22 @@ impl Broker {
                 FieldTable::default(),
             )
             .await?;
-        Ok(Subscription {
-            _channel: channel,
+        Ok(Subscription::new(
+            channel,
             consumer,
-        })
+            self.topology.clone(),
+            concern,
+            policy,
+        ))
+    }
+
+    /// Takes every message out of a concern's parking queue.
+    pub async fn drain_parked(&self, concern: Concern) -> Result<Vec<crate::ParkedMessage>, Error> {
+        let channel = self.connection.create_channel().await?;
+        let parked =
+            crate::delivery::drain(&channel, &self.topology.parking_queue(concern)).await?;
+        channel.close(200, "drained".into()).await?;
+        Ok(parked)
     }
 
     /// Closes the connection cleanly (unacknowledged deliveries return to their queues).
@@ -261,64 +324,5 @@ impl Publisher {
             Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable(routing_key.to_owned())),
             Confirmation::Nack(_) | Confirmation::NotRequested => Err(PublishError::Nacked),
         }
-    }
-}
-
-/// Deliveries from one queue.
-pub struct Subscription {
-    // The consumer needs its channel open for as long as it runs.
-    _channel: Channel,
-    consumer: lapin::Consumer,
-}
-
-impl Subscription {
-    /// The next delivery; `None` when the consumer was cancelled or the connection closed.
-    pub async fn next(&mut self) -> Option<Result<Delivery, Error>> {
-        let delivery = self.consumer.next().await?;
-        Some(delivery.map(Delivery::new).map_err(Error::from))
-    }
-}
-
-/// One received message, to be acknowledged or parked by its handler.
-pub struct Delivery {
-    inner: lapin::message::Delivery,
-}
-
-impl Delivery {
-    fn new(inner: lapin::message::Delivery) -> Self {
-        Self { inner }
-    }
-
-    /// The message decoded, or why it could not be.
-    pub fn envelope(&self) -> Result<Envelope, String> {
-        let envelope: Envelope =
-            serde_json::from_slice(&self.inner.data).map_err(|e| e.to_string())?;
-        if envelope.version != crate::SCHEMA_VERSION {
-            return Err(format!("unknown envelope version {}", envelope.version));
-        }
-        Ok(envelope)
-    }
-
-    /// Whether the broker delivered this message before (a hint only; handlers are idempotent).
-    pub fn redelivered(&self) -> bool {
-        self.inner.redelivered
-    }
-
-    /// Acknowledges: the message's effect is stored.
-    pub async fn ack(&self) -> Result<(), Error> {
-        self.inner.acker.ack(BasicAckOptions::default()).await?;
-        Ok(())
-    }
-
-    /// Rejects without requeueing: the queue dead-letters it to the parking queue.
-    pub async fn park(&self) -> Result<(), Error> {
-        self.inner
-            .acker
-            .nack(BasicNackOptions {
-                requeue: false,
-                ..Default::default()
-            })
-            .await?;
-        Ok(())
     }
 }

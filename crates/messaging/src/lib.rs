@@ -3,11 +3,13 @@
 //! confirms and the `mandatory` flag, and consuming with manual acknowledgements.
 
 mod broker;
+mod delivery;
 mod envelope;
 mod link;
 mod topology;
 
-pub use broker::{Broker, Delivery, Error, PublishError, Publisher, Subscription};
+pub use broker::{Broker, Error, PublishError, Publisher};
+pub use delivery::{Delivery, Failed, ParkedMessage, RetryPolicy, Subscription};
 pub use envelope::{Envelope, Event, SCHEMA_VERSION};
 pub use link::BrokerLink;
 pub use topology::{Concern, Topology};

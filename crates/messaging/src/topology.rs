@@ -62,6 +62,11 @@ impl Topology {
     pub fn parking_queue(&self, concern: Concern) -> String {
         format!("{}.parked", self.queue(concern))
     }
+
+    /// The queue a concern's failed messages wait `delay` in before they return.
+    pub fn retry_queue(&self, concern: Concern, delay: std::time::Duration) -> String {
+        format!("{}.retry.{}ms", self.queue(concern), delay.as_millis())
+    }
 }
 
 #[cfg(test)]

@@ -336,7 +336,9 @@ impl Platform {
                     noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup")
                         .await
                 {
-                    let _ = broker.delete_topology().await;
+                    let _ = broker
+                        .delete_topology(&noillin_messaging::RetryPolicy::default())
+                        .await;
                     broker.close().await;
                 }
             });

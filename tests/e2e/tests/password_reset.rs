@@ -14,7 +14,7 @@ async fn next_reset_mail(platform: &Platform) -> Option<(String, String)> {
         .await
         .expect("broker");
     let mut subscription = broker
-        .consume(Concern::Email, 1, "test-mail-reader")
+        .consume(Concern::Email, 1, "test-mail-reader", Default::default())
         .await
         .expect("consumer");
     let delivery = tokio::time::timeout(Duration::from_secs(5), subscription.next())

@@ -1,0 +1,139 @@
+//! Retries and parking against the real RabbitMQ, in a namespace of their own.
+
+use std::time::{Duration, Instant};
+
+use noillin_messaging::{Broker, Concern, Envelope, Event, Failed, RetryPolicy};
+
+fn rabbitmq_url() -> String {
+    std::env::var("RABBITMQ_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+fn event(n: usize) -> Envelope {
+    Envelope::new(
+        Event::InstanceStarted {
+            service: "test".into(),
+            instance: n.to_string(),
+        },
+        Some(format!("req-{n}")),
+    )
+}
+
+async fn broker(policy: &RetryPolicy) -> (Broker, String) {
+    let namespace = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let broker = Broker::connect(&rabbitmq_url(), &namespace, "retry-test")
+        .await
+        .expect("rabbitmq");
+    broker.declare_topology().await.expect("topology");
+    broker
+        .declare_retry_tiers(Concern::System, policy)
+        .await
+        .expect("retry tiers");
+    (broker, namespace)
+}
+
+#[tokio::test]
+async fn a_failing_message_is_retried_with_growing_delays_then_parked_while_others_flow() {
+    let policy = RetryPolicy::new(vec![Duration::from_millis(200), Duration::from_millis(400)]);
+    let (broker, _) = broker(&policy).await;
+    let publisher = broker.publisher().await.unwrap();
+    let poison = event(0);
+    publisher.publish(&poison).await.unwrap();
+    for n in 1..=20 {
+        publisher.publish(&event(n)).await.unwrap();
+    }
+
+    let mut subscription = broker
+        .consume(Concern::System, 10, "retry-test", policy.clone())
+        .await
+        .unwrap();
+    let mut healthy = 0;
+    let mut poison_attempts = Vec::new();
+    let started = Instant::now();
+    while healthy < 20 || poison_attempts.len() < 3 {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            .await
+            .expect("a delivery in time")
+            .unwrap()
+            .unwrap();
+        let envelope = delivery.envelope().unwrap();
+        if envelope.id == poison.id {
+            poison_attempts.push((delivery.attempt(), started.elapsed()));
+            let outcome = delivery.fail("handler exploded", true).await.unwrap();
+            let expected = match delivery.attempt() {
+                0 => Failed::Retried(Duration::from_millis(200)),
+                1 => Failed::Retried(Duration::from_millis(400)),
+                _ => Failed::Parked,
+            };
+            assert_eq!(outcome, expected);
+        } else {
+            delivery.ack().await.unwrap();
+            healthy += 1;
+        }
+    }
+
+    let attempts: Vec<u32> = poison_attempts.iter().map(|(a, _)| *a).collect();
+    assert_eq!(attempts, vec![0, 1, 2]);
+    let gap1 = poison_attempts[1].1 - poison_attempts[0].1;
+    let gap2 = poison_attempts[2].1 - poison_attempts[1].1;
+    assert!(
+        gap1 >= Duration::from_millis(200),
+        "first retry waited {gap1:?}"
+    );
+    assert!(
+        gap2 >= Duration::from_millis(400),
+        "second retry waited {gap2:?}"
+    );
+    let parked = broker.drain_parked(Concern::System).await.unwrap();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(
+        parked[0].message_id.as_deref(),
+        Some(poison.id.to_string().as_str())
+    );
+    assert_eq!(parked[0].attempts, 3);
+    assert_eq!(parked[0].error.as_deref(), Some("handler exploded"));
+    assert_eq!(
+        parked[0].envelope.as_ref().unwrap(),
+        &poison,
+        "the body is kept as it was"
+    );
+    println!("retry test: 20 healthy messages processed, poison tried 3 times, parked 1");
+
+    broker.delete_topology(&policy).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_message_that_can_never_succeed_is_parked_at_once_with_its_reason() {
+    let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);
+    let (broker, _) = broker(&policy).await;
+    broker
+        .publisher()
+        .await
+        .unwrap()
+        .publish(&event(7))
+        .await
+        .unwrap();
+    let mut subscription = broker
+        .consume(Concern::System, 1, "retry-test", policy.clone())
+        .await
+        .unwrap();
+
+    let delivery = subscription.next().await.unwrap().unwrap();
+    assert_eq!(
+        delivery
+            .fail("malformed message: nope", false)
+            .await
+            .unwrap(),
+        Failed::Parked
+    );
+    drop(delivery);
+
+    let parked = broker.drain_parked(Concern::System).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].attempts, 1);
+    assert_eq!(parked[0].error.as_deref(), Some("malformed message: nope"));
+    let nothing_more = tokio::time::timeout(Duration::from_millis(500), subscription.next()).await;
+    assert!(nothing_more.is_err(), "a parked message is not redelivered");
+
+    broker.delete_topology(&policy).await.unwrap();
+}
