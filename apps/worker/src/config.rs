@@ -19,6 +19,8 @@ pub struct Config {
     pub rabbitmq_url: String,
     /// `WORKER_PREFETCH`: unacknowledged messages the broker may hand this process per queue.
     pub prefetch: u16,
+    /// `WORKER_CONCURRENCY`: messages handled at once per queue (at most the prefetch).
+    pub concurrency: usize,
     /// `WORKER_RETRY_DELAYS_MS`: comma-separated waits before each retry of a failed message
     /// (default 1 s, 10 s, 1 min, 5 min, 30 min); after the last, it is parked.
     pub retry: RetryPolicy,
@@ -36,6 +38,13 @@ impl ServiceConfig for Config {
         let prefetch = env.parse_or("WORKER_PREFETCH", 32u16);
         if prefetch == 0 {
             env.problem("WORKER_PREFETCH", "must be at least 1");
+        }
+        let concurrency = env.parse_or("WORKER_CONCURRENCY", 8usize);
+        if concurrency == 0 || concurrency > usize::from(prefetch.max(1)) {
+            env.problem(
+                "WORKER_CONCURRENCY",
+                "must be between 1 and WORKER_PREFETCH",
+            );
         }
         let retry = match env.optional("WORKER_RETRY_DELAYS_MS") {
             None => RetryPolicy::default(),
@@ -65,6 +74,7 @@ impl ServiceConfig for Config {
                 common,
                 rabbitmq_url,
                 prefetch,
+                concurrency,
                 retry,
             })
         })

@@ -10,16 +10,19 @@ use std::{
 
 use noillin_messaging::{BrokerLink, Concern, Delivery, Failed, RetryPolicy};
 use noillin_service::shutdown::Shutdown;
+use tokio::{sync::Semaphore, task::JoinSet};
 
 use crate::handlers;
 
-/// Consumes `concern` until shutdown, reconnecting with the broker link when the connection
-/// drops. On shutdown the message in hand is finished and acknowledged before returning;
-/// prefetched but unstarted messages go back to the queue when the channel closes.
+/// Consumes `concern` until shutdown, handling up to `concurrency` messages at once and
+/// reconnecting with the broker link when the connection drops. On shutdown the messages in
+/// hand are finished and acknowledged before returning; prefetched but unstarted messages go
+/// back to the queue when the channel closes.
 pub async fn run(
     concern: Concern,
     broker: BrokerLink,
     prefetch: u16,
+    concurrency: usize,
     retry: RetryPolicy,
     consuming: Arc<AtomicBool>,
     shutdown: Shutdown,
@@ -48,27 +51,43 @@ pub async fn run(
             }
         };
         consuming.store(true, Ordering::Relaxed);
-        tracing::info!(queue, prefetch, "consuming");
+        tracing::info!(queue, prefetch, concurrency, "consuming");
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let mut in_flight = JoinSet::new();
         loop {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot,
+                () = shutdown.wait() => break,
+            };
+            let Ok(slot) = slot else { break };
             let next = tokio::select! {
                 next = subscription.next() => next,
                 () = shutdown.wait() => break,
             };
             match next {
-                Some(Ok(delivery)) => process(concern, delivery).await,
+                Some(Ok(delivery)) => {
+                    in_flight.spawn(async move {
+                        process(concern, delivery).await;
+                        drop(slot);
+                    });
+                }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, queue, "delivery error");
                     break;
                 }
                 None => break,
             }
+            while in_flight.try_join_next().is_some() {}
         }
         consuming.store(false, Ordering::Relaxed);
+        // Messages in hand are finished (and acknowledged) before the channel goes away.
+        while in_flight.join_next().await.is_some() {}
+        drop(subscription);
     }
     tracing::info!(queue, "consumer stopped");
 }
 
-async fn process(concern: Concern, delivery: Delivery<'_>) {
+async fn process(concern: Concern, delivery: Delivery) {
     let queue = concern.name();
     let started = Instant::now();
     let outcome = match delivery.envelope() {

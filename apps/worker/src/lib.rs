@@ -27,6 +27,7 @@ pub struct App {
     broker: BrokerLink,
     consuming: Arc<AtomicBool>,
     prefetch: u16,
+    concurrency: usize,
     retry: noillin_messaging::RetryPolicy,
     shutdown: Shutdown,
 }
@@ -66,6 +67,7 @@ impl App {
             broker,
             consuming,
             prefetch: config.prefetch,
+            concurrency: config.concurrency,
             retry: config.retry,
             shutdown: Shutdown::default(),
         })
@@ -87,6 +89,7 @@ impl App {
                     concern,
                     self.broker.clone(),
                     self.prefetch,
+                    self.concurrency,
                     self.retry.clone(),
                     self.consuming.clone(),
                     self.shutdown.clone(),

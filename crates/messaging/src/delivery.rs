@@ -1,7 +1,7 @@
 //! Consuming: deliveries, acknowledgement, and what happens to a message its handler could not
 //! process — retried after increasing delays, then parked with the reason, never dropped.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt;
 use lapin::{
@@ -55,8 +55,13 @@ impl RetryPolicy {
 
 /// Deliveries from one queue.
 pub struct Subscription {
-    channel: Channel,
     consumer: lapin::Consumer,
+    shared: Arc<Shared>,
+}
+
+/// What every delivery of a subscription needs to retry or park itself.
+struct Shared {
+    channel: Channel,
     topology: Topology,
     concern: Concern,
     policy: RetryPolicy,
@@ -71,20 +76,24 @@ impl Subscription {
         policy: RetryPolicy,
     ) -> Self {
         Self {
-            channel,
             consumer,
-            topology,
-            concern,
-            policy,
+            shared: Arc::new(Shared {
+                channel,
+                topology,
+                concern,
+                policy,
+            }),
         }
     }
 
     /// The next delivery; `None` when the consumer was cancelled or the connection closed.
-    pub async fn next(&mut self) -> Option<Result<Delivery<'_>, Error>> {
+    /// Deliveries are independent of the subscription: several can be in hand at once (up to
+    /// the prefetch) and handled concurrently.
+    pub async fn next(&mut self) -> Option<Result<Delivery, Error>> {
         let delivery = self.consumer.next().await?;
         Some(delivery.map_err(Error::from).map(|inner| Delivery {
             inner,
-            subscription: self,
+            shared: self.shared.clone(),
         }))
     }
 }
@@ -99,12 +108,12 @@ pub enum Failed {
 }
 
 /// One received message, to be acknowledged or failed by its handler.
-pub struct Delivery<'a> {
+pub struct Delivery {
     inner: lapin::message::Delivery,
-    subscription: &'a Subscription,
+    shared: Arc<Shared>,
 }
 
-impl Delivery<'_> {
+impl Delivery {
     /// The message decoded, or why it could not be.
     pub fn envelope(&self) -> Result<Envelope, String> {
         let envelope: Envelope =
@@ -145,7 +154,7 @@ impl Delivery<'_> {
     /// `reason`. The copy is confirmed by the broker before the original is acknowledged, so a
     /// crash in between duplicates the message rather than losing it.
     pub async fn fail(&self, reason: &str, retryable: bool) -> Result<Failed, Error> {
-        let subscription = self.subscription;
+        let subscription = &self.shared;
         let attempt = self.attempt();
         let delay = retryable
             .then(|| subscription.policy.delay_after(attempt))

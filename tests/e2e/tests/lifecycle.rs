@@ -16,7 +16,7 @@ type ConfigCase = (
 
 #[test]
 fn a_binary_with_bad_configuration_exits_non_zero_naming_the_variable() {
-    let cases: [ConfigCase; 7] = [
+    let cases: [ConfigCase; 8] = [
         ("core-api", &[], "JWT_SECRET: is required"),
         (
             "core-api",
@@ -39,6 +39,11 @@ fn a_binary_with_bad_configuration_exits_non_zero_naming_the_variable() {
             "WORKER_PREFETCH: must be at least 1",
         ),
         ("worker", &[("NAMESPACE", "Has Spaces")], "NAMESPACE:"),
+        (
+            "worker",
+            &[("WORKER_PREFETCH", "4"), ("WORKER_CONCURRENCY", "16")],
+            "WORKER_CONCURRENCY: must be between 1 and WORKER_PREFETCH",
+        ),
         (
             "worker",
             &[("WORKER_RETRY_DELAYS_MS", "1000,soon")],
