@@ -62,25 +62,58 @@ pub async fn register(
     state: &AppState,
     input: Registration,
 ) -> Result<(User, TokenPair), ApiError> {
+    if input.role == Role::Admin {
+        return Err(ApiError::invalid(
+            "role",
+            "invalid_role",
+            "must be brand or influencer",
+        ));
+    }
+    let user = create_user(state, input).await?;
+    tracing::info!(user_id = %user.id, role = user.role.as_str(), "user registered");
+    let tokens = start_session(state, &user).await?;
+    Ok((user, tokens))
+}
+
+/// Creates an administrator (from the command line; admins never self-register).
+pub async fn create_admin(
+    state: &AppState,
+    email: &str,
+    password: String,
+    name: &str,
+) -> Result<User, ApiError> {
+    let user = create_user(
+        state,
+        Registration {
+            email: email.to_owned(),
+            password,
+            role: Role::Admin,
+            display_name: name.to_owned(),
+        },
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, "administrator created");
+    Ok(user)
+}
+
+/// Validates, hashes the password, and stores the user with the profile its role has — all or
+/// nothing; every field error at once.
+async fn create_user(state: &AppState, input: Registration) -> Result<User, ApiError> {
     let mut errors = ValidationErrors::default();
     let email = match Email::parse(&input.email) {
-        Ok(email) => Some(email),
+        Ok(email) => {
+            check_password(&input.password, &email, &mut errors);
+            Some(email)
+        }
         Err(message) => {
             errors.add("email", "invalid_email", message);
             None
         }
     };
-    if let Some(email) = &email {
-        check_password(&input.password, email, &mut errors);
-    }
     errors.text("display_name", &input.display_name, 1, 80);
-    if input.role == Role::Admin {
-        errors.add("role", "invalid_role", "must be brand or influencer");
-    }
-    let email = errors
-        .into_result(email)?
-        .ok_or_else(|| ApiError::invalid("email", "invalid_email", "must be an email address"))?;
-
+    let (Some(email), true) = (email, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
     let now = Timestamp::now();
     let user = User {
         id: UserId::generate(),
@@ -105,45 +138,6 @@ pub async fn register(
         Role::Admin => NewProfile::None,
     };
     match state.store.users.insert(&user, &profile).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(Constraint::UserEmail)) => {
-            return Err(ApiError::Conflict(
-                "email-taken",
-                "an account with this email exists".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!(user_id = %user.id, role = user.role.as_str(), "user registered");
-    let tokens = start_session(state, &user).await?;
-    Ok((user, tokens))
-}
-
-/// Creates an administrator (from the command line; admins never self-register).
-pub async fn create_admin(
-    state: &AppState,
-    email: &str,
-    password: String,
-    name: &str,
-) -> Result<User, ApiError> {
-    let mut errors = ValidationErrors::default();
-    let email = Email::parse(email).map_err(|m| ApiError::invalid("email", "invalid_email", m))?;
-    check_password(&password, &email, &mut errors);
-    errors.text("display_name", name, 1, 80);
-    errors.into_result(())?;
-    let now = Timestamp::now();
-    let user = User {
-        id: UserId::generate(),
-        email,
-        password_hash: secrets::hash_password(password).await?,
-        role: Role::Admin,
-        status: UserStatus::Active,
-        token_version: 0,
-        display_name: name.trim().to_owned(),
-        created_at: now,
-        updated_at: now,
-    };
-    match state.store.users.insert(&user, &NewProfile::None).await {
         Ok(()) => Ok(user),
         Err(StoreError::Conflict(Constraint::UserEmail)) => Err(ApiError::Conflict(
             "email-taken",
@@ -384,7 +378,7 @@ async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiEr
         .sessions
         .insert(&RefreshToken {
             token_hash: secrets::token_hash(&refresh_token),
-            family_id: uuid_like()?,
+            family_id: new_family_id()?,
             user_id: user.id.clone(),
             issued_at: now,
             expires_at: now + signed(state.auth.refresh_ttl),
@@ -425,7 +419,8 @@ async fn publish(state: &AppState, envelope: Envelope) -> Result<(), ApiError> {
         .map_err(|e| ApiError::Unavailable(e.to_string()))
 }
 
-fn uuid_like() -> Result<String, ApiError> {
+/// A sign-in's family id: 128 random bits, hex.
+fn new_family_id() -> Result<String, ApiError> {
     Ok(secrets::random_token()?[..32].to_owned())
 }
 
