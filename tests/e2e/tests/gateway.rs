@@ -203,6 +203,13 @@ async fn the_auth_routes_have_a_stricter_rate_limit_than_the_rest() {
     assert_eq!(last.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(last.headers()["content-type"], "application/problem+json");
     assert!(last.headers().contains_key("retry-after"));
+    assert_eq!(last.headers()["retry-after"], "1");
+    assert_eq!(
+        last.headers()["x-content-type-options"],
+        "nosniff",
+        "gateway errors keep the security headers"
+    );
+    assert_eq!(last.headers().get_all("x-request-id").iter().count(), 1);
     for _ in 0..20 {
         let health = reqwest::get(platform.url("/api/healthz")).await.unwrap();
         assert_eq!(
@@ -245,5 +252,22 @@ async fn the_openapi_document_and_interactive_docs_are_served_through_the_gatewa
     assert!(
         csp.contains("script-src"),
         "the docs page may load its script: {csp}"
+    );
+    assert_eq!(
+        docs.headers()
+            .get_all("content-security-policy")
+            .iter()
+            .count(),
+        1
+    );
+    assert_eq!(docs.headers()["x-frame-options"], "DENY");
+    let api = reqwest::get(platform.url("/api/healthz")).await.unwrap();
+    assert_eq!(
+        api.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert!(
+        api.headers().get("retry-after").is_none(),
+        "no empty Retry-After"
     );
 }
