@@ -38,8 +38,8 @@ impl ServiceConfig for Config {
     fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
         let mut env = source.reader();
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
-        let redis_url = env.string_or("REDIS_URL", "redis://127.0.0.1:6379");
-        let rabbitmq_url = env.string_or("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+        let redis_url = env.string_or("REDIS_URL", noillin_redis::DEFAULT_URL);
+        let rabbitmq_url = env.string_or("RABBITMQ_URL", noillin_messaging::DEFAULT_URL);
         let store = match env.optional("MONGO_URI") {
             Some(uri) => StoreConfig::Mongo {
                 uri,

@@ -134,20 +134,16 @@ fn readiness(state: &AppState) -> Readiness {
 /// Publishes `system.instance_started` once the broker is reachable, so deployments are visible
 /// in the event stream (and the pipeline is proven end to end at every start).
 async fn announce_start(broker: BrokerLink) {
-    let event = Event::InstanceStarted {
-        service: SERVICE.to_owned(),
-        instance: format!("{}", std::process::id()),
-    };
+    // One envelope for every try: a retry after an unconfirmed publish is the same message.
+    let envelope = Envelope::new(
+        Event::InstanceStarted {
+            service: SERVICE.to_owned(),
+            instance: format!("{}", std::process::id()),
+        },
+        None,
+    );
     loop {
-        let connection = broker.connected().await;
-        let result = match connection.publisher().await {
-            Ok(publisher) => publisher
-                .publish(&Envelope::new(event.clone(), None))
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match result {
+        match broker.connected().await.publish(&envelope).await {
             Ok(()) => {
                 tracing::info!("start announced");
                 return;

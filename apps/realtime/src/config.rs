@@ -30,7 +30,7 @@ impl ServiceConfig for Config {
     fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
         let mut env = source.reader();
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
-        let redis_url = env.string_or("REDIS_URL", "redis://127.0.0.1:6379");
+        let redis_url = env.string_or("REDIS_URL", noillin_redis::DEFAULT_URL);
         let jwt_secret = env.secret("JWT_SECRET", 32);
         let allowed_origins = env.list("ALLOWED_ORIGINS");
         env.finish(|| {

@@ -34,7 +34,7 @@ impl ServiceConfig for Config {
     fn from_env(source: &EnvSource) -> Result<Self, ConfigError> {
         let mut env = source.reader();
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
-        let rabbitmq_url = env.string_or("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+        let rabbitmq_url = env.string_or("RABBITMQ_URL", noillin_messaging::DEFAULT_URL);
         let prefetch = env.parse_or("WORKER_PREFETCH", 32u16);
         if prefetch == 0 {
             env.problem("WORKER_PREFETCH", "must be at least 1");

@@ -45,6 +45,9 @@ impl From<lapin::Error> for PublishError {
 pub struct Broker {
     connection: Connection,
     topology: Topology,
+    /// One confirm-mode channel shared by every publish of this connection, opened on first
+    /// use and reopened if it closed: opening a channel per event would double the round trips.
+    publisher: tokio::sync::Mutex<Option<Publisher>>,
 }
 
 impl Broker {
@@ -56,6 +59,7 @@ impl Broker {
         Ok(Self {
             connection,
             topology: Topology::new(namespace),
+            publisher: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -175,16 +179,29 @@ impl Broker {
         Ok(())
     }
 
-    /// A channel in confirm mode for publishing events.
-    pub async fn publisher(&self) -> Result<Publisher, Error> {
-        let channel = self.connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok(Publisher {
-            channel,
-            exchange: self.topology.events_exchange(),
-        })
+    /// Publishes one event on the events exchange and waits for the broker's confirm (see
+    /// [`Publisher::publish`]).
+    pub async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
+        // Hold the lock only to find the channel: publishes confirm concurrently on it.
+        let publisher = {
+            let mut slot = self.publisher.lock().await;
+            match slot.as_ref() {
+                Some(publisher) if publisher.channel.status().connected() => publisher.clone(),
+                _ => {
+                    let channel = self.connection.create_channel().await?;
+                    channel
+                        .confirm_select(ConfirmSelectOptions::default())
+                        .await?;
+                    let publisher = Publisher {
+                        channel,
+                        exchange: self.topology.events_exchange(),
+                    };
+                    *slot = Some(publisher.clone());
+                    publisher
+                }
+            }
+        };
+        publisher.publish(envelope).await
     }
 
     /// Declares the retry queues of a concern: one per delay, each holding messages for its
@@ -285,7 +302,8 @@ fn quorum_arguments() -> FieldTable {
 }
 
 /// Publishes events; every publish waits for the broker's confirm.
-pub struct Publisher {
+#[derive(Clone)]
+struct Publisher {
     channel: Channel,
     exchange: String,
 }
@@ -293,7 +311,7 @@ pub struct Publisher {
 impl Publisher {
     /// Publishes one event persistently with the `mandatory` flag, and returns once the broker
     /// has confirmed it. An event no queue is bound for is an error, not a silent success.
-    pub async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
+    async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
         let payload = serde_json::to_vec(envelope)?;
         let routing_key = envelope.event.routing_key();
         let mut properties = BasicProperties::default()

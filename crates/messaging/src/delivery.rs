@@ -134,15 +134,6 @@ impl Delivery {
         header_u32(&self.inner.properties, ATTEMPT_HEADER).unwrap_or(0)
     }
 
-    /// The failure recorded on this message by an earlier attempt, if any.
-    pub fn last_error(&self) -> Option<String> {
-        let headers = self.inner.properties.headers().as_ref()?;
-        match headers.inner().get(ERROR_HEADER)? {
-            AMQPValue::LongString(text) => Some(text.to_string()),
-            _ => None,
-        }
-    }
-
     /// Acknowledges: the message's effect is stored.
     pub async fn ack(&self) -> Result<(), Error> {
         self.inner.acker.ack(BasicAckOptions::default()).await?;

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 use noillin_messaging::{Broker, Concern, Envelope, Event, Failed, RetryPolicy};
 
 fn rabbitmq_url() -> String {
-    std::env::var("RABBITMQ_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+    std::env::var("RABBITMQ_URL").unwrap_or_else(|_| noillin_messaging::DEFAULT_URL.to_owned())
 }
 
 fn event(n: usize) -> Envelope {
@@ -36,11 +35,10 @@ async fn broker(policy: &RetryPolicy) -> (Broker, String) {
 async fn a_failing_message_is_retried_with_growing_delays_then_parked_while_others_flow() {
     let policy = RetryPolicy::new(vec![Duration::from_millis(200), Duration::from_millis(400)]);
     let (broker, _) = broker(&policy).await;
-    let publisher = broker.publisher().await.unwrap();
     let poison = event(0);
-    publisher.publish(&poison).await.unwrap();
+    broker.publish(&poison).await.unwrap();
     for n in 1..=20 {
-        publisher.publish(&event(n)).await.unwrap();
+        broker.publish(&event(n)).await.unwrap();
     }
 
     let mut subscription = broker
@@ -106,13 +104,7 @@ async fn a_failing_message_is_retried_with_growing_delays_then_parked_while_othe
 async fn a_message_that_can_never_succeed_is_parked_at_once_with_its_reason() {
     let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);
     let (broker, _) = broker(&policy).await;
-    broker
-        .publisher()
-        .await
-        .unwrap()
-        .publish(&event(7))
-        .await
-        .unwrap();
+    broker.publish(&event(7)).await.unwrap();
     let mut subscription = broker
         .consume(Concern::System, 1, "retry-test", policy.clone())
         .await

@@ -2,6 +2,9 @@
 //! deployment's key namespace, the push channel that makes realtime nodes emit to a room, and
 //! (feature `socketio`) the Socket.IO cluster adapter of the realtime nodes.
 
+/// Where Redis is unless `REDIS_URL` says otherwise: the local server.
+pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+
 mod counters;
 mod push;
 

@@ -15,13 +15,12 @@ pub use socket::{SocketClient, SocketError};
 
 /// Redis the tests use (`REDIS_URL`, default the local server).
 pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+    std::env::var("REDIS_URL").unwrap_or_else(|_| noillin_redis::DEFAULT_URL.to_owned())
 }
 
 /// RabbitMQ the tests use (`RABBITMQ_URL`, default the local server).
 pub fn rabbitmq_url() -> String {
-    std::env::var("RABBITMQ_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+    std::env::var("RABBITMQ_URL").unwrap_or_else(|_| noillin_messaging::DEFAULT_URL.to_owned())
 }
 
 /// A fresh namespace: short, unique, valid as a Redis prefix and in RabbitMQ names.

@@ -409,11 +409,7 @@ async fn publish(state: &AppState, envelope: Envelope) -> Result<(), ApiError> {
         .broker
         .current()
         .ok_or_else(|| ApiError::Unavailable("rabbitmq not connected".into()))?;
-    let publisher = broker
-        .publisher()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    publisher
+    broker
         .publish(&envelope)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))
