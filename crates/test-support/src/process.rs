@@ -132,11 +132,6 @@ impl ServiceProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The operating system's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
         let status = Command::new("kill")

@@ -125,12 +125,6 @@ impl SocketClient {
         Ok(Self { events, outgoing })
     }
 
-    /// Emits an event to the server.
-    pub fn emit(&self, event: &str, data: &Value) -> Result<(), SocketError> {
-        let packet = format!("42{}", Value::Array(vec![Value::from(event), data.clone()]));
-        self.outgoing.send(packet).map_err(transport)
-    }
-
     /// Sends a raw Engine.IO text packet (for protocol-abuse tests).
     pub fn send_raw(&self, packet: String) -> Result<(), SocketError> {
         self.outgoing.send(packet).map_err(transport)

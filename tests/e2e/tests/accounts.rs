@@ -270,7 +270,11 @@ async fn of_racing_refreshes_with_one_token_exactly_one_wins() {
                 .status
         })
     });
-    let statuses: Vec<StatusCode> = futures_join(attempts).await;
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|status| status.expect("task completes"))
+        .collect();
 
     let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     assert_eq!(won, 1, "{statuses:?}");
@@ -279,16 +283,6 @@ async fn of_racing_refreshes_with_one_token_exactly_one_wins() {
             .iter()
             .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED)
     );
-}
-
-async fn futures_join<T: Send + 'static>(
-    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
-) -> Vec<T> {
-    let mut out = Vec::new();
-    for handle in handles.collect::<Vec<_>>() {
-        out.push(handle.await.expect("task completes"));
-    }
-    out
 }
 
 #[tokio::test]

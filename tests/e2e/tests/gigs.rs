@@ -138,6 +138,17 @@ async fn invalid_gigs_are_refused_with_field_errors() {
     );
     let mine = api.get("/gigs?mine=true", Some(&influencer.access)).await;
     assert_eq!(mine.body["items"], json!([]), "nothing was created");
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1000", "limit"),
+        (&format!("after={}", "x".repeat(65)) as &str, "after"),
+    ] {
+        let response = api
+            .get(&format!("/gigs?{query}"), Some(&influencer.access))
+            .await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(response.error_fields(), vec![field.to_owned()], "{query}");
+    }
 }
 
 #[tokio::test]
@@ -189,10 +200,11 @@ async fn only_the_owner_changes_a_gig_and_stale_versions_do_not_win() {
             .status
         })
     });
-    let mut statuses = Vec::new();
-    for handle in concurrent.collect::<Vec<_>>() {
-        statuses.push(handle.await.unwrap());
-    }
+    let statuses: Vec<StatusCode> = futures::future::join_all(concurrent)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     assert!(
         statuses
             .iter()

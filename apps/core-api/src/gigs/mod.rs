@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use noillin_domain::{
     Role, UserId, UserStatus, ValidationErrors,
     availability::{Schedule, SlotQuery, slots},
-    gig::{FULL_SHARE_BPS, Gig, GigId, GigMember, GigStatus, MemberState},
+    gig::{Gig, GigId, GigMember, GigStatus, MemberState},
 };
 use noillin_store::{Constraint, StoreError};
 
@@ -203,6 +203,3 @@ pub async fn gig_slots(
         other => ApiError::invalid("to", "invalid_range", &other.to_string()),
     })
 }
-
-/// The whole share for a single gig.
-pub const SINGLE_OWNER_SHARE: u32 = FULL_SHARE_BPS;

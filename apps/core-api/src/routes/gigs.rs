@@ -8,7 +8,8 @@ use axum::{
 use jiff::Timestamp;
 use noillin_domain::{
     SocialPlatform,
-    gig::{Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
+    availability::MAX_QUERY_DAYS,
+    gig::{FULL_SHARE_BPS, Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -204,7 +205,7 @@ async fn create_gig(
         status: GigStatus::Draft,
         members: vec![GigMember {
             user_id: user.id().clone(),
-            share_bps: gigs::SINGLE_OWNER_SHARE,
+            share_bps: FULL_SHARE_BPS,
             state: MemberState::Accepted,
         }],
         version: 1,
@@ -252,8 +253,15 @@ async fn list_gigs(
             "must be between 1 and 100",
         ));
     }
+    if query.after.as_ref().is_some_and(|a| a.len() > 64) {
+        return Err(ApiError::invalid(
+            "after",
+            "invalid",
+            "must be a gig id from a previous page",
+        ));
+    }
     let page = noillin_store::PageRequest {
-        after: query.after.filter(|a| a.len() <= 64),
+        after: query.after,
         limit,
     };
     let gigs = if query.mine {
@@ -492,7 +500,7 @@ async fn gig_slots(
             "must be after from",
         ));
     }
-    if to.duration_since(from) > jiff::SignedDuration::from_hours(62 * 24) {
+    if to.duration_since(from) > jiff::SignedDuration::from_hours(MAX_QUERY_DAYS * 24) {
         return Err(ApiError::invalid(
             "to",
             "range_too_long",
