@@ -88,3 +88,30 @@ impl PushSubscription {
         self.inner.next().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_travel_in_the_documented_json_shape() {
+        let emit = RealtimeCommand::Emit(Push {
+            room: "user:42".into(),
+            event: "notification".into(),
+            data: serde_json::json!({ "kind": "hello" }),
+        });
+        assert_eq!(
+            serde_json::to_value(&emit).unwrap(),
+            serde_json::json!({ "command": "emit", "room": "user:42", "event": "notification", "data": { "kind": "hello" } })
+        );
+        let disconnect = RealtimeCommand::Disconnect {
+            room: "user:42".into(),
+        };
+        let json = serde_json::json!({ "command": "disconnect", "room": "user:42" });
+        assert_eq!(serde_json::to_value(&disconnect).unwrap(), json);
+        assert_eq!(
+            serde_json::from_value::<RealtimeCommand>(json).unwrap(),
+            disconnect
+        );
+    }
+}
