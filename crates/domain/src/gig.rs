@@ -274,6 +274,66 @@ impl Gig {
     }
 }
 
+/// Something a change of a gig tells people other than whoever made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GigChange {
+    /// This influencer is newly invited (or invited again after the members were reset).
+    MemberInvited(UserId),
+    /// An invited member answered.
+    MemberAnswered { member: UserId, accepted: bool },
+    /// The gig went live; `members` are its members other than the owner.
+    Published { members: Vec<UserId> },
+    /// The gig was archived; `members` are its accepted members other than the owner.
+    Archived { members: Vec<UserId> },
+}
+
+/// What changed between two versions of one gig, in a stable order (invitations and answers
+/// in member order, then publication or archiving).
+pub fn changes(before: &Gig, after: &Gig) -> Vec<GigChange> {
+    let state_before = |user: &UserId| {
+        before
+            .members
+            .iter()
+            .find(|m| m.user_id == *user)
+            .map(|m| m.state)
+    };
+    let mut changes = Vec::new();
+    for member in after.members.iter().filter(|m| m.user_id != after.owner_id) {
+        let was = state_before(&member.user_id);
+        match member.state {
+            MemberState::Invited if was != Some(MemberState::Invited) => {
+                changes.push(GigChange::MemberInvited(member.user_id.clone()));
+            }
+            MemberState::Accepted | MemberState::Declined if was == Some(MemberState::Invited) => {
+                changes.push(GigChange::MemberAnswered {
+                    member: member.user_id.clone(),
+                    accepted: member.state == MemberState::Accepted,
+                });
+            }
+            _ => {}
+        }
+    }
+    let others = |gig: &Gig| -> Vec<UserId> {
+        gig.members
+            .iter()
+            .filter(|m| m.user_id != gig.owner_id && m.state == MemberState::Accepted)
+            .map(|m| m.user_id.clone())
+            .collect()
+    };
+    if before.status != after.status {
+        match after.status {
+            GigStatus::Published => changes.push(GigChange::Published {
+                members: others(after),
+            }),
+            GigStatus::Archived => changes.push(GigChange::Archived {
+                members: others(after),
+            }),
+            GigStatus::Draft => {}
+        }
+    }
+    changes
+}
+
 /// The engine names its fields after [`SlotSettings`]; the API speaks in [`GigTerms`] names.
 fn terms_field(engine_field: &str) -> &str {
     match engine_field {
@@ -324,6 +384,100 @@ mod tests {
             created_at: Timestamp::UNIX_EPOCH,
             updated_at: Timestamp::UNIX_EPOCH,
         }
+    }
+
+    fn with_members(mut gig: Gig, members: &[(&UserId, MemberState)]) -> Gig {
+        gig.members.truncate(1);
+        for (user, state) in members {
+            gig.members.push(GigMember {
+                user_id: (*user).clone(),
+                share_bps: 1000,
+                state: *state,
+            });
+        }
+        gig
+    }
+
+    #[test]
+    fn an_unchanged_gig_or_an_edit_of_its_text_tells_nobody() {
+        let before = gig();
+        let mut after = before.clone();
+        after.title = "Another title".into();
+        after.version += 1;
+        assert_eq!(changes(&before, &before), vec![]);
+        assert_eq!(changes(&before, &after), vec![]);
+    }
+
+    #[test]
+    fn new_invitations_are_told_once_and_reinvited_members_again() {
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let before = with_members(
+            gig(),
+            &[(&a, MemberState::Invited), (&b, MemberState::Accepted)],
+        );
+        let c = UserId::generate();
+        let after = with_members(
+            before.clone(),
+            &[
+                (&a, MemberState::Invited),
+                (&b, MemberState::Invited),
+                (&c, MemberState::Invited),
+            ],
+        );
+        assert_eq!(
+            changes(&before, &after),
+            vec![GigChange::MemberInvited(b), GigChange::MemberInvited(c)]
+        );
+    }
+
+    #[test]
+    fn answers_name_the_member_and_whether_they_accepted() {
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let before = with_members(
+            gig(),
+            &[(&a, MemberState::Invited), (&b, MemberState::Invited)],
+        );
+        let after = with_members(
+            before.clone(),
+            &[(&a, MemberState::Declined), (&b, MemberState::Accepted)],
+        );
+        assert_eq!(
+            changes(&before, &after),
+            vec![
+                GigChange::MemberAnswered {
+                    member: a,
+                    accepted: false
+                },
+                GigChange::MemberAnswered {
+                    member: b,
+                    accepted: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn publishing_and_archiving_tell_the_accepted_members_but_not_the_owner() {
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let draft = with_members(
+            gig(),
+            &[(&a, MemberState::Accepted), (&b, MemberState::Declined)],
+        );
+        let mut published = draft.clone();
+        published.status = GigStatus::Published;
+        let mut archived = published.clone();
+        archived.status = GigStatus::Archived;
+        assert_eq!(
+            changes(&draft, &published),
+            vec![GigChange::Published {
+                members: vec![a.clone()]
+            }]
+        );
+        assert_eq!(
+            changes(&published, &archived),
+            vec![GigChange::Archived { members: vec![a] }]
+        );
+        assert_eq!(changes(&archived, &archived), vec![]);
     }
 
     fn fields(result: Result<(), ValidationErrors>) -> Vec<String> {

@@ -4,6 +4,8 @@
 
 pub mod availability;
 pub mod gig;
+pub mod mail;
+pub mod notification;
 pub mod profile;
 pub mod user;
 pub mod validation;

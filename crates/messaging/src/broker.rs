@@ -3,6 +3,7 @@
 
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+    PublisherConfirm,
     options::{
         BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
         ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
@@ -11,7 +12,7 @@ use lapin::{
     types::{AMQPValue, FieldTable, ShortString},
 };
 
-use crate::{Concern, Envelope, RetryPolicy, Subscription, Topology};
+use crate::{Concern, Envelope, OutgoingMessage, RetryPolicy, Subscription, Topology};
 
 /// Errors talking to RabbitMQ.
 #[derive(Debug, thiserror::Error)]
@@ -180,28 +181,76 @@ impl Broker {
     }
 
     /// Publishes one event on the events exchange and waits for the broker's confirm (see
-    /// [`Publisher::publish`]).
+    /// [`Broker::publish_batch`]).
     pub async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
-        // Hold the lock only to find the channel: publishes confirm concurrently on it.
-        let publisher = {
-            let mut slot = self.publisher.lock().await;
-            match slot.as_ref() {
-                Some(publisher) if publisher.channel.status().connected() => publisher.clone(),
-                _ => {
-                    let channel = self.connection.create_channel().await?;
-                    channel
-                        .confirm_select(ConfirmSelectOptions::default())
-                        .await?;
-                    let publisher = Publisher {
-                        channel,
-                        exchange: self.topology.events_exchange(),
-                    };
-                    *slot = Some(publisher.clone());
-                    publisher
-                }
+        let message = envelope.outgoing()?;
+        self.publish_batch(std::slice::from_ref(&message))
+            .await
+            .pop()
+            .unwrap_or(Err(PublishError::Nacked))
+    }
+
+    /// Publishes messages persistently with the `mandatory` flag and waits for the broker's
+    /// confirms; the result of each message is at its index. All are sent before any confirm
+    /// is awaited, so a batch costs about one round trip, not one per message. A message no
+    /// queue is bound for is an error, not a silent success.
+    pub async fn publish_batch(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> Vec<Result<(), PublishError>> {
+        let publisher = match self.publisher().await {
+            Ok(publisher) => publisher,
+            Err(e) => {
+                let reason = e.to_string();
+                return messages
+                    .iter()
+                    .map(|_| Err(PublishError::Broker(Error::NotAccepted(reason.clone()))))
+                    .collect();
             }
         };
-        publisher.publish(envelope).await
+        let mut pending = Vec::with_capacity(messages.len());
+        for message in messages {
+            pending.push(publisher.send(message).await);
+        }
+        let mut results = Vec::with_capacity(messages.len());
+        for (message, sent) in messages.iter().zip(pending) {
+            results.push(match sent {
+                Ok(confirm) => match confirm.await {
+                    Ok(Confirmation::Ack(None)) => Ok(()),
+                    Ok(Confirmation::Ack(Some(_))) => {
+                        Err(PublishError::Unroutable(message.routing_key.clone()))
+                    }
+                    Ok(Confirmation::Nack(_) | Confirmation::NotRequested) => {
+                        Err(PublishError::Nacked)
+                    }
+                    Err(e) => Err(e.into()),
+                },
+                Err(e) => Err(e.into()),
+            });
+        }
+        results
+    }
+
+    /// The connection's confirm-mode publishing channel, opened on first use and reopened if
+    /// it closed.
+    async fn publisher(&self) -> Result<Publisher, lapin::Error> {
+        // Hold the lock only to find the channel: publishes confirm concurrently on it.
+        let mut slot = self.publisher.lock().await;
+        if let Some(publisher) = slot.as_ref()
+            && publisher.channel.status().connected()
+        {
+            return Ok(publisher.clone());
+        }
+        let channel = self.connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let publisher = Publisher {
+            channel,
+            exchange: self.topology.events_exchange(),
+        };
+        *slot = Some(publisher.clone());
+        Ok(publisher)
     }
 
     /// Declares the retry queues of a concern: one per delay, each holding messages for its
@@ -301,7 +350,7 @@ fn quorum_arguments() -> FieldTable {
     arguments
 }
 
-/// Publishes events; every publish waits for the broker's confirm.
+/// Publishes on the events exchange from one confirm-mode channel.
 #[derive(Clone)]
 struct Publisher {
     channel: Channel,
@@ -309,38 +358,28 @@ struct Publisher {
 }
 
 impl Publisher {
-    /// Publishes one event persistently with the `mandatory` flag, and returns once the broker
-    /// has confirmed it. An event no queue is bound for is an error, not a silent success.
-    async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
-        let payload = serde_json::to_vec(envelope)?;
-        let routing_key = envelope.event.routing_key();
+    /// Sends one message; the returned future resolves with the broker's confirm.
+    async fn send(&self, message: &OutgoingMessage) -> Result<PublisherConfirm, lapin::Error> {
         let mut properties = BasicProperties::default()
-            .with_message_id(envelope.id.to_string().into())
-            .with_type(ShortString::from(routing_key))
+            .with_message_id(message.message_id.clone().into())
+            .with_type(ShortString::from(message.routing_key.clone()))
             .with_content_type("application/json".into())
             .with_delivery_mode(2)
-            .with_timestamp(envelope.occurred_at.as_second().max(0).unsigned_abs());
-        if let Some(correlation_id) = &envelope.correlation_id {
+            .with_timestamp(message.occurred_at.as_second().max(0).unsigned_abs());
+        if let Some(correlation_id) = &message.correlation_id {
             properties = properties.with_correlation_id(correlation_id.clone().into());
         }
-        let confirmation = self
-            .channel
+        self.channel
             .basic_publish(
                 self.exchange.clone().into(),
-                routing_key.into(),
+                message.routing_key.clone().into(),
                 BasicPublishOptions {
                     mandatory: true,
                     ..Default::default()
                 },
-                &payload,
+                &message.payload,
                 properties,
             )
-            .await?
-            .await?;
-        match confirmation {
-            Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable(routing_key.to_owned())),
-            Confirmation::Nack(_) | Confirmation::NotRequested => Err(PublishError::Nacked),
-        }
+            .await
     }
 }

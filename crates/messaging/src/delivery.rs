@@ -134,6 +134,12 @@ impl Delivery {
         header_u32(&self.inner.properties, ATTEMPT_HEADER).unwrap_or(0)
     }
 
+    /// Whether a failure now would park the message instead of retrying it: the handler's
+    /// last chance to record a final outcome of its own.
+    pub fn is_last_attempt(&self) -> bool {
+        self.shared.policy.delay_after(self.attempt()).is_none()
+    }
+
     /// Acknowledges: the message's effect is stored.
     pub async fn ack(&self) -> Result<(), Error> {
         self.inner.acker.ack(BasicAckOptions::default()).await?;

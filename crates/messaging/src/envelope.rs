@@ -20,6 +20,17 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// The message as the broker will carry it.
+    pub fn outgoing(&self) -> Result<OutgoingMessage, serde_json::Error> {
+        Ok(OutgoingMessage {
+            message_id: self.id.to_string(),
+            routing_key: self.event.routing_key().to_owned(),
+            correlation_id: self.correlation_id.clone(),
+            payload: serde_json::to_vec(self)?,
+            occurred_at: self.occurred_at,
+        })
+    }
+
     /// Wraps an event that happens now.
     pub fn new(event: Event, correlation_id: Option<String>) -> Self {
         Self {
@@ -30,6 +41,18 @@ impl Envelope {
             event,
         }
     }
+}
+
+/// A serialized message ready to publish: what the outbox keeps, and what the broker gets with
+/// its id, type and correlation id in the AMQP properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub message_id: String,
+    pub routing_key: String,
+    pub correlation_id: Option<String>,
+    /// The envelope as JSON.
+    pub payload: Vec<u8>,
+    pub occurred_at: Timestamp,
 }
 
 /// Every event the platform emits. The serde tag is the routing key, so the broker routes on
@@ -50,6 +73,39 @@ pub enum Event {
         reset_token: String,
         expires_at: Timestamp,
     },
+    /// The owner of a draft group gig invited an influencer into it.
+    #[serde(rename = "gig.member_invited")]
+    GigMemberInvited {
+        gig_id: String,
+        title: String,
+        owner_id: String,
+        member_id: String,
+    },
+    /// An invited member accepted or declined.
+    #[serde(rename = "gig.member_answered")]
+    GigMemberAnswered {
+        gig_id: String,
+        title: String,
+        owner_id: String,
+        member_id: String,
+        accepted: bool,
+    },
+    /// A gig was published; `member_ids` are its members other than the owner.
+    #[serde(rename = "gig.published")]
+    GigPublished {
+        gig_id: String,
+        title: String,
+        owner_id: String,
+        member_ids: Vec<String>,
+    },
+    /// A gig was archived; `member_ids` are its accepted members other than the owner.
+    #[serde(rename = "gig.archived")]
+    GigArchived {
+        gig_id: String,
+        title: String,
+        owner_id: String,
+        member_ids: Vec<String>,
+    },
 }
 
 impl Event {
@@ -58,6 +114,10 @@ impl Event {
         match self {
             Event::InstanceStarted { .. } => "system.instance_started",
             Event::PasswordResetMail { .. } => "email.password_reset",
+            Event::GigMemberInvited { .. } => "gig.member_invited",
+            Event::GigMemberAnswered { .. } => "gig.member_answered",
+            Event::GigPublished { .. } => "gig.published",
+            Event::GigArchived { .. } => "gig.archived",
         }
     }
 }

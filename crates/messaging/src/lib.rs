@@ -13,6 +13,6 @@ mod topology;
 
 pub use broker::{Broker, Error, PublishError};
 pub use delivery::{Delivery, Failed, ParkedMessage, RetryPolicy, Subscription};
-pub use envelope::{Envelope, Event, SCHEMA_VERSION};
+pub use envelope::{Envelope, Event, OutgoingMessage, SCHEMA_VERSION};
 pub use link::BrokerLink;
 pub use topology::{Concern, Topology};

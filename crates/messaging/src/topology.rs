@@ -9,15 +9,18 @@ pub enum Concern {
     System,
     /// Mails to send (`email.*`).
     Email,
+    /// Events users are told about: stored, pushed live, and emailed for some kinds.
+    Notifications,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 2] = [Concern::System, Concern::Email];
+    pub const ALL: [Concern; 3] = [Concern::System, Concern::Email, Concern::Notifications];
 
     pub fn name(self) -> &'static str {
         match self {
             Concern::System => "system",
             Concern::Email => "email",
+            Concern::Notifications => "notifications",
         }
     }
 
@@ -26,6 +29,12 @@ impl Concern {
         match self {
             Concern::System => &["system.#"],
             Concern::Email => &["email.#"],
+            Concern::Notifications => &[
+                "gig.member_invited",
+                "gig.member_answered",
+                "gig.published",
+                "gig.archived",
+            ],
         }
     }
 }
@@ -69,9 +78,97 @@ impl Topology {
     }
 }
 
+/// Whether a topic binding pattern matches a routing key (`#` matches zero or more words, `*`
+/// exactly one).
+#[cfg(test)]
+fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn words(pattern: &[&str], key: &[&str]) -> bool {
+        match (pattern.first(), key.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => {
+                words(&pattern[1..], key) || (!key.is_empty() && words(pattern, &key[1..]))
+            }
+            (Some(&"*"), Some(_)) => words(&pattern[1..], &key[1..]),
+            (Some(p), Some(k)) if p == k => words(&pattern[1..], &key[1..]),
+            _ => false,
+        }
+    }
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let key: Vec<&str> = key.split('.').collect();
+    words(&pattern, &key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Event;
+
+    /// One event of every kind the platform publishes.
+    fn every_event() -> Vec<Event> {
+        let id = || "0191c1d2-0000-7000-8000-000000000000".to_owned();
+        vec![
+            Event::InstanceStarted {
+                service: "core-api".into(),
+                instance: "1".into(),
+            },
+            Event::PasswordResetMail {
+                user_id: id(),
+                email: "a@example.com".into(),
+                display_name: "A".into(),
+                reset_token: "t".into(),
+                expires_at: jiff::Timestamp::UNIX_EPOCH,
+            },
+            Event::GigMemberInvited {
+                gig_id: id(),
+                title: "T".into(),
+                owner_id: id(),
+                member_id: id(),
+            },
+            Event::GigMemberAnswered {
+                gig_id: id(),
+                title: "T".into(),
+                owner_id: id(),
+                member_id: id(),
+                accepted: true,
+            },
+            Event::GigPublished {
+                gig_id: id(),
+                title: "T".into(),
+                owner_id: id(),
+                member_ids: vec![],
+            },
+            Event::GigArchived {
+                gig_id: id(),
+                title: "T".into(),
+                owner_id: id(),
+                member_ids: vec![],
+            },
+        ]
+    }
+
+    #[test]
+    fn every_event_is_routed_to_exactly_one_concern() {
+        // Publishing is `mandatory`: an event no queue is bound for would fail to publish, and
+        // one bound twice would be handled twice.
+        for event in every_event() {
+            let key = event.routing_key();
+            let concerns: Vec<_> = Concern::ALL
+                .into_iter()
+                .filter(|c| c.bindings().iter().any(|p| topic_matches(p, key)))
+                .collect();
+            assert_eq!(concerns.len(), 1, "{key} is routed to {concerns:?}");
+        }
+    }
+
+    #[test]
+    fn topic_patterns_match_like_the_broker() {
+        assert!(topic_matches("email.#", "email.password_reset"));
+        assert!(topic_matches("email.#", "email"));
+        assert!(topic_matches("gig.*", "gig.published"));
+        assert!(!topic_matches("gig.*", "gig.member.invited"));
+        assert!(!topic_matches("gig.published", "gig.archived"));
+        assert!(!topic_matches("system.#", "gig.published"));
+    }
 
     #[test]
     fn every_name_lives_under_the_namespace() {

@@ -129,3 +129,48 @@ async fn a_message_that_can_never_succeed_is_parked_at_once_with_its_reason() {
 
     broker.delete_topology(&policy).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_batch_is_confirmed_message_by_message_and_an_unroutable_one_fails_alone() {
+    let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);
+    let (broker, _) = broker(&policy).await;
+    let mut batch: Vec<_> = (0..50).map(|n| event(n).outgoing().unwrap()).collect();
+    batch[17].routing_key = "nobody.listens".into();
+
+    let results = broker.publish_batch(&batch).await;
+
+    assert_eq!(results.len(), 50);
+    for (i, result) in results.iter().enumerate() {
+        if i == 17 {
+            assert!(
+                matches!(result, Err(noillin_messaging::PublishError::Unroutable(k)) if k == "nobody.listens"),
+                "{result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "message {i}: {result:?}");
+        }
+    }
+    let mut subscription = broker
+        .consume(Concern::System, 50, "batch-test", policy.clone())
+        .await
+        .unwrap();
+    let mut received = std::collections::HashSet::new();
+    while received.len() < 49 {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            .await
+            .expect("a delivery in time")
+            .unwrap()
+            .unwrap();
+        received.insert(delivery.envelope().unwrap().id.to_string());
+        delivery.ack().await.unwrap();
+    }
+    let expected: std::collections::HashSet<_> = batch
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 17)
+        .map(|(_, m)| m.message_id.clone())
+        .collect();
+    assert_eq!(received, expected);
+
+    broker.delete_topology(&policy).await.unwrap();
+}

@@ -13,7 +13,12 @@ pub use deadpool_redis::Pool;
 pub use push::{Push, PushSubscription, RealtimeCommand};
 pub use redis::RedisError;
 
-use deadpool_redis::{Config, Runtime};
+use std::time::Duration;
+
+use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts};
+
+/// Longest wait for a pooled connection, a new one, or a health check of an idle one.
+const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Errors from Redis.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +55,17 @@ impl Redis {
     /// start shows up in readiness rather than preventing the process from starting.
     pub fn new(url: &str, namespace: &str) -> Result<Self, Error> {
         let client = redis::Client::open(url)?;
-        let pool = Config::from_url(url).create_pool(Some(Runtime::Tokio1))?;
+        let mut config = Config::from_url(url);
+        // An unreachable Redis fails a command in seconds instead of leaving it waiting.
+        config.pool = Some(PoolConfig {
+            timeouts: Timeouts {
+                wait: Some(POOL_TIMEOUT),
+                create: Some(POOL_TIMEOUT),
+                recycle: Some(POOL_TIMEOUT),
+            },
+            ..PoolConfig::default()
+        });
+        let pool = config.create_pool(Some(Runtime::Tokio1))?;
         Ok(Self {
             pool,
             client,

@@ -6,11 +6,15 @@
 mod api;
 mod platform;
 mod process;
+mod proxy;
+mod smtp;
 mod socket;
 
 pub use api::{ApiClient, ApiResponse, TestUser};
 pub use platform::{Platform, PlatformBuilder, nginx_binary, render_gateway};
 pub use process::{ServiceProcess, binary_path, repo_root, run_to_exit};
+pub use proxy::TcpProxy;
+pub use smtp::{ReceivedMail, SmtpSink};
 pub use socket::{SocketClient, SocketError};
 
 /// Redis the tests use (`REDIS_URL`, default the local server).

@@ -1,0 +1,285 @@
+//! Notifications: what a user is told about, how it reads, and which kinds also go by email.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{UserId, gig::GigId};
+
+/// A notification's id. Derived from the event that caused it and the recipient, so the same
+/// event handled twice yields the same id (and the second store is a no-op); built as a UUIDv8
+/// whose first 48 bits are the event's UUIDv7 timestamp, so ids sort by the event's time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NotificationId(String);
+
+impl NotificationId {
+    /// The id of the notification of `kind` that event `event_id` gives `recipient`.
+    pub fn derive(event_id: Uuid, recipient: &UserId, kind: NotificationKind) -> Self {
+        let event = event_id.as_bytes();
+        let mut hash = Fnv64::default();
+        hash.write(event);
+        hash.write(recipient.as_str().as_bytes());
+        hash.write(kind.as_str().as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes[..6].copy_from_slice(&event[..6]);
+        bytes[6..14].copy_from_slice(&hash.finish().to_be_bytes());
+        // The last two bytes mix in a second pass so every non-version bit depends on the input.
+        hash.write(&bytes[6..14]);
+        bytes[14..].copy_from_slice(&hash.finish().to_be_bytes()[..2]);
+        Self(
+            uuid::Builder::from_custom_bytes(bytes)
+                .into_uuid()
+                .to_string(),
+        )
+    }
+
+    /// Wraps a stored or presented id. Unknown ids simply find nothing.
+    pub fn from_string(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for NotificationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// FNV-1a, 64 bits: a stable hash (std's `DefaultHasher` may change between releases, and
+/// these ids are stored).
+struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// You were invited into a group gig.
+    GigInvitation,
+    /// A member you invited accepted.
+    GigInvitationAccepted,
+    /// A member you invited declined.
+    GigInvitationDeclined,
+    /// A group gig you are a member of was published.
+    GigPublished,
+    /// A group gig you are a member of was archived.
+    GigArchived,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 5] = [
+        NotificationKind::GigInvitation,
+        NotificationKind::GigInvitationAccepted,
+        NotificationKind::GigInvitationDeclined,
+        NotificationKind::GigPublished,
+        NotificationKind::GigArchived,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::GigInvitation => "gig_invitation",
+            NotificationKind::GigInvitationAccepted => "gig_invitation_accepted",
+            NotificationKind::GigInvitationDeclined => "gig_invitation_declined",
+            NotificationKind::GigPublished => "gig_published",
+            NotificationKind::GigArchived => "gig_archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == s)
+    }
+
+    /// Whether this kind is also sent by email: the ones that ask the recipient to act.
+    pub fn emailed(self) -> bool {
+        matches!(self, NotificationKind::GigInvitation)
+    }
+}
+
+/// One notification of one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: NotificationId,
+    pub user_id: UserId,
+    pub kind: NotificationKind,
+    pub title: String,
+    pub body: String,
+    /// The gig it is about.
+    pub gig_id: Option<GigId>,
+    /// When the event happened (not when the notification was stored).
+    pub created_at: Timestamp,
+    pub read_at: Option<Timestamp>,
+    /// When it was pushed to the user's open sockets; `None` until a push succeeded.
+    pub pushed_at: Option<Timestamp>,
+}
+
+/// What a gig notification says about its gig.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GigNotice<'a> {
+    pub gig_id: &'a GigId,
+    pub gig_title: &'a str,
+    /// The display name of whoever acted (the owner who invited or published, the member who
+    /// answered).
+    pub actor_name: &'a str,
+}
+
+impl Notification {
+    /// The notification of `kind` about a gig for `recipient`, caused by event `event_id` that
+    /// happened at `occurred_at`.
+    pub fn about_gig(
+        event_id: Uuid,
+        occurred_at: Timestamp,
+        recipient: &UserId,
+        kind: NotificationKind,
+        notice: &GigNotice<'_>,
+    ) -> Self {
+        let GigNotice {
+            gig_title,
+            actor_name,
+            ..
+        } = notice;
+        let (title, body) = match kind {
+            NotificationKind::GigInvitation => (
+                "You are invited to a group gig".to_owned(),
+                format!(
+                    "{actor_name} invited you to join \u{201c}{gig_title}\u{201d}. Accept or decline it in your dashboard."
+                ),
+            ),
+            NotificationKind::GigInvitationAccepted => (
+                "Invitation accepted".to_owned(),
+                format!("{actor_name} accepted your invitation to \u{201c}{gig_title}\u{201d}."),
+            ),
+            NotificationKind::GigInvitationDeclined => (
+                "Invitation declined".to_owned(),
+                format!("{actor_name} declined your invitation to \u{201c}{gig_title}\u{201d}."),
+            ),
+            NotificationKind::GigPublished => (
+                "Group gig published".to_owned(),
+                format!(
+                    "{actor_name} published \u{201c}{gig_title}\u{201d}; brands can book it now."
+                ),
+            ),
+            NotificationKind::GigArchived => (
+                "Group gig archived".to_owned(),
+                format!(
+                    "{actor_name} archived \u{201c}{gig_title}\u{201d}; it can no longer be booked."
+                ),
+            ),
+        };
+        Self {
+            id: NotificationId::derive(event_id, recipient, kind),
+            user_id: recipient.clone(),
+            kind,
+            title,
+            body,
+            gig_id: Some(notice.gig_id.clone()),
+            created_at: occurred_at,
+            read_at: None,
+            pushed_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> Uuid {
+        Uuid::now_v7()
+    }
+
+    #[test]
+    fn the_same_event_and_recipient_give_the_same_id() {
+        let (e, user) = (event(), UserId::generate());
+        assert_eq!(
+            NotificationId::derive(e, &user, NotificationKind::GigInvitation),
+            NotificationId::derive(e, &user, NotificationKind::GigInvitation)
+        );
+    }
+
+    #[test]
+    fn another_event_recipient_or_kind_gives_another_id() {
+        let (e, user) = (event(), UserId::generate());
+        let id = NotificationId::derive(e, &user, NotificationKind::GigInvitation);
+        assert_ne!(
+            id,
+            NotificationId::derive(event(), &user, NotificationKind::GigInvitation)
+        );
+        assert_ne!(
+            id,
+            NotificationId::derive(e, &UserId::generate(), NotificationKind::GigInvitation)
+        );
+        assert_ne!(
+            id,
+            NotificationId::derive(e, &user, NotificationKind::GigPublished)
+        );
+    }
+
+    #[test]
+    fn ids_are_version_8_uuids_ordered_by_the_event_time() {
+        let user = UserId::generate();
+        let earlier = Uuid::now_v7();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = Uuid::now_v7();
+        let a = NotificationId::derive(earlier, &user, NotificationKind::GigArchived);
+        let b = NotificationId::derive(later, &user, NotificationKind::GigInvitation);
+        assert!(a < b, "{a} should sort before {b}");
+        let parsed = Uuid::parse_str(b.as_str()).unwrap();
+        assert_eq!(parsed.get_version_num(), 8);
+        assert_eq!(parsed.as_bytes()[..6], later.as_bytes()[..6]);
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names_and_only_invitations_are_emailed() {
+        for kind in NotificationKind::ALL {
+            assert_eq!(NotificationKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(kind.emailed(), kind == NotificationKind::GigInvitation);
+        }
+        assert_eq!(NotificationKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn a_gig_notification_names_the_gig_and_the_actor() {
+        let gig = GigId::generate();
+        let user = UserId::generate();
+        let n = Notification::about_gig(
+            event(),
+            Timestamp::UNIX_EPOCH,
+            &user,
+            NotificationKind::GigInvitationDeclined,
+            &GigNotice {
+                gig_id: &gig,
+                gig_title: "Lisbon food week",
+                actor_name: "Rui",
+            },
+        );
+        assert_eq!(n.user_id, user);
+        assert_eq!(n.gig_id, Some(gig));
+        assert!(n.body.contains("Rui declined"), "{}", n.body);
+        assert!(n.body.contains("Lisbon food week"), "{}", n.body);
+        assert_eq!((n.read_at, n.pushed_at), (None, None));
+        assert_eq!(n.created_at, Timestamp::UNIX_EPOCH);
+    }
+}

@@ -1,0 +1,211 @@
+//! The platform's mails, each as a subject, a plain-text part and an HTML part. Written as
+//! code rather than template files: two short mails do not pay for a template engine, and
+//! every interpolated value goes through one of the helpers at the bottom, so none of them
+//! (a user's display name, a gig title) can add markup to the HTML or a line to the subject.
+
+/// A mail ready to be put in an [`OutgoingMail`](crate::OutgoingMail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The mail with a password-reset link. `expires_at_text` completes "The link expires …",
+/// e.g. `"in 30 minutes"` or `"on 20 November 2026 at 14:00 UTC"`.
+pub fn password_reset(display_name: &str, reset_link: &str, expires_at_text: &str) -> Rendered {
+    let subject = "Reset your Noillin password".to_owned();
+    let text = format!(
+        "Hello {display_name},\n\
+         \n\
+         Someone asked to reset the password of your Noillin account. To choose a new \
+         password, open this link:\n\
+         \n\
+         {reset_link}\n\
+         \n\
+         The link works once and expires {expires_at_text}. If you did not ask for this, \
+         ignore this mail: your password stays as it is.\n\
+         \n\
+         — Noillin\n"
+    );
+    let body = format!(
+        "<p>Hello {name},</p>\n\
+         <p>Someone asked to reset the password of your Noillin account. To choose a new \
+         password, open this link:</p>\n\
+         <p>{link}</p>\n\
+         <p>The link works once and expires {expires}. If you did not ask for this, ignore \
+         this mail: your password stays as it is.</p>\n",
+        name = escape_html(display_name),
+        link = html_link(reset_link, "Choose a new password"),
+        expires = escape_html(expires_at_text),
+    );
+    Rendered {
+        html: html_document(&subject, &body),
+        subject,
+        text,
+    }
+}
+
+/// The mail inviting an influencer to a gig (a group gig's member, a brand's private gig).
+pub fn gig_invitation(
+    display_name: &str,
+    inviter_name: &str,
+    gig_title: &str,
+    dashboard_link: &str,
+) -> Rendered {
+    let subject = format!("You are invited to “{}”", header_text(gig_title));
+    let text = format!(
+        "Hello {display_name},\n\
+         \n\
+         {inviter_name} invited you to the gig “{gig_title}” on Noillin. See the invitation \
+         and answer it on your dashboard:\n\
+         \n\
+         {dashboard_link}\n\
+         \n\
+         — Noillin\n"
+    );
+    let body = format!(
+        "<p>Hello {name},</p>\n\
+         <p>{inviter} invited you to the gig “{title}” on Noillin. See the invitation and \
+         answer it on your dashboard:</p>\n\
+         <p>{link}</p>\n",
+        name = escape_html(display_name),
+        inviter = escape_html(inviter_name),
+        title = escape_html(gig_title),
+        link = html_link(dashboard_link, "Open your dashboard"),
+    );
+    Rendered {
+        html: html_document(&subject, &body),
+        subject,
+        text,
+    }
+}
+
+/// Escapes the five characters that matter in HTML text and in quoted attribute values.
+pub fn escape_html(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// A value made fit for a header: control characters (CR and LF above all) become spaces.
+/// lettre would encode them anyway; this keeps the subject one readable line.
+fn header_text(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A button-like link followed by the address in full, for mail clients that drop links.
+/// Only http(s) addresses become links, so a bad configuration cannot make a `javascript:` one.
+fn html_link(href: &str, label: &str) -> String {
+    let shown = escape_html(href);
+    if href.starts_with("https://") || href.starts_with("http://") {
+        format!(
+            "<a href=\"{shown}\">{label}</a><br>\n<span style=\"word-break:break-all\">{shown}</span>",
+            label = escape_html(label),
+        )
+    } else {
+        shown
+    }
+}
+
+fn html_document(subject: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n\
+         <html lang=\"en\">\n\
+         <head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+         <body style=\"font-family:sans-serif;line-height:1.5\">\n\
+         {body}\
+         <p>— Noillin</p>\n\
+         </body>\n\
+         </html>\n",
+        title = escape_html(subject),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINK: &str = "https://noillin.local/reset?token=abc&user=1";
+
+    #[test]
+    fn escape_html_escapes_markup_and_quotes() {
+        assert_eq!(
+            escape_html(r#"<script>alert("x" & 'y')</script>"#),
+            "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn password_reset_escapes_every_value_in_the_html() {
+        let mail = password_reset("<script>x</script>", LINK, "in <b>1</b> hour");
+        assert!(
+            mail.html.contains("&lt;script&gt;x&lt;/script&gt;"),
+            "{}",
+            mail.html
+        );
+        assert!(mail.html.contains("in &lt;b&gt;1&lt;/b&gt; hour"));
+        assert!(!mail.html.contains("<script>") && !mail.html.contains("<b>"));
+        assert_eq!(mail.subject, "Reset your Noillin password");
+    }
+
+    #[test]
+    fn password_reset_has_the_link_in_both_parts() {
+        let mail = password_reset("Ada", LINK, "in 1 hour");
+        assert!(mail.text.contains(LINK));
+        assert!(mail.text.contains("expires in 1 hour"));
+        assert!(
+            mail.html
+                .contains("href=\"https://noillin.local/reset?token=abc&amp;user=1\"")
+        );
+    }
+
+    #[test]
+    fn gig_invitation_escapes_every_value_and_has_the_link_in_both_parts() {
+        let link = "https://noillin.local/dashboard";
+        let mail = gig_invitation("<i>Bo</i>", "A & B", "<script>t</script>", link);
+        assert!(mail.html.contains("&lt;i&gt;Bo&lt;/i&gt;"));
+        assert!(mail.html.contains("A &amp; B"));
+        assert!(mail.html.contains("&lt;script&gt;t&lt;/script&gt;"));
+        assert!(!mail.html.contains("<script>") && !mail.html.contains("<i>"));
+        assert!(mail.text.contains(link) && mail.html.contains(link));
+        assert!(
+            mail.text
+                .contains("A & B invited you to the gig “<script>t</script>”")
+        );
+    }
+
+    #[test]
+    fn crlf_in_a_gig_title_cannot_reach_the_subject() {
+        let mail = gig_invitation(
+            "Bo",
+            "Acme",
+            "Launch\r\nBcc: victim@example.com",
+            "https://x",
+        );
+        assert_eq!(
+            mail.subject,
+            "You are invited to “Launch  Bcc: victim@example.com”"
+        );
+        assert!(!mail.subject.contains(['\r', '\n']));
+    }
+
+    #[test]
+    fn a_link_that_is_not_http_is_shown_but_not_linked() {
+        let mail = password_reset("Ada", "javascript:alert(1)", "in 1 hour");
+        assert!(!mail.html.contains("href=\"javascript"));
+        assert!(mail.html.contains("javascript:alert(1)"));
+    }
+}
