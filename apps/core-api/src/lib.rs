@@ -8,11 +8,12 @@ mod config;
 mod error;
 mod extract;
 mod gigs;
+pub mod outbox;
 mod routes;
 
 use anyhow::Context;
 use noillin_auth::TokenKeys;
-use noillin_messaging::{BrokerLink, Envelope, Event};
+use noillin_messaging::{BrokerLink, Event};
 use noillin_redis::Redis;
 use noillin_service::{http, ops::Readiness, shutdown::Shutdown};
 use noillin_store::Store;
@@ -30,8 +31,10 @@ pub struct AppState {
     pub store: Store,
     /// Locks, rate limits and pushes.
     pub redis: Redis,
-    /// Domain events out.
+    /// Domain events out (through the outbox and its relay).
     pub broker: BrokerLink,
+    /// Tells this process's outbox relay that messages wait.
+    pub relay_waker: outbox::RelayWaker,
     /// Signs and checks access tokens.
     pub tokens: TokenKeys,
     /// Token lifetimes and sign-in limits.
@@ -61,6 +64,7 @@ impl AppState {
             store,
             redis,
             broker,
+            relay_waker: outbox::RelayWaker::default(),
             tokens: TokenKeys::new(config.jwt_secret.expose().as_bytes()),
             auth: config.auth.clone(),
             dummy_password_hash,
@@ -100,8 +104,18 @@ impl App {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         http::log_listening(SERVICE, &self.listener)?;
         self.shutdown.trigger_on_signal();
-        tokio::spawn(announce_start(self.state.broker.clone()));
+        announce_start(&self.state).await;
+        let relay = tokio::spawn(
+            outbox::Relay::new(
+                self.state.store.outbox.clone(),
+                self.state.broker.clone(),
+                self.state.relay_waker.clone(),
+                outbox::RelaySettings::default(),
+            )
+            .run(self.shutdown.clone()),
+        );
         http::serve(self.listener, self.router, self.shutdown).await?;
+        relay.await.context("outbox relay")?;
         self.state.broker.close().await;
         tracing::info!("core-api stopped");
         Ok(())
@@ -131,27 +145,25 @@ fn readiness(state: &AppState) -> Readiness {
         })
 }
 
-/// Publishes `system.instance_started` once the broker is reachable, so deployments are visible
-/// in the event stream (and the pipeline is proven end to end at every start).
-async fn announce_start(broker: BrokerLink) {
-    // One envelope for every try: a retry after an unconfirmed publish is the same message.
-    let envelope = Envelope::new(
-        Event::InstanceStarted {
-            service: SERVICE.to_owned(),
-            instance: format!("{}", std::process::id()),
-        },
-        None,
-    );
-    loop {
-        match broker.connected().await.publish(&envelope).await {
-            Ok(()) => {
-                tracing::info!("start announced");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot announce start yet");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-        }
+/// Puts `system.instance_started` in the outbox, so deployments are visible in the event stream
+/// (and the pipeline is proven end to end at every start). A store that cannot take it is no
+/// reason not to serve.
+async fn announce_start(state: &AppState) {
+    let event = Event::InstanceStarted {
+        service: SERVICE.to_owned(),
+        instance: format!("{}", std::process::id()),
+    };
+    let appended = match outbox::messages(vec![event], None) {
+        Ok(messages) => state
+            .store
+            .outbox
+            .append(&messages)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match appended {
+        Ok(()) => state.relay_waker.wake(),
+        Err(e) => tracing::warn!(error = %e, "start not announced"),
     }
 }

@@ -52,6 +52,9 @@ fn the_openapi_document_lists_every_api_route_with_its_methods() {
         "PUT /availability/weekly",
         "PUT /availability/overrides/{date}",
         "DELETE /availability/overrides/{date}",
+        "GET /notifications",
+        "POST /notifications/{id}/read",
+        "POST /notifications/read-all",
     ]
     .into_iter()
     .map(str::to_owned)

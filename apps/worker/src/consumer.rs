@@ -12,7 +12,20 @@ use noillin_messaging::{BrokerLink, Concern, Delivery, Failed, RetryPolicy};
 use noillin_service::shutdown::Shutdown;
 use tokio::{sync::Semaphore, task::JoinSet};
 
-use crate::handlers;
+use tracing::Instrument;
+
+use crate::handlers::{Failure, Handlers};
+
+/// How a consumer takes its messages.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Unacknowledged messages the broker may hand it.
+    pub prefetch: u16,
+    /// Messages handled at once.
+    pub concurrency: usize,
+    /// When failed messages come back, and when they are parked.
+    pub retry: RetryPolicy,
+}
 
 /// Consumes `concern` until shutdown, handling up to `concurrency` messages at once and
 /// reconnecting with the broker link when the connection drops. On shutdown the messages in
@@ -21,12 +34,16 @@ use crate::handlers;
 pub async fn run(
     concern: Concern,
     broker: BrokerLink,
-    prefetch: u16,
-    concurrency: usize,
-    retry: RetryPolicy,
+    handlers: Arc<Handlers>,
+    settings: Settings,
     consuming: Arc<AtomicBool>,
     shutdown: Shutdown,
 ) {
+    let Settings {
+        prefetch,
+        concurrency,
+        retry,
+    } = settings;
     let queue = concern.name();
     while !shutdown.is_triggered() {
         let connection = tokio::select! {
@@ -66,8 +83,9 @@ pub async fn run(
             };
             match next {
                 Some(Ok(delivery)) => {
+                    let handlers = handlers.clone();
                     in_flight.spawn(async move {
-                        process(concern, delivery).await;
+                        process(concern, &handlers, delivery).await;
                         drop(slot);
                     });
                 }
@@ -87,7 +105,7 @@ pub async fn run(
     tracing::info!(queue, "consumer stopped");
 }
 
-async fn process(concern: Concern, delivery: Delivery) {
+async fn process(concern: Concern, handlers: &Handlers, delivery: Delivery) {
     let queue = concern.name();
     let started = Instant::now();
     let outcome = match delivery.envelope() {
@@ -99,10 +117,12 @@ async fn process(concern: Concern, delivery: Delivery) {
                 request_id = envelope.correlation_id.as_deref().unwrap_or("-"),
                 redelivered = delivery.redelivered(),
             );
-            let _entered = span.enter();
-            handlers::handle(&envelope)
+            handlers
+                .handle(&envelope, delivery.is_last_attempt())
+                .instrument(span)
+                .await
         }
-        Err(reason) => Err(handlers::Failure::Malformed(reason)),
+        Err(reason) => Err(Failure::Malformed(reason)),
     };
     let label = match &outcome {
         Ok(()) => match delivery.ack().await {

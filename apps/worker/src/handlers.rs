@@ -1,14 +1,22 @@
-//! What the worker does with each kind of message.
+//! What the worker does with each kind of message. Every handler is idempotent, because a
+//! message can arrive more than once: its effects are stored under ids derived from the
+//! message id (a notification, a mail record), and each side effect (a push, a mail) is done
+//! only while its record says it has not been.
 
 use noillin_messaging::{Concern, Envelope, Event};
+use noillin_redis::Redis;
+use noillin_store::{Store, StoreError};
+
+use crate::{mailing::MailDesk, notify};
 
 /// Why a message could not be processed.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     #[error("malformed message: {0}")]
     Malformed(String),
-    #[error("no handler for {0} on this queue")]
-    Unhandled(&'static str),
+    /// A dependency (store, Redis, SMTP server) is down or refused for now.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl Failure {
@@ -16,22 +24,50 @@ impl Failure {
     /// message that cannot be read or handled).
     pub fn retryable(&self) -> bool {
         match self {
-            Failure::Malformed(_) | Failure::Unhandled(_) => false,
+            Failure::Malformed(_) => false,
+            Failure::Unavailable(_) => true,
         }
     }
 }
 
-/// The concerns this worker consumes.
-pub const CONSUMED: [Concern; 1] = [Concern::System];
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Unavailable(format!("store: {e}"))
+    }
+}
 
-/// Runs the effect of one message. Must be idempotent: a message can arrive more than once.
-pub fn handle(envelope: &Envelope) -> Result<(), Failure> {
-    match &envelope.event {
-        Event::InstanceStarted { service, instance } => {
-            tracing::info!(service, instance, "platform instance started");
-            Ok(())
+impl From<noillin_redis::Error> for Failure {
+    fn from(e: noillin_redis::Error) -> Self {
+        Failure::Unavailable(e.to_string())
+    }
+}
+
+/// The concerns this worker consumes.
+pub const CONSUMED: [Concern; 3] = [Concern::System, Concern::Email, Concern::Notifications];
+
+/// What handlers reach.
+pub struct Handlers {
+    pub store: Store,
+    pub redis: Redis,
+    pub mail: MailDesk,
+}
+
+impl Handlers {
+    /// Runs the effect of one message. `last_attempt`: a failure now parks the message, so a
+    /// handler records its own final outcome (a mail marked failed) before giving up.
+    pub async fn handle(&self, envelope: &Envelope, last_attempt: bool) -> Result<(), Failure> {
+        match &envelope.event {
+            Event::InstanceStarted { service, instance } => {
+                tracing::info!(service, instance, "platform instance started");
+                Ok(())
+            }
+            Event::PasswordResetMail { .. } => {
+                self.mail.password_reset(envelope, last_attempt).await
+            }
+            Event::GigMemberInvited { .. }
+            | Event::GigMemberAnswered { .. }
+            | Event::GigPublished { .. }
+            | Event::GigArchived { .. } => notify::gig_event(self, envelope, last_attempt).await,
         }
-        // Mails wait, durable, in their queue until the mail pipeline consumes them.
-        other => Err(Failure::Unhandled(other.routing_key())),
     }
 }

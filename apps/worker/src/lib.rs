@@ -4,6 +4,8 @@
 mod config;
 mod consumer;
 mod handlers;
+mod mailing;
+mod notify;
 
 use std::sync::{
     Arc,
@@ -12,7 +14,9 @@ use std::sync::{
 
 use anyhow::Context;
 use axum::Router;
+use noillin_mail::Mailer;
 use noillin_messaging::BrokerLink;
+use noillin_redis::Redis;
 use noillin_service::{http, ops, problem, shutdown::Shutdown};
 use tokio::net::TcpListener;
 
@@ -25,16 +29,37 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     broker: BrokerLink,
+    handlers: Arc<handlers::Handlers>,
     consuming: Arc<AtomicBool>,
-    prefetch: u16,
-    concurrency: usize,
-    retry: noillin_messaging::RetryPolicy,
+    consumer: consumer::Settings,
     shutdown: Shutdown,
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let metrics = http::install_metrics()?;
+        let store = noillin_store::open(&config.store)
+            .await
+            .context("opening the store")?;
+        tracing::info!(adapter = store.adapter(), "store adapter selected");
+        let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
+        let mailer = Mailer::with_timeout(
+            config.smtp_url.as_deref(),
+            &config.mail_from,
+            config.smtp_timeout,
+        )
+        .context("SMTP_URL or MAIL_FROM")?;
+        tracing::info!(transport = %mailer.describe(), "mail transport selected");
+        let handlers = Arc::new(handlers::Handlers {
+            store: store.clone(),
+            redis,
+            mail: mailing::MailDesk::new(
+                mailer,
+                store,
+                config.app_url.clone(),
+                config.smtp_timeout,
+            ),
+        });
         let broker = BrokerLink::start(
             config.rabbitmq_url.clone(),
             config.common.namespace.clone(),
@@ -44,14 +69,25 @@ impl App {
         let readiness = {
             let broker = broker.clone();
             let consuming = consuming.clone();
-            ops::Readiness::default().check("rabbitmq", move || {
-                let ready = broker.current().is_some() && consuming.load(Ordering::Relaxed);
-                async move {
-                    ready
-                        .then_some(())
-                        .ok_or_else(|| "not connected or not consuming".to_owned())
-                }
-            })
+            let store = handlers.store.clone();
+            let redis = handlers.redis.clone();
+            ops::Readiness::default()
+                .check("store", move || {
+                    let store = store.clone();
+                    async move { store.ping().await.map_err(|e| e.to_string()) }
+                })
+                .check("redis", move || {
+                    let redis = redis.clone();
+                    async move { redis.ping().await.map_err(|e| e.to_string()) }
+                })
+                .check("rabbitmq", move || {
+                    let ready = broker.current().is_some() && consuming.load(Ordering::Relaxed);
+                    async move {
+                        ready
+                            .then_some(())
+                            .ok_or_else(|| "not connected or not consuming".to_owned())
+                    }
+                })
         };
         let router = http::instrument(
             Router::new()
@@ -65,10 +101,13 @@ impl App {
             listener,
             router,
             broker,
+            handlers,
             consuming,
-            prefetch: config.prefetch,
-            concurrency: config.concurrency,
-            retry: config.retry,
+            consumer: consumer::Settings {
+                prefetch: config.prefetch,
+                concurrency: config.concurrency,
+                retry: config.retry,
+            },
             shutdown: Shutdown::default(),
         })
     }
@@ -88,9 +127,8 @@ impl App {
                 tokio::spawn(consumer::run(
                     concern,
                     self.broker.clone(),
-                    self.prefetch,
-                    self.concurrency,
-                    self.retry.clone(),
+                    self.handlers.clone(),
+                    self.consumer.clone(),
                     self.consuming.clone(),
                     self.shutdown.clone(),
                 ))

@@ -14,6 +14,8 @@ use noillin_domain::{
     BrandProfile, Email, InfluencerProfile, User, UserId, UserStatus,
     availability::{AvailabilityRules, Override, WeeklyRules},
     gig::{Gig, GigId},
+    mail::{Mail, MailId, MailStatus},
+    notification::{Notification, NotificationId},
 };
 
 /// Which adapter to open.
@@ -147,11 +149,13 @@ pub trait SessionRepository: Send + Sync {
 /// Single-use password reset tokens, stored hashed.
 #[async_trait]
 pub trait PasswordResetRepository: Send + Sync {
+    /// Stores a token and the messages it emits (the reset mail job) in one atomic step.
     async fn insert(
         &self,
         token_hash: &str,
         user_id: &UserId,
         expires_at: Timestamp,
+        outbox: &[OutboxMessage],
     ) -> Result<(), StoreError>;
     /// The user of a live (unused, unexpired) token, without using it: lets a request be
     /// validated before anything changes.
@@ -177,12 +181,14 @@ pub struct PageRequest {
 /// Gigs.
 #[async_trait]
 pub trait GigRepository: Send + Sync {
-    async fn insert(&self, gig: &Gig) -> Result<(), StoreError>;
+    /// Stores a new gig and the messages it emits in one atomic step.
+    async fn insert(&self, gig: &Gig, outbox: &[OutboxMessage]) -> Result<(), StoreError>;
     async fn find(&self, id: &GigId) -> Result<Option<Gig>, StoreError>;
     /// Replaces the gig if its stored version is `gig.version - 1` (compare-and-swap: the
-    /// caller read version `v`, changed it and set `v + 1`). `Conflict(StaleVersion)` when
-    /// another change came first; `NotFound` when there is no such gig.
-    async fn update(&self, gig: &Gig) -> Result<(), StoreError>;
+    /// caller read version `v`, changed it and set `v + 1`), and stores the messages the change
+    /// emits, in one atomic step. `Conflict(StaleVersion)` when another change came first;
+    /// `NotFound` when there is no such gig; in both cases nothing is written.
+    async fn update(&self, gig: &Gig, outbox: &[OutboxMessage]) -> Result<(), StoreError>;
     /// Gigs `user` owns or is a member of (any status, any membership state), in id order.
     async fn list_for_member(
         &self,
@@ -221,6 +227,114 @@ pub trait AvailabilityRepository: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// A message in the transactional outbox: written in the same atomic step as the state change
+/// that emitted it, published to the broker by a relay, and deleted once the broker confirmed
+/// it. The store does not read the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// The message id (a UUIDv7, so ids sort by creation time); unique.
+    pub id: String,
+    pub routing_key: String,
+    /// The request that caused it, for logs downstream.
+    pub correlation_id: Option<String>,
+    /// The serialized message, as it will be published.
+    pub payload: String,
+    pub created_at: Timestamp,
+}
+
+/// The outbox as the relay sees it. Several relays (one per core-api process) share it: a
+/// message is held by one claim at a time, until the claim's lease ends; a relay that dies
+/// with a claim only delays its messages by the lease. Delivery is at least once: a relay that
+/// published but could not complete before its lease ended lets another publish again.
+#[async_trait]
+pub trait OutboxRepository: Send + Sync {
+    /// Appends messages that go with no state change of their own.
+    async fn append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError>;
+    /// Claims, under `claim_token`, up to `limit` messages nobody holds (never claimed, or
+    /// whose lease ended before `now`), oldest first, until `lease_until`. Of two racing claims
+    /// no message goes to both.
+    async fn claim(
+        &self,
+        claim_token: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// Deletes the messages of `ids` still held by `claim_token` (the broker confirmed them);
+    /// returns how many were deleted.
+    async fn complete(&self, claim_token: &str, ids: &[String]) -> Result<u64, StoreError>;
+    /// Gives back the messages of `ids` still held by `claim_token` (publishing failed), so any
+    /// relay can claim them at once.
+    async fn release(&self, claim_token: &str, ids: &[String]) -> Result<(), StoreError>;
+    /// How many messages wait (claimed or not).
+    async fn pending(&self) -> Result<u64, StoreError>;
+}
+
+/// Users' notifications.
+#[async_trait]
+pub trait NotificationRepository: Send + Sync {
+    /// Stores a notification unless one with its id exists; `true` when it was stored now.
+    /// (Ids derive from the event that caused them, so a redelivered event stores nothing.)
+    async fn insert(&self, notification: &Notification) -> Result<bool, StoreError>;
+    async fn find(&self, id: &NotificationId) -> Result<Option<Notification>, StoreError>;
+    /// A user's notifications, newest first (descending id): at most `limit` with an id below
+    /// `before` when given; only unread ones when `unread_only`.
+    async fn list(
+        &self,
+        user: &UserId,
+        unread_only: bool,
+        before: Option<&NotificationId>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError>;
+    /// How many of the user's notifications are unread.
+    async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError>;
+    /// Marks one of `user`'s notifications read (keeping the first read time) and returns it;
+    /// `NotFound` when `user` has no notification with this id.
+    async fn mark_read(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+        now: Timestamp,
+    ) -> Result<Notification, StoreError>;
+    /// Marks every unread notification of `user` read; returns how many changed.
+    async fn mark_all_read(&self, user: &UserId, now: Timestamp) -> Result<u64, StoreError>;
+    /// Takes the push of a notification: sets its push time unless one is set. `true` when
+    /// this call set it (the caller pushes), `false` when another delivery did; `NotFound` for
+    /// an unknown id. Of two racing calls exactly one gets `true`.
+    async fn mark_pushed(&self, id: &NotificationId, now: Timestamp) -> Result<bool, StoreError>;
+    /// Clears the push time after a push that failed, so a later delivery pushes again.
+    async fn unmark_pushed(&self, id: &NotificationId) -> Result<(), StoreError>;
+}
+
+/// Records of outgoing mail.
+#[async_trait]
+pub trait MailRepository: Send + Sync {
+    /// Stores a mail unless one with its id exists; returns the stored record (the existing
+    /// one, with its status and attempts, when there was one).
+    async fn insert(&self, mail: &Mail) -> Result<Mail, StoreError>;
+    async fn find(&self, id: &MailId) -> Result<Option<Mail>, StoreError>;
+    /// Takes a queued mail for one sending attempt, held until `until` (so two deliveries of one
+    /// job never send it at once, and a sender that died frees it when the hold ends). `None`
+    /// when the mail is sent, failed, held by another attempt, or unknown. Of two racing calls at
+    /// most one gets the mail.
+    async fn start_attempt(
+        &self,
+        id: &MailId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Mail>, StoreError>;
+    /// Records one sending attempt: counts it, sets the status and the error (cleared when
+    /// `error` is `None`), releases the attempt's hold, and returns the record. `NotFound` when
+    /// there is no such mail.
+    async fn record_attempt(
+        &self,
+        id: &MailId,
+        status: MailStatus,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Mail, StoreError>;
+}
+
 /// Liveness of the store itself.
 #[async_trait]
 pub trait StoreHealth: Send + Sync {
@@ -239,6 +353,9 @@ pub struct Store {
     pub password_resets: Arc<dyn PasswordResetRepository>,
     pub gigs: Arc<dyn GigRepository>,
     pub availability: Arc<dyn AvailabilityRepository>,
+    pub outbox: Arc<dyn OutboxRepository>,
+    pub notifications: Arc<dyn NotificationRepository>,
+    pub mails: Arc<dyn MailRepository>,
     pub health: Arc<dyn StoreHealth>,
 }
 
@@ -251,6 +368,9 @@ impl Store {
             + PasswordResetRepository
             + GigRepository
             + AvailabilityRepository
+            + OutboxRepository
+            + NotificationRepository
+            + MailRepository
             + StoreHealth
             + 'static,
     {
@@ -262,6 +382,9 @@ impl Store {
             password_resets: adapter.clone(),
             gigs: adapter.clone(),
             availability: adapter.clone(),
+            outbox: adapter.clone(),
+            notifications: adapter.clone(),
+            mails: adapter.clone(),
             health: adapter,
         }
     }

@@ -9,6 +9,13 @@
 //! - `gigs`: one document per gig (`_id` = gig id), members embedded; see [`gigs`].
 //! - `availability`: one document per user (`_id` = user id) with the weekly windows and the
 //!   date overrides; see [`availability`].
+//! - `outbox`: one document per message waiting to be published; see [`outbox`].
+//! - `notifications`: one document per notification; see [`notifications`].
+//! - `mails`: one document per outgoing mail; see [`mails`].
+//!
+//! A state change that emits outbox messages is a multi-document transaction, so the adapter
+//! needs a replica set (or a sharded cluster), as production and CI run; on a standalone server
+//! only those writes fail. Everything else is single-document writes.
 //!
 //! Both token collections carry a TTL index on `expires_at` (a BSON date), so the server purges
 //! them some time after they expire (see [`REFRESH_TOKEN_RETENTION`] and
@@ -24,10 +31,14 @@
 
 mod availability;
 mod gigs;
+mod mails;
+mod notifications;
+mod outbox;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use jiff::Timestamp;
 use mongodb::{
     Client, Collection, Database, IndexModel,
@@ -45,8 +56,8 @@ use noillin_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Constraint, NewProfile, PasswordResetRepository, ProfileRepository, RefreshToken, Rotation,
-    SessionRepository, StoreError, StoreHealth, UserRepository,
+    Constraint, NewProfile, OutboxMessage, PasswordResetRepository, ProfileRepository,
+    RefreshToken, Rotation, SessionRepository, StoreError, StoreHealth, UserRepository,
 };
 
 /// MongoDB's duplicate key error code.
@@ -67,6 +78,9 @@ pub struct MongoStore {
     password_resets: Collection<PasswordResetDoc>,
     gigs: Collection<gigs::GigDoc>,
     availability: Collection<availability::AvailabilityDoc>,
+    outbox: Collection<outbox::OutboxDoc>,
+    notifications: Collection<notifications::NotificationDoc>,
+    mails: Collection<mails::MailDoc>,
 }
 
 impl MongoStore {
@@ -93,6 +107,9 @@ impl MongoStore {
             password_resets: database.collection("password_resets"),
             gigs: database.collection("gigs"),
             availability: database.collection("availability"),
+            outbox: database.collection("outbox"),
+            notifications: database.collection("notifications"),
+            mails: database.collection("mails"),
             database,
         };
         store.create_indexes().await?;
@@ -130,6 +147,8 @@ impl MongoStore {
             .await
             .map_err(unavailable)?;
         gigs::create_indexes(&self.gigs).await?;
+        outbox::create_indexes(&self.outbox).await?;
+        notifications::create_indexes(&self.notifications).await?;
         Ok(())
     }
 
@@ -705,16 +724,25 @@ impl PasswordResetRepository for MongoStore {
         token_hash: &str,
         user_id: &UserId,
         expires_at: Timestamp,
+        outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
-        self.password_resets
-            .insert_one(PasswordResetDoc {
-                id: token_hash.to_owned(),
-                user_id: user_id.as_str().to_owned(),
-                expires_at: date(expires_at),
-                used_at: None,
-            })
-            .await
-            .map_err(unavailable)?;
+        let document = PasswordResetDoc {
+            id: token_hash.to_owned(),
+            user_id: user_id.as_str().to_owned(),
+            expires_at: date(expires_at),
+            used_at: None,
+        };
+        self.write_with_outbox(outbox, &document, |store, session, document| {
+            async move {
+                let mut insert = store.password_resets.insert_one(document);
+                if let Some(session) = session {
+                    insert = insert.session(session);
+                }
+                insert.await.map(|_| true)
+            }
+            .boxed()
+        })
+        .await?;
         Ok(())
     }
 

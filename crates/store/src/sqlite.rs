@@ -11,11 +11,17 @@
 //! (`gigs.rs`) and availability rules (`availability.rs`) are stored as JSON documents (the
 //! domain types' serde form, timestamps as RFC 3339 strings at full precision), with the
 //! fields they are looked up by copied into indexed columns.
+//!
+//! A state change and the outbox messages it emits are written in the same transaction
+//! (`outbox::insert_messages` inside the change's `write` closure).
 
 mod accounts;
 mod availability;
 mod gigs;
+mod mails;
 mod migrations;
+mod notifications;
+mod outbox;
 mod sessions;
 
 use std::{
@@ -34,8 +40,8 @@ use rusqlite::{
 };
 
 use crate::{
-    Constraint, NewProfile, PasswordResetRepository, ProfileRepository, RefreshToken, Rotation,
-    SessionRepository, StoreError, StoreHealth, UserRepository,
+    Constraint, NewProfile, OutboxMessage, PasswordResetRepository, ProfileRepository,
+    RefreshToken, Rotation, SessionRepository, StoreError, StoreHealth, UserRepository,
 };
 
 /// File name of the database inside `DATA_DIR`.

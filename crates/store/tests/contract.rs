@@ -28,9 +28,12 @@ use noillin_domain::{
     UserStatus,
     availability::{AvailabilityRules, DayTime, LocalWindow, Override, WeeklyRules},
     gig::{FULL_SHARE_BPS, Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
+    mail::{Mail, MailId, MailStatus},
+    notification::{GigNotice, Notification, NotificationId, NotificationKind},
 };
 use noillin_store::{
-    Constraint, NewProfile, PageRequest, RefreshToken, Rotation, Store, StoreConfig, StoreError,
+    Constraint, NewProfile, OutboxMessage, PageRequest, RefreshToken, Rotation, Store, StoreConfig,
+    StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -796,12 +799,12 @@ async fn a_password_reset_token_is_single_use(store: &Store) {
     let expires_at = now() + SignedDuration::from_mins(30);
     store
         .password_resets
-        .insert(&hash, &user.id, expires_at)
+        .insert(&hash, &user.id, expires_at, &[])
         .await
         .unwrap();
     store
         .password_resets
-        .insert(&other, &user.id, expires_at)
+        .insert(&other, &user.id, expires_at, &[])
         .await
         .unwrap();
 
@@ -826,7 +829,7 @@ async fn an_expired_password_reset_token_is_refused(store: &Store) {
     let expires_at = now() + SignedDuration::from_mins(30);
     store
         .password_resets
-        .insert(&hash, &user.id, expires_at)
+        .insert(&hash, &user.id, expires_at, &[])
         .await
         .unwrap();
 
@@ -862,7 +865,7 @@ async fn looking_up_a_reset_token_uses_nothing_up(store: &Store) {
     let expires_at = now() + SignedDuration::from_mins(30);
     store
         .password_resets
-        .insert(&hash, &user.id, expires_at)
+        .insert(&hash, &user.id, expires_at, &[])
         .await
         .unwrap();
 
@@ -1025,7 +1028,7 @@ async fn concurrent_consumptions_of_one_reset_token_have_exactly_one_winner(stor
     let expires_at = now() + SignedDuration::from_mins(30);
     store
         .password_resets
-        .insert(&hash, &user.id, expires_at)
+        .insert(&hash, &user.id, expires_at, &[])
         .await
         .unwrap();
 
@@ -1148,7 +1151,7 @@ fn sorted(mut ids: Vec<GigId>) -> Vec<GigId> {
 
 async fn insert_gigs(store: &Store, gigs: &[&Gig]) {
     for gig in gigs {
-        store.gigs.insert(gig).await.unwrap();
+        store.gigs.insert(gig, &[]).await.unwrap();
     }
 }
 
@@ -1222,7 +1225,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
     let owner = UserId::generate();
     let joiner = UserId::generate();
     let original = single_gig(&owner);
-    store.gigs.insert(&original).await.unwrap();
+    store.gigs.insert(&original, &[]).await.unwrap();
 
     // Read version 1, changed, written as version 2.
     let changed = Gig {
@@ -1236,7 +1239,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
         updated_at: original.updated_at + SignedDuration::from_secs(60),
         ..original.clone()
     };
-    store.gigs.update(&changed).await.unwrap();
+    store.gigs.update(&changed, &[]).await.unwrap();
     assert_eq!(
         store.gigs.find(&original.id).await.unwrap(),
         Some(changed.clone())
@@ -1257,7 +1260,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
             version,
             ..original.clone()
         };
-        let result = store.gigs.update(&stale).await;
+        let result = store.gigs.update(&stale, &[]).await;
         assert!(
             matches!(result, Err(StoreError::Conflict(Constraint::StaleVersion))),
             "version {version}: {result:?}"
@@ -1286,7 +1289,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
         version: 3,
         ..changed.clone()
     };
-    store.gigs.update(&archived).await.unwrap();
+    store.gigs.update(&archived, &[]).await.unwrap();
     assert_eq!(
         store.gigs.find(&original.id).await.unwrap(),
         Some(archived.clone())
@@ -1304,7 +1307,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
         id: GigId::generate(),
         ..changed
     };
-    let result = store.gigs.update(&unknown).await;
+    let result = store.gigs.update(&unknown, &[]).await;
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
     assert_eq!(store.gigs.find(&unknown.id).await.unwrap(), None);
 }
@@ -1312,7 +1315,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
 async fn concurrent_gig_updates_from_one_read_have_exactly_one_winner(store: &Store) {
     let owner = UserId::generate();
     let gig = single_gig(&owner);
-    store.gigs.insert(&gig).await.unwrap();
+    store.gigs.insert(&gig, &[]).await.unwrap();
 
     let results = concurrently(10, |i| {
         let store = store.clone();
@@ -1322,7 +1325,7 @@ async fn concurrent_gig_updates_from_one_read_have_exactly_one_winner(store: &St
             ..gig.clone()
         };
         async move {
-            let result = store.gigs.update(&next).await;
+            let result = store.gigs.update(&next, &[]).await;
             (next.title, result)
         }
     })
@@ -1494,20 +1497,20 @@ async fn only_published_gigs_are_listed_as_published(store: &Store) {
             single_gig(owner)
         };
         let gig = with_status(gig, statuses[i % 3]);
-        store.gigs.insert(&gig).await.unwrap();
+        store.gigs.insert(&gig, &[]).await.unwrap();
         if gig.status == GigStatus::Published {
             published.push(gig);
         }
     }
     // A draft published later by an update is listed from then on.
     let later = single_gig(&owners[0]);
-    store.gigs.insert(&later).await.unwrap();
+    store.gigs.insert(&later, &[]).await.unwrap();
     let later = Gig {
         status: GigStatus::Published,
         version: 2,
         ..later
     };
-    store.gigs.update(&later).await.unwrap();
+    store.gigs.update(&later, &[]).await.unwrap();
     published.push(later);
     published.sort_by(|a, b| a.id.cmp(&b.id));
 
@@ -1835,6 +1838,944 @@ async fn concurrent_overrides_of_one_user_are_all_kept(store: &Store) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Outbox
+// ---------------------------------------------------------------------------------------------
+
+/// A message created at `at`, with a fresh UUIDv7 id.
+fn message(routing_key: &str, at: Timestamp) -> OutboxMessage {
+    OutboxMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        routing_key: routing_key.to_owned(),
+        correlation_id: Some(format!("req-{}", uuid::Uuid::new_v4().simple())),
+        payload: format!(r#"{{"event":"{routing_key}","note":"\"quoted\" — ünïcode"}}"#),
+        created_at: at,
+    }
+}
+
+/// `n` messages in id order (the order claims return them in), created 1 ms apart.
+fn messages(n: usize) -> Vec<OutboxMessage> {
+    let start = now();
+    let mut ids: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    ids.sort();
+    ids.into_iter()
+        .zip(0_i64..)
+        .map(|(id, i)| OutboxMessage {
+            id,
+            ..message("gig.updated", start + SignedDuration::from_millis(i))
+        })
+        .collect()
+}
+
+fn claim_token() -> String {
+    format!("claim-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn ids_of(messages: &[OutboxMessage]) -> Vec<String> {
+    messages.iter().map(|m| m.id.clone()).collect()
+}
+
+/// Claims every message nobody holds now, under a fresh token, for a minute.
+async fn claim_all(store: &Store) -> (String, Vec<OutboxMessage>) {
+    let token = claim_token();
+    let at = now();
+    let claimed = store
+        .outbox
+        .claim(&token, 10_000, at, at + SignedDuration::from_mins(1))
+        .await
+        .unwrap();
+    (token, claimed)
+}
+
+async fn a_gig_change_and_its_messages_are_stored_together(store: &Store) {
+    let gig = single_gig(&UserId::generate());
+    let mut batch = messages(3);
+    batch[2].correlation_id = None;
+    store
+        .gigs
+        .insert(&gig, std::slice::from_ref(&batch[0]))
+        .await
+        .unwrap();
+    let published = Gig {
+        status: GigStatus::Published,
+        version: 2,
+        ..gig.clone()
+    };
+    store.gigs.update(&published, &batch[1..]).await.unwrap();
+
+    assert_eq!(store.gigs.find(&gig.id).await.unwrap(), Some(published));
+    assert_eq!(store.outbox.pending().await.unwrap(), 3);
+    let (_, claimed) = claim_all(store).await;
+    assert_eq!(claimed, batch, "every field, in id order");
+}
+
+async fn a_refused_state_change_stores_no_message(store: &Store) {
+    let gig = single_gig(&UserId::generate());
+    store.gigs.insert(&gig, &[]).await.unwrap();
+    let current = Gig {
+        title: "current".into(),
+        version: 2,
+        ..gig.clone()
+    };
+    store.gigs.update(&current, &[]).await.unwrap();
+
+    for version in [2, 5, 0] {
+        let stale = Gig {
+            title: "a lost update".into(),
+            version,
+            ..gig.clone()
+        };
+        let result = store.gigs.update(&stale, &messages(2)).await;
+        assert!(
+            matches!(result, Err(StoreError::Conflict(Constraint::StaleVersion))),
+            "version {version}: {result:?}"
+        );
+    }
+    let unknown = Gig {
+        id: GigId::generate(),
+        ..current.clone()
+    };
+    let result = store.gigs.update(&unknown, &messages(1)).await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    // The same id again: the insert fails, and so does its message.
+    let result = store.gigs.insert(&gig, &messages(1)).await;
+    assert!(result.is_err(), "{result:?}");
+
+    assert_eq!(store.outbox.pending().await.unwrap(), 0);
+    assert_eq!(store.gigs.find(&gig.id).await.unwrap(), Some(current));
+    assert_eq!(store.gigs.find(&unknown.id).await.unwrap(), None);
+}
+
+async fn a_message_that_cannot_be_stored_undoes_its_state_change(store: &Store) {
+    let gig = single_gig(&UserId::generate());
+    let first = message("gig.created", now());
+    store
+        .gigs
+        .insert(&gig, std::slice::from_ref(&first))
+        .await
+        .unwrap();
+
+    // A message id that is taken makes the outbox write fail after the state write succeeded.
+    let next = Gig {
+        title: "never visible".into(),
+        version: 2,
+        ..gig.clone()
+    };
+    let result = store.gigs.update(&next, std::slice::from_ref(&first)).await;
+    assert!(result.is_err(), "{result:?}");
+    let other = single_gig(&UserId::generate());
+    let result = store
+        .gigs
+        .insert(&other, &[message("gig.created", now()), first.clone()])
+        .await;
+    assert!(result.is_err(), "{result:?}");
+
+    assert_eq!(store.gigs.find(&gig.id).await.unwrap(), Some(gig));
+    assert_eq!(store.gigs.find(&other.id).await.unwrap(), None);
+    let (_, claimed) = claim_all(store).await;
+    assert_eq!(claimed, vec![first]);
+}
+
+async fn a_password_reset_and_its_mail_job_are_stored_together(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let hash = token_hash();
+    let expires_at = now() + SignedDuration::from_mins(30);
+    let job = message("mail.password_reset", now());
+    store
+        .password_resets
+        .insert(&hash, &user.id, expires_at, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.password_resets.live_user(&hash, now()).await.unwrap(),
+        Some(user.id.clone())
+    );
+
+    // The same token hash again: refused, and its mail job with it.
+    let result = store
+        .password_resets
+        .insert(
+            &hash,
+            &user.id,
+            expires_at,
+            &[message("mail.password_reset", now())],
+        )
+        .await;
+    assert!(result.is_err(), "{result:?}");
+
+    let (_, claimed) = claim_all(store).await;
+    assert_eq!(claimed, vec![job]);
+}
+
+async fn appended_messages_are_claimed_oldest_first_up_to_the_limit(store: &Store) {
+    let batch = messages(5);
+    // Appended newest first, in two calls.
+    let mut reversed = batch.clone();
+    reversed.reverse();
+    store.outbox.append(&reversed[..2]).await.unwrap();
+    store.outbox.append(&reversed[2..]).await.unwrap();
+    store.outbox.append(&[]).await.unwrap();
+    assert_eq!(store.outbox.pending().await.unwrap(), 5);
+
+    let at = now();
+    let lease = at + SignedDuration::from_mins(1);
+    let claim = |limit| {
+        let store = store.clone();
+        async move {
+            store
+                .outbox
+                .claim(&claim_token(), limit, at, lease)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim(0).await, vec![]);
+    assert_eq!(claim(2).await, batch[..2].to_vec());
+    assert_eq!(claim(2).await, batch[2..4].to_vec());
+    assert_eq!(claim(10).await, batch[4..].to_vec());
+    assert_eq!(claim(10).await, vec![]);
+    // Claimed is not done: they wait until completed.
+    assert_eq!(store.outbox.pending().await.unwrap(), 5);
+}
+
+async fn a_claimed_message_is_held_until_its_lease_ends(store: &Store) {
+    let m = message("gig.updated", now());
+    store.outbox.append(std::slice::from_ref(&m)).await.unwrap();
+    let t0 = now();
+    let lease_end = t0 + SignedDuration::from_secs(30);
+    let (first, second, third) = (claim_token(), claim_token(), claim_token());
+
+    let claim = |token: &str, at: Timestamp| {
+        let (store, token) = (store.clone(), token.to_owned());
+        async move {
+            store
+                .outbox
+                .claim(&token, 10, at, at + SignedDuration::from_secs(30))
+                .await
+                .unwrap()
+        }
+    };
+    let claimed = store.outbox.claim(&first, 10, t0, lease_end).await.unwrap();
+    assert_eq!(claimed, vec![m.clone()]);
+    assert_eq!(claim(&second, t0).await, vec![]);
+    assert_eq!(
+        claim(&second, t0 + SignedDuration::from_secs(10)).await,
+        vec![]
+    );
+    assert_eq!(
+        claim(&second, lease_end).await,
+        vec![],
+        "ends after its last instant"
+    );
+    let after = lease_end + SignedDuration::from_millis(1);
+    assert_eq!(claim(&third, after).await, vec![m.clone()]);
+    // The new claim holds it now, not the expired one.
+    assert_eq!(claim(&second, after).await, vec![]);
+    assert_eq!(
+        store
+            .outbox
+            .complete(&first, std::slice::from_ref(&m.id))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.outbox.pending().await.unwrap(), 1);
+    assert_eq!(
+        store
+            .outbox
+            .complete(&third, std::slice::from_ref(&m.id))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.outbox.pending().await.unwrap(), 0);
+}
+
+async fn only_the_holding_claim_completes_or_releases_a_message(store: &Store) {
+    let batch = messages(3);
+    store.outbox.append(&batch).await.unwrap();
+    let at = now();
+    let lease = at + SignedDuration::from_mins(5);
+    let (holder, other) = (claim_token(), claim_token());
+    let claimed = store.outbox.claim(&holder, 2, at, lease).await.unwrap();
+    assert_eq!(claimed, batch[..2].to_vec());
+    let (m1, m2) = (batch[0].id.clone(), batch[1].id.clone());
+
+    // Another token neither deletes nor frees them.
+    let both = [m1.clone(), m2.clone()];
+    assert_eq!(store.outbox.complete(&other, &both).await.unwrap(), 0);
+    store.outbox.release(&other, &both).await.unwrap();
+    assert_eq!(store.outbox.pending().await.unwrap(), 3);
+    let rest = store.outbox.claim(&other, 10, at, lease).await.unwrap();
+    assert_eq!(rest, batch[2..].to_vec());
+
+    // The holder completes one and releases the other, which is claimable at once.
+    assert_eq!(
+        store
+            .outbox
+            .complete(&holder, std::slice::from_ref(&m1))
+            .await
+            .unwrap(),
+        1
+    );
+    store
+        .outbox
+        .release(&holder, std::slice::from_ref(&m2))
+        .await
+        .unwrap();
+    assert_eq!(store.outbox.pending().await.unwrap(), 2);
+    let third = claim_token();
+    let reclaimed = store.outbox.claim(&third, 10, at, lease).await.unwrap();
+    assert_eq!(reclaimed, vec![batch[1].clone()]);
+
+    // Completing what is gone, unknown or empty deletes nothing more.
+    let ids = [m1, m2, "no-such-message".to_owned()];
+    assert_eq!(store.outbox.complete(&third, &ids).await.unwrap(), 1);
+    assert_eq!(store.outbox.complete(&third, &ids).await.unwrap(), 0);
+    assert_eq!(store.outbox.complete(&third, &[]).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .outbox
+            .complete(&other, &ids_of(&batch[2..]))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.outbox.pending().await.unwrap(), 0);
+}
+
+/// Appends 200 messages through the first store, then drains the outbox with 4 concurrent
+/// claimers (taking turns over `stores`), each claiming up to 25 at a time and completing what
+/// it got; checks that every message went to exactly one claim.
+async fn drain_with_concurrent_claimers(stores: &[Store]) {
+    let batch = messages(200);
+    for chunk in batch.chunks(50) {
+        stores[0].outbox.append(chunk).await.unwrap();
+    }
+
+    // Each claimer goes on until it finds nothing to claim; one that loses a race for its
+    // candidates may stop early, but then whoever won them goes on.
+    let per_claimer = concurrently(4, |i| {
+        let store = stores[i % stores.len()].clone();
+        async move {
+            let mut claims: Vec<Vec<String>> = Vec::new();
+            loop {
+                let token = claim_token();
+                let at = now();
+                let claimed = store
+                    .outbox
+                    .claim(&token, 25, at, at + SignedDuration::from_mins(10))
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    break;
+                }
+                let ids = ids_of(&claimed);
+                let completed = store.outbox.complete(&token, &ids).await.unwrap();
+                assert_eq!(completed, ids.len() as u64, "{ids:?}");
+                claims.push(ids);
+            }
+            claims
+        }
+    })
+    .await;
+
+    let claims: Vec<&Vec<String>> = per_claimer.iter().flatten().collect();
+    for ids in &claims {
+        assert!(!ids.is_empty() && ids.len() <= 25, "{}", ids.len());
+        assert!(ids.is_sorted(), "oldest first within a claim: {ids:?}");
+    }
+    let all: Vec<&String> = claims.iter().copied().flatten().collect();
+    let distinct: HashSet<&String> = all.iter().copied().collect();
+    assert_eq!(all.len(), distinct.len(), "a message went to two claims");
+    assert_eq!(
+        distinct,
+        batch.iter().map(|m| &m.id).collect::<HashSet<_>>()
+    );
+    for store in stores {
+        assert_eq!(store.outbox.pending().await.unwrap(), 0);
+    }
+}
+
+async fn concurrent_claimers_take_each_message_exactly_once(store: &Store) {
+    drain_with_concurrent_claimers(std::slice::from_ref(store)).await;
+}
+
+async fn concurrent_gig_updates_with_messages_store_only_the_winners(store: &Store) {
+    let gig = single_gig(&UserId::generate());
+    store.gigs.insert(&gig, &[]).await.unwrap();
+    let proposals: Vec<(Gig, OutboxMessage)> = (0..8)
+        .map(|i| {
+            let next = Gig {
+                title: format!("edit {i}"),
+                version: 2,
+                ..gig.clone()
+            };
+            (next, message("gig.updated", now()))
+        })
+        .collect();
+
+    let results = concurrently(proposals.len(), |i| {
+        let store = store.clone();
+        let (next, sent) = proposals[i].clone();
+        async move { store.gigs.update(&next, &[sent]).await }
+    })
+    .await;
+
+    let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let stale = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::Conflict(Constraint::StaleVersion))))
+        .count();
+    assert_eq!(stale, proposals.len() - 1, "{results:?}");
+    let (winner, sent) = &proposals[winners[0]];
+    assert_eq!(
+        store.gigs.find(&gig.id).await.unwrap().as_ref(),
+        Some(winner)
+    );
+    let (_, claimed) = claim_all(store).await;
+    assert_eq!(&claimed, std::slice::from_ref(sent));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications
+// ---------------------------------------------------------------------------------------------
+
+/// A notification for `user` about a fresh event at `at`.
+fn notification(user: &UserId, kind: NotificationKind, at: Timestamp) -> Notification {
+    let gig = GigId::generate();
+    Notification::about_gig(
+        uuid::Uuid::now_v7(),
+        at,
+        user,
+        kind,
+        &GigNotice {
+            gig_id: &gig,
+            gig_title: "Lisbon \"food\" week — três dias",
+            actor_name: "Rui",
+        },
+    )
+}
+
+/// `n` notifications for `user`, stored; returned newest first (the order lists use).
+async fn insert_notifications(store: &Store, user: &UserId, n: usize) -> Vec<Notification> {
+    let mut stored = Vec::new();
+    for i in 0..n {
+        let kind = NotificationKind::ALL[i % NotificationKind::ALL.len()];
+        let n = notification(user, kind, now());
+        assert!(store.notifications.insert(&n).await.unwrap());
+        stored.push(n);
+    }
+    stored.sort_by(|a, b| b.id.cmp(&a.id));
+    stored
+}
+
+fn notification_ids(notifications: &[Notification]) -> Vec<NotificationId> {
+    notifications.iter().map(|n| n.id.clone()).collect()
+}
+
+async fn a_notification_is_stored_once_per_id(store: &Store) {
+    let user = UserId::generate();
+    let mut first = notification(&user, NotificationKind::GigInvitation, now());
+    first.pushed_at = Some(first.created_at + SignedDuration::from_millis(5));
+    assert!(store.notifications.insert(&first).await.unwrap());
+
+    // The same event handled again, even with other content, stores nothing.
+    let again = Notification {
+        title: "something else".into(),
+        read_at: Some(now()),
+        ..first.clone()
+    };
+    assert!(!store.notifications.insert(&again).await.unwrap());
+    assert_eq!(
+        store.notifications.find(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .notifications
+            .list(&user, false, None, 10)
+            .await
+            .unwrap(),
+        vec![first]
+    );
+
+    // No gig is fine too.
+    let mut bare = notification(&user, NotificationKind::GigArchived, now());
+    bare.gig_id = None;
+    assert!(store.notifications.insert(&bare).await.unwrap());
+    assert_eq!(
+        store.notifications.find(&bare.id).await.unwrap(),
+        Some(bare)
+    );
+    let unknown = NotificationId::from_string(uuid::Uuid::now_v7().to_string());
+    assert_eq!(store.notifications.find(&unknown).await.unwrap(), None);
+}
+
+async fn a_users_notifications_are_listed_newest_first_in_pages(store: &Store) {
+    let (user, other) = (UserId::generate(), UserId::generate());
+    insert_notifications(store, &other, 2).await;
+    let expected = insert_notifications(store, &user, 7).await;
+    insert_notifications(store, &other, 2).await;
+
+    let list = |before: Option<NotificationId>, limit| {
+        let (store, user) = (store.clone(), user.clone());
+        async move {
+            store
+                .notifications
+                .list(&user, false, before.as_ref(), limit)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        list(None, 100).await,
+        expected,
+        "whole records, newest first"
+    );
+    let first = list(None, 3).await;
+    assert_eq!(first, expected[..3]);
+    let second = list(Some(first[2].id.clone()), 3).await;
+    assert_eq!(second, expected[3..6]);
+    let third = list(Some(second[2].id.clone()), 3).await;
+    assert_eq!(third, expected[6..]);
+    assert_eq!(list(Some(third[0].id.clone()), 3).await, vec![]);
+    assert_eq!(list(None, 0).await, vec![]);
+    assert_eq!(
+        store
+            .notifications
+            .list(&UserId::generate(), false, None, 10)
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
+async fn the_unread_filter_and_count_follow_reads(store: &Store) {
+    let (user, other) = (UserId::generate(), UserId::generate());
+    let all = insert_notifications(store, &user, 6).await;
+    insert_notifications(store, &other, 3).await;
+    assert_eq!(store.notifications.unread_count(&user).await.unwrap(), 6);
+
+    let read_at = now();
+    for read in [&all[0], &all[3]] {
+        store
+            .notifications
+            .mark_read(&user, &read.id, read_at)
+            .await
+            .unwrap();
+    }
+    let unread: Vec<NotificationId> = [1, 2, 4, 5].iter().map(|&i| all[i].id.clone()).collect();
+    assert_eq!(store.notifications.unread_count(&user).await.unwrap(), 4);
+    assert_eq!(store.notifications.unread_count(&other).await.unwrap(), 3);
+    let listed = store
+        .notifications
+        .list(&user, true, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(notification_ids(&listed), unread);
+    assert!(listed.iter().all(|n| n.read_at.is_none()));
+    let page = store
+        .notifications
+        .list(&user, true, Some(&all[2].id), 1)
+        .await
+        .unwrap();
+    assert_eq!(notification_ids(&page), vec![all[4].id.clone()]);
+    // Without the filter the read ones are there, with their read time.
+    let everything = store
+        .notifications
+        .list(&user, false, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(notification_ids(&everything), notification_ids(&all));
+    assert_eq!(everything[3].read_at, Some(read_at));
+}
+
+async fn marking_another_users_notification_read_is_not_found(store: &Store) {
+    let (owner, intruder) = (UserId::generate(), UserId::generate());
+    let n = notification(&owner, NotificationKind::GigPublished, now());
+    store.notifications.insert(&n).await.unwrap();
+
+    let result = store.notifications.mark_read(&intruder, &n.id, now()).await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    let unknown = NotificationId::from_string(uuid::Uuid::now_v7().to_string());
+    let result = store.notifications.mark_read(&owner, &unknown, now()).await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    assert_eq!(
+        store
+            .notifications
+            .mark_all_read(&intruder, now())
+            .await
+            .unwrap(),
+        0
+    );
+
+    assert_eq!(store.notifications.find(&n.id).await.unwrap(), Some(n));
+    assert_eq!(store.notifications.unread_count(&owner).await.unwrap(), 1);
+}
+
+async fn marking_read_twice_keeps_the_first_read_time(store: &Store) {
+    let user = UserId::generate();
+    let n = notification(&user, NotificationKind::GigInvitationAccepted, now());
+    store.notifications.insert(&n).await.unwrap();
+    let first = now() + SignedDuration::from_secs(1);
+    let later = first + SignedDuration::from_mins(5);
+
+    let read = store
+        .notifications
+        .mark_read(&user, &n.id, first)
+        .await
+        .unwrap();
+    let expected = Notification {
+        read_at: Some(first),
+        ..n.clone()
+    };
+    assert_eq!(read, expected);
+    let again = store
+        .notifications
+        .mark_read(&user, &n.id, later)
+        .await
+        .unwrap();
+    assert_eq!(again, expected);
+    assert_eq!(
+        store
+            .notifications
+            .mark_all_read(&user, later)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.notifications.find(&n.id).await.unwrap(),
+        Some(expected)
+    );
+}
+
+async fn marking_all_read_counts_and_touches_only_that_user(store: &Store) {
+    let (user, other) = (UserId::generate(), UserId::generate());
+    let mine = insert_notifications(store, &user, 4).await;
+    let theirs = insert_notifications(store, &other, 2).await;
+    let early = now();
+    let late = early + SignedDuration::from_mins(1);
+    store
+        .notifications
+        .mark_read(&user, &mine[1].id, early)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .notifications
+            .mark_all_read(&user, late)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(store.notifications.unread_count(&user).await.unwrap(), 0);
+    let read_times: Vec<Option<Timestamp>> = store
+        .notifications
+        .list(&user, false, None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.read_at)
+        .collect();
+    assert_eq!(
+        read_times,
+        vec![Some(late), Some(early), Some(late), Some(late)]
+    );
+    assert_eq!(
+        store
+            .notifications
+            .mark_all_read(&user, late)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.notifications.unread_count(&other).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .notifications
+            .list(&other, true, None, 10)
+            .await
+            .unwrap(),
+        theirs
+    );
+}
+
+async fn a_push_is_taken_once_until_it_is_given_back(store: &Store) {
+    let user = UserId::generate();
+    let n = notification(&user, NotificationKind::GigInvitation, now());
+    store.notifications.insert(&n).await.unwrap();
+    let first = now() + SignedDuration::from_millis(250);
+
+    assert!(store.notifications.mark_pushed(&n.id, first).await.unwrap());
+    let later = first + SignedDuration::from_secs(9);
+    assert!(!store.notifications.mark_pushed(&n.id, later).await.unwrap());
+    let expected = Notification {
+        pushed_at: Some(first),
+        ..n.clone()
+    };
+    assert_eq!(
+        store.notifications.find(&expected.id).await.unwrap(),
+        Some(expected)
+    );
+    // Pushed is not read.
+    assert_eq!(store.notifications.unread_count(&user).await.unwrap(), 1);
+
+    // A failed push is given back, and the next delivery takes it again.
+    store.notifications.unmark_pushed(&n.id).await.unwrap();
+    assert_eq!(
+        store
+            .notifications
+            .find(&n.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .pushed_at,
+        None
+    );
+    assert!(store.notifications.mark_pushed(&n.id, later).await.unwrap());
+
+    let unknown = NotificationId::from_string(uuid::Uuid::now_v7().to_string());
+    let result = store.notifications.mark_pushed(&unknown, now()).await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+}
+
+async fn racing_deliveries_take_a_push_exactly_once(store: &Store) {
+    let user = UserId::generate();
+    let n = notification(&user, NotificationKind::GigPublished, now());
+    store.notifications.insert(&n).await.unwrap();
+    let taken = concurrently(10, |_| {
+        let store = store.clone();
+        let id = n.id.clone();
+        async move { store.notifications.mark_pushed(&id, now()).await.unwrap() }
+    })
+    .await;
+    assert_eq!(taken.iter().filter(|t| **t).count(), 1, "{taken:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mails
+// ---------------------------------------------------------------------------------------------
+
+fn queued_mail(subject: &str) -> Mail {
+    Mail::queued(
+        MailId::from_string(uuid::Uuid::now_v7().to_string()),
+        email("ana@example.com"),
+        "password_reset",
+        subject,
+        now(),
+    )
+}
+
+async fn a_mail_is_recorded_once_per_id(store: &Store) {
+    let mail = queued_mail("Reset your password");
+    assert_eq!(store.mails.insert(&mail).await.unwrap(), mail);
+    let tried = store
+        .mails
+        .record_attempt(&mail.id, MailStatus::Queued, Some("421 busy"), now())
+        .await
+        .unwrap();
+
+    // A redelivered job records its mail again: it gets the stored record, attempts and all.
+    let again = Mail {
+        subject: "another subject".into(),
+        ..Mail::queued(
+            mail.id.clone(),
+            email("rui@example.com"),
+            "gig_invitation",
+            "",
+            now() + SignedDuration::from_secs(1),
+        )
+    };
+    let stored = store.mails.insert(&again).await.unwrap();
+    assert_eq!(stored, tried);
+    assert_eq!(
+        (stored.attempts, stored.last_error.as_deref()),
+        (1, Some("421 busy"))
+    );
+    assert_eq!(stored.subject, mail.subject);
+    assert_eq!(store.mails.find(&mail.id).await.unwrap(), Some(tried));
+    assert_eq!(
+        store
+            .mails
+            .find(&MailId::from_string("no-such-mail"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn concurrent_inserts_of_one_mail_all_return_the_one_record(store: &Store) {
+    for _ in 0..3 {
+        let id = MailId::from_string(uuid::Uuid::now_v7().to_string());
+        let candidates: Vec<Mail> = (0..10)
+            .map(|i| Mail {
+                id: id.clone(),
+                ..queued_mail(&format!("attempt {i}"))
+            })
+            .collect();
+        let results = concurrently(candidates.len(), |i| {
+            let store = store.clone();
+            let mail = candidates[i].clone();
+            async move { store.mails.insert(&mail).await.unwrap() }
+        })
+        .await;
+
+        let stored = store.mails.find(&id).await.unwrap().unwrap();
+        assert!(candidates.contains(&stored), "{stored:?}");
+        assert!(results.iter().all(|r| *r == stored), "{results:?}");
+    }
+}
+
+async fn a_mail_is_held_by_one_attempt_at_a_time_until_recorded_or_expired(store: &Store) {
+    let mail = queued_mail("You are invited");
+    store.mails.insert(&mail).await.unwrap();
+    let t0 = mail.created_at;
+    let hold = SignedDuration::from_mins(2);
+
+    let taken = store.mails.start_attempt(&mail.id, t0, t0 + hold).await;
+    assert_eq!(taken.unwrap(), Some(mail.clone()));
+    assert_eq!(
+        store
+            .mails
+            .start_attempt(&mail.id, t0, t0 + hold)
+            .await
+            .unwrap(),
+        None,
+        "held by the first attempt"
+    );
+    // A sender that died frees the mail when its hold ends.
+    let after_hold = t0 + hold + SignedDuration::from_millis(1);
+    assert!(
+        store
+            .mails
+            .start_attempt(&mail.id, after_hold, after_hold + hold)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Recording the attempt releases the hold.
+    store
+        .mails
+        .record_attempt(&mail.id, MailStatus::Queued, Some("421 busy"), after_hold)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .mails
+            .start_attempt(&mail.id, after_hold, after_hold + hold)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store
+        .mails
+        .record_attempt(&mail.id, MailStatus::Sent, None, after_hold)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .mails
+            .start_attempt(&mail.id, after_hold, after_hold + hold)
+            .await
+            .unwrap(),
+        None,
+        "a sent mail is never taken again"
+    );
+    let unknown = MailId::from_string("no-such-mail");
+    assert_eq!(
+        store
+            .mails
+            .start_attempt(&unknown, t0, t0 + hold)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn racing_attempts_take_a_mail_once(store: &Store) {
+    let mail = queued_mail("Reset your password");
+    store.mails.insert(&mail).await.unwrap();
+    let taken = concurrently(10, |_| {
+        let store = store.clone();
+        let id = mail.id.clone();
+        async move {
+            let at = now();
+            store
+                .mails
+                .start_attempt(&id, at, at + SignedDuration::from_mins(2))
+                .await
+                .unwrap()
+                .is_some()
+        }
+    })
+    .await;
+    assert_eq!(taken.iter().filter(|t| **t).count(), 1, "{taken:?}");
+}
+
+async fn recording_attempts_counts_them_and_sets_status_and_error(store: &Store) {
+    let mail = queued_mail("You are invited");
+    store.mails.insert(&mail).await.unwrap();
+    let (t1, t2) = (
+        mail.created_at + SignedDuration::from_secs(30),
+        mail.created_at + SignedDuration::from_mins(5),
+    );
+
+    let failed_once = store
+        .mails
+        .record_attempt(&mail.id, MailStatus::Queued, Some("connection reset"), t1)
+        .await
+        .unwrap();
+    assert_eq!(
+        failed_once,
+        Mail {
+            attempts: 1,
+            last_error: Some("connection reset".into()),
+            updated_at: t1,
+            ..mail.clone()
+        }
+    );
+    let sent = store
+        .mails
+        .record_attempt(&mail.id, MailStatus::Sent, None, t2)
+        .await
+        .unwrap();
+    let expected = Mail {
+        status: MailStatus::Sent,
+        attempts: 2,
+        last_error: None,
+        updated_at: t2,
+        ..mail.clone()
+    };
+    assert_eq!(sent, expected);
+    assert_eq!(store.mails.find(&mail.id).await.unwrap(), Some(expected));
+
+    let given_up = store
+        .mails
+        .record_attempt(&mail.id, MailStatus::Failed, Some("550 no such user"), t2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            given_up.status,
+            given_up.attempts,
+            given_up.last_error.as_deref()
+        ),
+        (MailStatus::Failed, 3, Some("550 no such user"))
+    );
+
+    let unknown = MailId::from_string("no-such-mail");
+    let result = store
+        .mails
+        .record_attempt(&unknown, MailStatus::Sent, None, t2)
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    assert_eq!(store.mails.find(&unknown).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Instantiation per adapter
 // ---------------------------------------------------------------------------------------------
 
@@ -2036,6 +2977,28 @@ contract! {
     availability_of_several_users_is_each_users_own,
     overrides_come_back_in_date_order_with_midnight_ends,
     concurrent_overrides_of_one_user_are_all_kept,
+    a_gig_change_and_its_messages_are_stored_together,
+    a_refused_state_change_stores_no_message,
+    a_message_that_cannot_be_stored_undoes_its_state_change,
+    a_password_reset_and_its_mail_job_are_stored_together,
+    appended_messages_are_claimed_oldest_first_up_to_the_limit,
+    a_claimed_message_is_held_until_its_lease_ends,
+    only_the_holding_claim_completes_or_releases_a_message,
+    concurrent_claimers_take_each_message_exactly_once,
+    concurrent_gig_updates_with_messages_store_only_the_winners,
+    a_notification_is_stored_once_per_id,
+    a_users_notifications_are_listed_newest_first_in_pages,
+    the_unread_filter_and_count_follow_reads,
+    marking_another_users_notification_read_is_not_found,
+    marking_read_twice_keeps_the_first_read_time,
+    marking_all_read_counts_and_touches_only_that_user,
+    a_push_is_taken_once_until_it_is_given_back,
+    racing_deliveries_take_a_push_exactly_once,
+    a_mail_is_recorded_once_per_id,
+    concurrent_inserts_of_one_mail_all_return_the_one_record,
+    recording_attempts_counts_them_and_sets_status_and_error,
+    a_mail_is_held_by_one_attempt_at_a_time_until_recorded_or_expired,
+    racing_attempts_take_a_mail_once,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2168,7 +3131,7 @@ mod sqlite_shared_file {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = two_stores(dir.path()).await;
         let gig = single_gig(&UserId::generate());
-        a.gigs.insert(&gig).await.unwrap();
+        a.gigs.insert(&gig, &[]).await.unwrap();
 
         for version in 2..=4 {
             let results = concurrently(10, |i| {
@@ -2178,7 +3141,7 @@ mod sqlite_shared_file {
                     version,
                     ..gig.clone()
                 };
-                async move { store.gigs.update(&next).await }
+                async move { store.gigs.update(&next, &[]).await }
             })
             .await;
 
@@ -2195,6 +3158,13 @@ mod sqlite_shared_file {
             let stored = b.gigs.find(&gig.id).await.unwrap().unwrap();
             assert_eq!(stored.version, version);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_claims_through_two_stores_take_each_message_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two_stores(dir.path()).await;
+        drain_with_concurrent_claimers(&[a, b]).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

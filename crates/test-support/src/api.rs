@@ -116,6 +116,51 @@ impl ApiClient {
         )
     }
 
+    /// Creates a draft gig owned by `owner` and returns its id.
+    pub async fn create_gig(&self, owner: &TestUser, title: &str) -> String {
+        let gig = json!({
+            "title": title,
+            "description": "Three stories on launch day.",
+            "deliverables": ["3 stories"],
+            "platform": "instagram",
+            "category": "sportswear",
+            "price": { "amount_minor": 45000, "currency": "EUR" },
+            "terms": { "duration_minutes": 60, "horizon_days": 60 }
+        });
+        let response = self.post("/gigs", &gig, Some(&owner.access)).await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "create gig: {:?}",
+            response.body
+        );
+        response.body["id"].as_str().expect("gig id").to_owned()
+    }
+
+    /// Invites `members` into `owner`'s draft gig, sharing the payout equally with the owner.
+    pub async fn invite(&self, owner: &TestUser, gig_id: &str, members: &[&TestUser]) {
+        let share = 10_000 / (members.len() as u32 + 1);
+        let owner_share = 10_000 - share * members.len() as u32;
+        let members: Vec<Value> = members
+            .iter()
+            .map(|m| json!({ "user_id": m.id, "share_bps": share }))
+            .collect();
+        let response = self
+            .send(
+                Method::PUT,
+                &format!("/gigs/{gig_id}/members"),
+                Some(&json!({ "owner_share_bps": owner_share, "members": members })),
+                Some(&owner.access),
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "invite: {:?}",
+            response.body
+        );
+    }
+
     /// Signs in and returns the new tokens.
     pub async fn login(&self, email: &str, password: &str) -> ApiResponse {
         self.post(

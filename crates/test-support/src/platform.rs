@@ -20,6 +20,7 @@ pub struct PlatformBuilder {
     realtime: usize,
     worker: usize,
     env: Vec<(String, String)>,
+    env_by_binary: Vec<(&'static str, String, String)>,
     auth_rate: Option<(String, u32)>,
 }
 
@@ -30,6 +31,7 @@ impl Default for PlatformBuilder {
             realtime: 1,
             worker: 1,
             env: Vec::new(),
+            env_by_binary: Vec::new(),
             auth_rate: None,
         }
     }
@@ -60,6 +62,14 @@ impl PlatformBuilder {
         self
     }
 
+    /// Environment for one binary only (`core-api`, `realtime` or `worker`), over the rest: to
+    /// route one process through a [`crate::TcpProxy`], say.
+    pub fn env_for(mut self, binary: &'static str, key: &str, value: &str) -> Self {
+        self.env_by_binary
+            .push((binary, key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Starts every process, then the gateway, and waits until all of them are ready.
     pub async fn start(self) -> anyhow::Result<Platform> {
         noillin_service::install_crypto_provider();
@@ -85,15 +95,13 @@ impl PlatformBuilder {
             ("RUST_LOG".to_owned(), "info".to_owned()),
             // With MONGO_URI set (CI), each platform gets its own database, as with SQLite its
             // own file. (A URI that names a database itself overrides this.)
-            (
-                "MONGO_DATABASE".to_owned(),
-                format!("noillin_e2e_{namespace}"),
-            ),
+            ("MONGO_DATABASE".to_owned(), mongo_database(&namespace)),
         ];
         env.extend(self.env);
 
         let mut platform = Platform {
             env: env.clone(),
+            env_by_binary: self.env_by_binary,
             gateway: String::new(),
             namespace,
             tokens: TokenKeys::new(jwt_secret.as_bytes()),
@@ -101,33 +109,21 @@ impl PlatformBuilder {
             realtime: Vec::new(),
             worker: Vec::new(),
             nginx: None,
+            started: 0,
             auth_rate: self.auth_rate,
             dir,
         };
-        let dir = platform.dir.path().to_owned();
-        for i in 0..self.core_api {
-            platform.core_api.push(ServiceProcess::start(
-                "core-api",
-                &format!("core-api-{i}"),
-                &dir,
-                &env,
-            )?);
+        for _ in 0..self.core_api {
+            let process = platform.spawn("core-api")?;
+            platform.core_api.push(process);
         }
-        for i in 0..self.realtime {
-            platform.realtime.push(ServiceProcess::start(
-                "realtime",
-                &format!("realtime-{i}"),
-                &dir,
-                &env,
-            )?);
+        for _ in 0..self.realtime {
+            let process = platform.spawn("realtime")?;
+            platform.realtime.push(process);
         }
-        for i in 0..self.worker {
-            platform.worker.push(ServiceProcess::start(
-                "worker",
-                &format!("worker-{i}"),
-                &dir,
-                &env,
-            )?);
+        for _ in 0..self.worker {
+            let process = platform.spawn("worker")?;
+            platform.worker.push(process);
         }
         platform.start_gateway()?;
         platform.wait_until_ready(Duration::from_secs(30)).await?;
@@ -149,6 +145,9 @@ pub struct Platform {
     pub worker: Vec<ServiceProcess>,
     nginx: Option<Child>,
     env: Vec<(String, String)>,
+    env_by_binary: Vec<(&'static str, String, String)>,
+    /// Processes started so far.
+    started: usize,
     auth_rate: Option<(String, u32)>,
     dir: TempDir,
 }
@@ -177,6 +176,46 @@ impl Platform {
             .and_then(|rest| rest.rsplit('(').next())
             .map(|id| id.trim_end_matches(')').to_owned())
             .context("no id in the output")
+    }
+
+    /// Starts one more worker (after one was killed, say) and waits until it is ready (it
+    /// consumes).
+    pub async fn start_worker(&mut self) -> anyhow::Result<()> {
+        let process = self.spawn("worker")?;
+        let ready = crate::eventually(Duration::from_secs(30), || {
+            let request = reqwest::get(format!("{}/readyz", process.url));
+            async move { request.await.is_ok_and(|r| r.status().is_success()) }
+        })
+        .await;
+        if !ready {
+            bail!("{} not ready:\n{}", process.name, process.log_text());
+        }
+        self.worker.push(process);
+        Ok(())
+    }
+
+    fn spawn(&mut self, binary: &'static str) -> anyhow::Result<ServiceProcess> {
+        self.started += 1;
+        let mut env = self.env.clone();
+        env.extend(
+            self.env_by_binary
+                .iter()
+                .filter(|(b, _, _)| *b == binary)
+                .map(|(_, k, v)| (k.clone(), v.clone())),
+        );
+        // Numbered in start order, so a restarted worker gets a log file of its own.
+        let name = format!("{binary}-{}", self.started);
+        ServiceProcess::start(binary, &name, self.dir.path(), &env)
+    }
+
+    /// Where the embedded store of this platform lives (its `DATA_DIR`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The `MONGO_DATABASE` this platform's processes use when `MONGO_URI` is set.
+    pub fn mongo_database(&self) -> String {
+        mongo_database(&self.namespace)
     }
 
     pub fn builder() -> PlatformBuilder {
@@ -455,6 +494,10 @@ fn stop_nginx(mut nginx: Child) {
     }
     let _ = nginx.kill();
     let _ = nginx.wait();
+}
+
+fn mongo_database(namespace: &str) -> String {
+    format!("noillin_e2e_{namespace}")
 }
 
 fn free_port() -> anyhow::Result<u16> {

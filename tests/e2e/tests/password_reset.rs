@@ -1,45 +1,44 @@
-//! Password reset end to end: the request publishes a mail job on RabbitMQ (read here as the
-//! mail worker reads it), the token sets a new password once and ends every session.
+//! Password reset end to end: the request stores a mail job in the outbox, the worker mails the
+//! link through SMTP (a local sink here), and the token sets a new password once and ends every
+//! session.
 
 use std::time::Duration;
 
-use noillin_messaging::{Broker, Concern, Event};
-use noillin_test_support::{Platform, rabbitmq_url};
+use noillin_test_support::{Platform, ReceivedMail, SmtpSink};
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// Takes the next mail job from the platform's email queue.
-async fn next_reset_mail(platform: &Platform) -> Option<(String, String)> {
-    let broker = Broker::connect(&rabbitmq_url(), &platform.namespace, "test-mail-reader")
+/// A platform whose worker sends mail to `sink`, with links to `APP_URL`.
+async fn platform_mailing_to(sink: &SmtpSink) -> Platform {
+    Platform::builder()
+        .realtime(0)
+        .env("SMTP_URL", &sink.url())
+        .env("APP_URL", APP_URL)
+        .start()
         .await
-        .expect("broker");
-    let mut subscription = broker
-        .consume(Concern::Email, 1, "test-mail-reader", Default::default())
-        .await
-        .expect("consumer");
-    let delivery = tokio::time::timeout(Duration::from_secs(5), subscription.next())
-        .await
-        .ok()??
-        .ok()?;
-    let envelope = delivery.envelope().expect("a well-formed job");
-    delivery.ack().await.expect("ack");
-    broker.close().await;
-    match envelope.event {
-        Event::PasswordResetMail {
-            email, reset_token, ..
-        } => Some((email, reset_token)),
-        other => panic!("unexpected job {other:?}"),
-    }
+        .expect("platform starts")
+}
+
+const APP_URL: &str = "https://app.noillin.test";
+
+/// The token in a reset mail's link, checked to be in both the text and the HTML part.
+fn reset_token(mail: &ReceivedMail) -> String {
+    let text = mail.text_body().expect("a text part");
+    let prefix = format!("{APP_URL}/reset-password?token=");
+    let start = text.find(&prefix).expect("the link in the text") + prefix.len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let html = mail.html_body().expect("an HTML part");
+    assert!(html.contains(&token), "the link is in the HTML part too");
+    token
 }
 
 #[tokio::test]
 async fn a_reset_sets_a_new_password_once_and_ends_every_session() {
-    let platform = Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .unwrap();
+    let sink = SmtpSink::start().await;
+    let platform = platform_mailing_to(&sink).await;
     let api = platform.api();
     let user = api.register("influencer").await;
 
@@ -51,8 +50,13 @@ async fn a_reset_sets_a_new_password_once_and_ends_every_session() {
         )
         .await;
     assert_eq!(requested.status, StatusCode::ACCEPTED);
-    let (to, token) = next_reset_mail(&platform).await.expect("a reset mail job");
-    assert_eq!(to, user.email);
+    let mail = sink.wait_for(1, Duration::from_secs(15)).await.remove(0);
+    assert_eq!(mail.to, vec![user.email.clone()]);
+    assert_eq!(
+        mail.subject().as_deref(),
+        Some("Reset your Noillin password")
+    );
+    let token = reset_token(&mail);
 
     let weak = api
         .post(
@@ -118,12 +122,8 @@ async fn a_reset_sets_a_new_password_once_and_ends_every_session() {
 
 #[tokio::test]
 async fn reset_requests_never_reveal_whether_an_account_exists_and_are_capped() {
-    let platform = Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .unwrap();
+    let sink = SmtpSink::start().await;
+    let platform = platform_mailing_to(&sink).await;
     let api = platform.api();
     let user = api.register("brand").await;
 
@@ -147,9 +147,10 @@ async fn reset_requests_never_reveal_whether_an_account_exists_and_are_capped() 
         .await;
     }
 
-    let mut mails = 0;
-    while next_reset_mail(&platform).await.is_some() {
-        mails += 1;
-    }
-    assert_eq!(mails, 3, "at most 3 reset mails per account per hour");
+    sink.wait_for(3, Duration::from_secs(15)).await;
+    // Give a fourth mail, if one had been let through, the time to arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mails = sink.messages();
+    assert_eq!(mails.len(), 3, "at most 3 reset mails per account per hour");
+    assert!(mails.iter().all(|m| m.to == vec![user.email.clone()]));
 }

@@ -11,11 +11,11 @@ use noillin_domain::{
     BrandProfile, Email, InfluencerProfile, Role, User, UserId, UserStatus, ValidationErrors,
     check_password,
 };
-use noillin_messaging::{Envelope, Event};
+use noillin_messaging::Event;
 use noillin_redis::RealtimeCommand;
 use noillin_store::{Constraint, NewProfile, RefreshToken, Rotation, StoreError};
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, outbox};
 
 pub use throttle::LoginThrottle;
 
@@ -262,20 +262,24 @@ pub async fn request_password_reset(
         return Ok(());
     }
     let token = secrets::random_token()?;
+    let token_hash = secrets::token_hash(&token);
     let expires_at = Timestamp::now() + signed(state.auth.reset_ttl);
-    state
-        .store
-        .password_resets
-        .insert(&secrets::token_hash(&token), &user.id, expires_at)
-        .await?;
-    let event = Event::PasswordResetMail {
+    let mail = Event::PasswordResetMail {
         user_id: user.id.to_string(),
         email: user.email.to_string(),
         display_name: user.display_name.clone(),
         reset_token: token,
         expires_at,
     };
-    publish(state, Envelope::new(event, correlation_id)).await?;
+    // The token and its mail job are stored together: no token without its mail, and the mail
+    // leaves even if RabbitMQ is down right now.
+    let messages = outbox::messages(vec![mail], correlation_id.as_deref())?;
+    state
+        .store
+        .password_resets
+        .insert(&token_hash, &user.id, expires_at, &messages)
+        .await?;
+    state.relay_waker.wake();
     tracing::info!(user_id = %user.id, "password reset requested");
     Ok(())
 }
@@ -402,17 +406,6 @@ fn issue_access(state: &AppState, user: &User) -> Result<String, ApiError> {
             state.auth.access_ttl,
         )
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing an access token: {e}")))
-}
-
-async fn publish(state: &AppState, envelope: Envelope) -> Result<(), ApiError> {
-    let broker = state
-        .broker
-        .current()
-        .ok_or_else(|| ApiError::Unavailable("rabbitmq not connected".into()))?;
-    broker
-        .publish(&envelope)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))
 }
 
 /// A sign-in's family id: 128 random bits, hex.

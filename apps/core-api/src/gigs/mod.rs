@@ -5,11 +5,12 @@ use jiff::Timestamp;
 use noillin_domain::{
     Role, UserId, UserStatus, ValidationErrors,
     availability::{Schedule, SlotQuery, slots},
-    gig::{Gig, GigId, GigMember, GigStatus, MemberState},
+    gig::{Gig, GigChange, GigId, GigMember, GigStatus, MemberState, changes},
 };
+use noillin_messaging::Event;
 use noillin_store::{Constraint, StoreError};
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, extract::RequestId, outbox};
 
 /// Loads a gig `viewer` may see; others' drafts and unknown ids are the same 404.
 pub async fn visible(state: &AppState, id: &str, viewer: &UserId) -> Result<Gig, ApiError> {
@@ -34,13 +35,28 @@ pub async fn owned(state: &AppState, id: &str, owner: &UserId) -> Result<Gig, Ap
     Ok(gig)
 }
 
-/// Stores a changed gig with compare-and-swap on its version: of two concurrent changes, the
-/// second gets 409 and changes nothing.
-pub async fn save(state: &AppState, mut gig: Gig) -> Result<Gig, ApiError> {
-    gig.version += 1;
-    gig.updated_at = Timestamp::now();
-    match state.store.gigs.update(&gig).await {
-        Ok(()) => Ok(gig),
+/// Stores `changed` (read as `original`) with compare-and-swap on its version, together with the
+/// events the change emits: of two concurrent changes, the second gets 409 and changes nothing.
+pub async fn save(
+    state: &AppState,
+    original: &Gig,
+    mut changed: Gig,
+    request: &RequestId,
+) -> Result<Gig, ApiError> {
+    changed.version = original.version + 1;
+    changed.updated_at = Timestamp::now();
+    let events = changes(original, &changed)
+        .into_iter()
+        .map(|change| event(&changed, change))
+        .collect();
+    let messages = outbox::messages(events, request.0.as_deref())?;
+    match state.store.gigs.update(&changed, &messages).await {
+        Ok(()) => {
+            if !messages.is_empty() {
+                state.relay_waker.wake();
+            }
+            Ok(changed)
+        }
         Err(StoreError::Conflict(Constraint::StaleVersion)) => Err(ApiError::Conflict(
             "concurrent-change",
             "the gig changed meanwhile; read it again".into(),
@@ -49,34 +65,74 @@ pub async fn save(state: &AppState, mut gig: Gig) -> Result<Gig, ApiError> {
     }
 }
 
+/// The event a change of `gig` emits.
+fn event(gig: &Gig, change: GigChange) -> Event {
+    let ids = |users: Vec<UserId>| users.into_iter().map(|u| u.to_string()).collect();
+    let (gig_id, title, owner_id) = (
+        gig.id.to_string(),
+        gig.title.clone(),
+        gig.owner_id.to_string(),
+    );
+    match change {
+        GigChange::MemberInvited(member) => Event::GigMemberInvited {
+            gig_id,
+            title,
+            owner_id,
+            member_id: member.to_string(),
+        },
+        GigChange::MemberAnswered { member, accepted } => Event::GigMemberAnswered {
+            gig_id,
+            title,
+            owner_id,
+            member_id: member.to_string(),
+            accepted,
+        },
+        GigChange::Published { members } => Event::GigPublished {
+            gig_id,
+            title,
+            owner_id,
+            member_ids: ids(members),
+        },
+        GigChange::Archived { members } => Event::GigArchived {
+            gig_id,
+            title,
+            owner_id,
+            member_ids: ids(members),
+        },
+    }
+}
+
 /// Publishes a draft whose members all accepted.
-pub async fn publish(state: &AppState, gig: Gig) -> Result<Gig, ApiError> {
+pub async fn publish(state: &AppState, gig: Gig, request: &RequestId) -> Result<Gig, ApiError> {
     gig.check_publishable()?;
-    let mut gig = gig;
-    gig.status = GigStatus::Published;
-    save(state, gig).await
+    let mut published = gig.clone();
+    published.status = GigStatus::Published;
+    save(state, &gig, published, request).await
 }
 
 /// Archives a gig (from any state but archived).
-pub async fn archive(state: &AppState, mut gig: Gig) -> Result<Gig, ApiError> {
+pub async fn archive(state: &AppState, gig: Gig, request: &RequestId) -> Result<Gig, ApiError> {
     if gig.status == GigStatus::Archived {
         return Err(ApiError::Conflict(
             "already-archived",
             "the gig is archived".into(),
         ));
     }
-    gig.status = GigStatus::Archived;
-    save(state, gig).await
+    let mut archived = gig.clone();
+    archived.status = GigStatus::Archived;
+    save(state, &gig, archived, request).await
 }
 
 /// Replaces a draft's members with `invited` (user id and share); the owner keeps the first
 /// place and accepts implicitly, everyone else is invited anew.
 pub async fn set_members(
     state: &AppState,
-    mut gig: Gig,
+    original: Gig,
     owner_share_bps: u32,
     invited: Vec<(String, u32)>,
+    request: &RequestId,
 ) -> Result<Gig, ApiError> {
+    let mut gig = original.clone();
     if gig.status != GigStatus::Draft {
         return Err(ApiError::Conflict(
             "not-a-draft",
@@ -116,7 +172,7 @@ pub async fn set_members(
         errors.0.extend(e.0);
     }
     errors.into_result(())?;
-    save(state, gig).await
+    save(state, &original, gig, request).await
 }
 
 /// A member's answer to its invitation.
@@ -125,8 +181,10 @@ pub async fn answer_invitation(
     id: &str,
     member: &UserId,
     accept: bool,
+    request: &RequestId,
 ) -> Result<Gig, ApiError> {
-    let mut gig = visible(state, id, member).await?;
+    let original = visible(state, id, member).await?;
+    let mut gig = original.clone();
     let Some(entry) = gig
         .members
         .iter_mut()
@@ -146,7 +204,7 @@ pub async fn answer_invitation(
     } else {
         MemberState::Declined
     };
-    save(state, gig).await
+    save(state, &original, gig, request).await
 }
 
 /// The instants in `[from, to)` the gig can start at, by the engine that booking will use.

@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{ApiJson, AuthUser, Influencer, WithRole},
+    extract::{ApiJson, AuthUser, Influencer, RequestId, WithRole},
     gigs,
     routes::ProblemDoc,
 };
@@ -213,7 +213,7 @@ async fn create_gig(
         updated_at: now,
     };
     gig.validate()?;
-    state.store.gigs.insert(&gig).await?;
+    state.store.gigs.insert(&gig, &[]).await?;
     Ok((StatusCode::CREATED, axum::Json(GigView::from(&gig))))
 }
 
@@ -310,9 +310,11 @@ async fn update_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
     Path(id): Path<String>,
+    request: RequestId,
     ApiJson(update): ApiJson<GigUpdate>,
 ) -> ApiResult<axum::Json<GigView>> {
-    let mut gig = gigs::owned(&state, &id, user.id()).await?;
+    let original = gigs::owned(&state, &id, user.id()).await?;
+    let mut gig = original.clone();
     if gig.status == GigStatus::Archived {
         return Err(ApiError::Conflict(
             "archived",
@@ -344,7 +346,9 @@ async fn update_gig(
         gig.terms = v.into();
     }
     gig.validate()?;
-    Ok(axum::Json(GigView::from(&gigs::save(&state, gig).await?)))
+    Ok(axum::Json(GigView::from(
+        &gigs::save(&state, &original, gig, &request).await?,
+    )))
 }
 
 /// Publishes a draft: valid, and every member accepted.
@@ -354,10 +358,11 @@ async fn publish_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
     Path(id): Path<String>,
+    request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
     let gig = gigs::owned(&state, &id, user.id()).await?;
     Ok(axum::Json(GigView::from(
-        &gigs::publish(&state, gig).await?,
+        &gigs::publish(&state, gig, &request).await?,
     )))
 }
 
@@ -368,10 +373,11 @@ async fn archive_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
     Path(id): Path<String>,
+    request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
     let gig = gigs::owned(&state, &id, user.id()).await?;
     Ok(axum::Json(GigView::from(
-        &gigs::archive(&state, gig).await?,
+        &gigs::archive(&state, gig, &request).await?,
     )))
 }
 
@@ -400,6 +406,7 @@ async fn set_members(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
     Path(id): Path<String>,
+    request: RequestId,
     ApiJson(body): ApiJson<MembersRequest>,
 ) -> ApiResult<axum::Json<GigView>> {
     let gig = gigs::owned(&state, &id, user.id()).await?;
@@ -409,7 +416,7 @@ async fn set_members(
         .map(|m| (m.user_id, m.share_bps))
         .collect();
     Ok(axum::Json(GigView::from(
-        &gigs::set_members(&state, gig, body.owner_share_bps, invited).await?,
+        &gigs::set_members(&state, gig, body.owner_share_bps, invited, &request).await?,
     )))
 }
 
@@ -420,9 +427,10 @@ async fn accept_invitation(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
     Path(id): Path<String>,
+    request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
     Ok(axum::Json(GigView::from(
-        &gigs::answer_invitation(&state, &id, user.id(), true).await?,
+        &gigs::answer_invitation(&state, &id, user.id(), true, &request).await?,
     )))
 }
 
@@ -433,9 +441,10 @@ async fn decline_invitation(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
     Path(id): Path<String>,
+    request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
     Ok(axum::Json(GigView::from(
-        &gigs::answer_invitation(&state, &id, user.id(), false).await?,
+        &gigs::answer_invitation(&state, &id, user.id(), false, &request).await?,
     )))
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod availability;
 mod gigs;
+mod notifications;
 mod profiles;
 pub mod views;
 
@@ -55,6 +56,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(admin::router())
         .merge(gigs::router())
         .merge(availability::router())
+        .merge(notifications::router())
         .split_for_parts();
     openapi.info.title = "Noillin API".to_owned();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();

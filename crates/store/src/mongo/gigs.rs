@@ -3,12 +3,15 @@
 //! _id`, multikey) and by status (`status, _id`).
 //!
 //! An update is one `replaceOne` filtered on `{_id, version: v - 1}`: the server applies it to
-//! one document atomically, so of several updates from the same read exactly one matches.
+//! one document atomically, so of several updates from the same read exactly one matches. With
+//! outbox messages, the insert or replace and the messages form one transaction
+//! ([`MongoStore::write_with_outbox`]); a replace that matches nothing writes no message.
 //!
 //! `created_at`/`updated_at` are kept as RFC 3339 strings (the domain's serde form) rather than
 //! BSON dates: they are never queried, and this keeps their full precision, as SQLite does.
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use jiff::Timestamp;
 use mongodb::{
     Collection, Cursor,
@@ -22,7 +25,7 @@ use noillin_domain::{
 use serde::{Deserialize, Serialize};
 
 use super::{MongoStore, corrupt, index, unavailable};
-use crate::{Constraint, GigRepository, PageRequest, StoreError};
+use crate::{Constraint, GigRepository, OutboxMessage, PageRequest, StoreError};
 
 /// Creates the indexes of `gigs`.
 pub(super) async fn create_indexes(gigs: &Collection<GigDoc>) -> Result<(), StoreError> {
@@ -212,12 +215,20 @@ impl MongoStore {
 
 #[async_trait]
 impl GigRepository for MongoStore {
-    async fn insert(&self, gig: &Gig) -> Result<(), StoreError> {
+    async fn insert(&self, gig: &Gig, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
         // A duplicate id (never expected: ids are UUIDv7) fails as `Unavailable`.
-        self.gigs
-            .insert_one(GigDoc::encode(gig)?)
-            .await
-            .map_err(unavailable)?;
+        let document = GigDoc::encode(gig)?;
+        self.write_with_outbox(outbox, &document, |store, session, document| {
+            async move {
+                let mut insert = store.gigs.insert_one(document);
+                if let Some(session) = session {
+                    insert = insert.session(session);
+                }
+                insert.await.map(|_| true)
+            }
+            .boxed()
+        })
+        .await?;
         Ok(())
     }
 
@@ -230,19 +241,25 @@ impl GigRepository for MongoStore {
             .transpose()
     }
 
-    async fn update(&self, gig: &Gig) -> Result<(), StoreError> {
+    async fn update(&self, gig: &Gig, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
         let document = GigDoc::encode(gig)?;
         // A gig at version 0 has no predecessor: any stored version is stale.
         if let Some(expected) = gig.version.checked_sub(1) {
-            let result = self
-                .gigs
-                .replace_one(
-                    doc! { "_id": gig.id.as_str(), "version": version_value(expected)? },
-                    &document,
-                )
-                .await
-                .map_err(unavailable)?;
-            if result.matched_count == 1 {
+            let filter = doc! { "_id": gig.id.as_str(), "version": version_value(expected)? };
+            let replaced = self
+                .write_with_outbox(outbox, &(filter, document), |store, session, context| {
+                    let (filter, document) = context;
+                    async move {
+                        let mut replace = store.gigs.replace_one(filter.clone(), document);
+                        if let Some(session) = session {
+                            replace = replace.session(session);
+                        }
+                        Ok(replace.await?.matched_count == 1)
+                    }
+                    .boxed()
+                })
+                .await?;
+            if replaced {
                 return Ok(());
             }
         }

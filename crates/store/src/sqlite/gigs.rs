@@ -9,8 +9,8 @@ use noillin_domain::{
 };
 use rusqlite::{OptionalExtension, Transaction};
 
-use super::{SqliteStore, db_error, from_json, to_json};
-use crate::{Constraint, GigRepository, PageRequest, StoreError};
+use super::{SqliteStore, db_error, from_json, outbox, to_json};
+use crate::{Constraint, GigRepository, OutboxMessage, PageRequest, StoreError};
 
 /// The value of `gigs.status`.
 fn status_name(status: GigStatus) -> &'static str {
@@ -96,8 +96,9 @@ fn limit(page: &PageRequest) -> i64 {
 
 #[async_trait]
 impl GigRepository for SqliteStore {
-    async fn insert(&self, gig: &Gig) -> Result<(), StoreError> {
+    async fn insert(&self, gig: &Gig, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
         let row = GigRow::encode(gig)?;
+        let messages = outbox.to_vec();
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO gigs (id, owner_id, status, version, document) \
@@ -105,7 +106,8 @@ impl GigRepository for SqliteStore {
                 rusqlite::params![row.id, row.owner_id, row.status, row.version, row.document],
             )
             .map_err(db_error)?;
-            row.insert_members(tx)
+            row.insert_members(tx)?;
+            outbox::insert_messages(tx, &messages)
         })
         .await
     }
@@ -125,8 +127,9 @@ impl GigRepository for SqliteStore {
         .await
     }
 
-    async fn update(&self, gig: &Gig) -> Result<(), StoreError> {
+    async fn update(&self, gig: &Gig, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
         let row = GigRow::encode(gig)?;
+        let messages = outbox.to_vec();
         // A gig at version 0 has no predecessor: any stored version is stale.
         let expected = gig.version.checked_sub(1).map(version_value).transpose()?;
         // One IMMEDIATE transaction: the conditional UPDATE decides races (concurrent updates
@@ -164,7 +167,8 @@ impl GigRepository for SqliteStore {
             }
             tx.execute("DELETE FROM gig_members WHERE gig_id = ?1", [&row.id])
                 .map_err(db_error)?;
-            row.insert_members(tx)
+            row.insert_members(tx)?;
+            outbox::insert_messages(tx, &messages)
         })
         .await
     }

@@ -13,7 +13,8 @@ use crate::StoreError;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users_sessions_resets.sql"),
     include_str!("migrations/0002_gigs_availability.sql"),
-    // Append new migrations here: include_str!("migrations/0003_....sql"),
+    include_str!("migrations/0003_outbox_notifications_mails.sql"),
+    // Append new migrations here: include_str!("migrations/0004_....sql"),
 ];
 
 /// Applies the migrations not applied yet. Safe when several processes open the same file at

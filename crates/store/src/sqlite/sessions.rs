@@ -175,10 +175,12 @@ impl PasswordResetRepository for SqliteStore {
         token_hash: &str,
         user_id: &UserId,
         expires_at: Timestamp,
+        outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
         let token_hash = token_hash.to_owned();
         let user_id = user_id.as_str().to_owned();
         let expires_at = millis(expires_at);
+        let messages = outbox.to_vec();
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO password_resets (token_hash, user_id, expires_at) \
@@ -186,7 +188,7 @@ impl PasswordResetRepository for SqliteStore {
                 rusqlite::params![token_hash, user_id, expires_at],
             )
             .map_err(db_error)?;
-            Ok(())
+            outbox::insert_messages(tx, &messages)
         })
         .await
     }

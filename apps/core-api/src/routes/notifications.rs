@@ -1,0 +1,161 @@
+//! `/notifications`: what the signed-in user was told about, newest first, and marking it read.
+//! Everyone sees only their own; another user's notification id answers 404.
+
+use axum::extract::{Path, Query, State};
+use noillin_domain::notification::{Notification, NotificationId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    AppState,
+    error::{ApiError, ApiResult},
+    extract::AuthUser,
+    routes::ProblemDoc,
+};
+
+/// Longest id a client can present (ids are UUIDs).
+const MAX_ID_LEN: usize = 64;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_notifications))
+        .routes(routes!(mark_read))
+        .routes(routes!(mark_all_read))
+}
+
+/// A notification.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub id: String,
+    /// `gig_invitation`, `gig_invitation_accepted`, `gig_invitation_declined`, `gig_published`
+    /// or `gig_archived`.
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// The gig it is about.
+    pub gig_id: Option<String>,
+    /// RFC 3339, UTC: when it happened.
+    pub created_at: String,
+    /// RFC 3339, UTC; absent while unread.
+    pub read_at: Option<String>,
+}
+
+impl From<&Notification> for NotificationView {
+    fn from(n: &Notification) -> Self {
+        Self {
+            id: n.id.to_string(),
+            kind: n.kind.as_str().to_owned(),
+            title: n.title.clone(),
+            body: n.body.clone(),
+            gig_id: n.gig_id.as_ref().map(ToString::to_string),
+            created_at: n.created_at.to_string(),
+            read_at: n.read_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `true`: only unread notifications.
+    #[serde(default)]
+    pub unread: bool,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// The last id of the previous page: the page continues with older notifications.
+    pub before: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationPage {
+    pub items: Vec<NotificationView>,
+    /// How many of your notifications are unread in all.
+    pub unread_count: u64,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next_before: Option<String>,
+}
+
+/// Lists your notifications, newest first.
+#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = NotificationPage), (status = 401, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+async fn list_notifications(
+    State(state): State<AppState>,
+    user: AuthUser,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::Json<NotificationPage>> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", "invalid", &e.body_text()))?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "out_of_range",
+            "must be between 1 and 100",
+        ));
+    }
+    if query.before.as_ref().is_some_and(|b| b.len() > MAX_ID_LEN) {
+        return Err(ApiError::invalid(
+            "before",
+            "invalid",
+            "must be a notification id from a previous page",
+        ));
+    }
+    let before = query.before.map(NotificationId::from_string);
+    let notifications = &state.store.notifications;
+    let items = notifications
+        .list(user.id(), query.unread, before.as_ref(), limit)
+        .await?;
+    let unread_count = notifications.unread_count(user.id()).await?;
+    let next_before = (items.len() == limit as usize)
+        .then(|| items.last().map(|n| n.id.to_string()))
+        .flatten();
+    Ok(axum::Json(NotificationPage {
+        items: items.iter().map(NotificationView::from).collect(),
+        unread_count,
+        next_before,
+    }))
+}
+
+/// Marks one of your notifications read (reading it again keeps the first read time).
+#[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = NotificationView), (status = 401, body = ProblemDoc), (status = 404, body = ProblemDoc)))]
+async fn mark_read(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<NotificationView>> {
+    if id.len() > MAX_ID_LEN {
+        return Err(ApiError::NotFound);
+    }
+    let notification = state
+        .store
+        .notifications
+        .mark_read(
+            user.id(),
+            &NotificationId::from_string(id),
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    Ok(axum::Json(NotificationView::from(&notification)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkedRead {
+    /// How many notifications were unread and are read now.
+    pub marked: u64,
+}
+
+/// Marks all your notifications read.
+#[utoipa::path(post, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, body = MarkedRead), (status = 401, body = ProblemDoc)))]
+async fn mark_all_read(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<axum::Json<MarkedRead>> {
+    let marked = state
+        .store
+        .notifications
+        .mark_all_read(user.id(), jiff::Timestamp::now())
+        .await?;
+    Ok(axum::Json(MarkedRead { marked }))
+}

@@ -1,0 +1,360 @@
+//! The outbox in MongoDB: one document per message in `outbox` (`_id` = message id),
+//! `{routing_key, correlation_id, payload, created_at, claim_token, lease_until}`; the last two
+//! are null while nobody holds the message.
+//!
+//! A state change with messages runs as a multi-document transaction (see
+//! [`MongoStore::write_with_outbox`]): MongoDB has no other way to make two documents appear
+//! together. A change without messages stays a single-document write.
+//!
+//! A claim takes three steps, none of which needs a transaction: find up to `limit` claimable
+//! ids in `_id` order (walking the `_id` index, which skips only the few held messages at the
+//! front), set the claim on those of them that are still claimable (`updateMany` re-checks the
+//! filter on each document as it writes it, so of two racing claims only one sets a given
+//! message), then read back the messages that carry this claim's token.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::{FutureExt, future::BoxFuture};
+use jiff::Timestamp;
+use mongodb::{
+    ClientSession, Collection,
+    bson::{DateTime, Document, doc},
+    error::{Error as MongoError, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT},
+    options::{ReadConcern, ReadPreference, SelectionCriteria, WriteConcern},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{MongoStore, date, index, timestamp, unavailable};
+use crate::{OutboxMessage, OutboxRepository, StoreError};
+
+/// How often a transaction is tried when the server reports a transient error (a write
+/// conflict with a concurrent transaction, a primary stepping down).
+const TRANSACTION_ATTEMPTS: u32 = 8;
+
+/// How often a commit is sent when its outcome is unknown (the server commits a transaction at
+/// most once, so sending the commit again is safe).
+const COMMIT_ATTEMPTS: u32 = 3;
+
+/// The pause before the second attempt of a transaction; doubled for each further one, so that
+/// the transaction it conflicted with has time to commit.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// The state change of [`MongoStore::write_with_outbox`]: runs its writes in the session when
+/// given one, and answers whether it changed anything.
+type StateWrite<'s> = BoxFuture<'s, Result<bool, MongoError>>;
+
+/// Creates the indexes of `outbox`.
+pub(super) async fn create_indexes(outbox: &Collection<OutboxDoc>) -> Result<(), StoreError> {
+    // Reading back a claim; completing and releasing go by `_id`.
+    outbox
+        .create_index(index(
+            doc! { "claim_token": 1, "_id": 1 },
+            "outbox_claim_token",
+            |_| {},
+        ))
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// A document of `outbox`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct OutboxDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    routing_key: String,
+    correlation_id: Option<String>,
+    payload: String,
+    created_at: DateTime,
+    claim_token: Option<String>,
+    lease_until: Option<DateTime>,
+}
+
+impl OutboxDoc {
+    fn encode(message: &OutboxMessage) -> Self {
+        Self {
+            id: message.id.clone(),
+            routing_key: message.routing_key.clone(),
+            correlation_id: message.correlation_id.clone(),
+            payload: message.payload.clone(),
+            created_at: date(message.created_at),
+            claim_token: None,
+            lease_until: None,
+        }
+    }
+
+    fn into_message(self) -> Result<OutboxMessage, StoreError> {
+        Ok(OutboxMessage {
+            id: self.id,
+            routing_key: self.routing_key,
+            correlation_id: self.correlation_id,
+            payload: self.payload,
+            created_at: timestamp(self.created_at)?,
+        })
+    }
+}
+
+/// `outbox` projected on `_id`.
+#[derive(Debug, Deserialize)]
+struct IdOnly {
+    #[serde(rename = "_id")]
+    id: String,
+}
+
+/// Messages nobody holds at `now`: never claimed (or released), or whose lease ended before.
+fn claimable(now: DateTime) -> Document {
+    doc! {
+        "$or": [
+            { "lease_until": null },
+            { "lease_until": { "$lt": now } },
+        ],
+    }
+}
+
+/// The pause before attempt `attempt` (2 or more) of a transaction.
+fn retry_delay(attempt: u32) -> Duration {
+    FIRST_RETRY_DELAY.saturating_mul(1 << (attempt.saturating_sub(2)).min(16))
+}
+
+/// Aborts the session's transaction. The server drops an unfinished transaction by itself (and
+/// the driver ignores the server's answer), so a failure here changes nothing for the caller.
+async fn abort(session: &mut ClientSession) {
+    if let Err(e) = session.abort_transaction().await {
+        tracing::warn!(error = %e, "could not abort a MongoDB transaction");
+    }
+}
+
+/// Commits the session's transaction, sending the commit again while its outcome is unknown.
+async fn commit(session: &mut ClientSession) -> Result<(), MongoError> {
+    let mut attempt = 1;
+    loop {
+        match session.commit_transaction().await {
+            Err(e)
+                if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                    && attempt < COMMIT_ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+impl MongoStore {
+    /// Runs the state change `write` and inserts `outbox` in one atomic step, and answers
+    /// whether `write` changed anything. When `write` reports it changed nothing, nothing is
+    /// written: the messages go with the change.
+    ///
+    /// With messages, both run in one transaction on a fresh session (`write` gets the session
+    /// and must pass it to each of its operations), retried as a whole on a
+    /// `TransientTransactionError`. Without messages, `write` runs alone, without a session, as
+    /// the single-document write it is.
+    ///
+    /// `context` is handed to `write` on each attempt, so that `write`'s future may borrow it.
+    pub(super) async fn write_with_outbox<C, F>(
+        &self,
+        outbox: &[OutboxMessage],
+        context: &C,
+        mut write: F,
+    ) -> Result<bool, StoreError>
+    where
+        C: Sync + ?Sized,
+        F: for<'s> FnMut(&'s Self, Option<&'s mut ClientSession>, &'s C) -> StateWrite<'s> + Send,
+    {
+        if outbox.is_empty() {
+            return write(self, None, context).await.map_err(unavailable);
+        }
+        let documents: Vec<OutboxDoc> = outbox.iter().map(OutboxDoc::encode).collect();
+        let mut session = self
+            .database
+            .client()
+            .start_session()
+            .await
+            .map_err(unavailable)?;
+        let mut attempt = 1;
+        loop {
+            // Explicit concerns: a transaction takes the client's (the URI's), not the
+            // database handle's.
+            session
+                .start_transaction()
+                .read_concern(ReadConcern::majority())
+                .write_concern(WriteConcern::majority())
+                .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
+                .await
+                .map_err(unavailable)?;
+            let written = match write(self, Some(&mut session), context).await {
+                Ok(true) => self
+                    .outbox
+                    .insert_many(&documents)
+                    .session(&mut session)
+                    .await
+                    .map(|_| true),
+                other => other,
+            };
+            let error = match written {
+                Ok(true) => match commit(&mut session).await {
+                    Ok(()) => return Ok(true),
+                    Err(e) => e,
+                },
+                Ok(false) => {
+                    abort(&mut session).await;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    abort(&mut session).await;
+                    e
+                }
+            };
+            // A commit whose outcome stayed unknown may have been applied: running the
+            // transaction again could report a conflict with its own write.
+            let retry = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                && !error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT);
+            if !retry || attempt == TRANSACTION_ATTEMPTS {
+                return Err(unavailable(error));
+            }
+            attempt += 1;
+            tokio::time::sleep(retry_delay(attempt)).await;
+        }
+    }
+}
+
+#[async_trait]
+impl OutboxRepository for MongoStore {
+    async fn append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
+        // No state change of their own, but several messages still appear together.
+        self.write_with_outbox(messages, &(), |_, _, _| async { Ok(true) }.boxed())
+            .await?;
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        claim_token: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        // A limit of 0 means "no limit" to the server.
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = date(now);
+        let mut cursor = self
+            .outbox
+            .clone_with_type::<IdOnly>()
+            .find(claimable(now))
+            .projection(doc! { "_id": 1 })
+            .sort(doc! { "_id": 1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(unavailable)?;
+        let mut candidates = Vec::new();
+        while cursor.advance().await.map_err(unavailable)? {
+            candidates.push(cursor.deserialize_current().map_err(unavailable)?.id);
+        }
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        let mut filter = claimable(now);
+        filter.insert("_id", doc! { "$in": candidates });
+        self.outbox
+            .update_many(
+                filter,
+                doc! { "$set": { "claim_token": claim_token, "lease_until": date(lease_until) } },
+            )
+            .await
+            .map_err(unavailable)?;
+
+        // This claim's own writes, acknowledged by a majority: the primary's latest state has
+        // them whatever the read concern, and `local` does not wait for the majority snapshot.
+        let mut cursor = self
+            .outbox
+            .find(doc! { "claim_token": claim_token })
+            .sort(doc! { "_id": 1 })
+            .read_concern(ReadConcern::local())
+            .await
+            .map_err(unavailable)?;
+        let mut claimed = Vec::new();
+        while cursor.advance().await.map_err(unavailable)? {
+            claimed.push(
+                cursor
+                    .deserialize_current()
+                    .map_err(unavailable)?
+                    .into_message()?,
+            );
+        }
+        Ok(claimed)
+    }
+
+    async fn complete(&self, claim_token: &str, ids: &[String]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let result = self
+            .outbox
+            .delete_many(doc! { "_id": { "$in": ids }, "claim_token": claim_token })
+            .await
+            .map_err(unavailable)?;
+        Ok(result.deleted_count)
+    }
+
+    async fn release(&self, claim_token: &str, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.outbox
+            .update_many(
+                doc! { "_id": { "$in": ids }, "claim_token": claim_token },
+                doc! { "$set": { "claim_token": null, "lease_until": null } },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn pending(&self) -> Result<u64, StoreError> {
+        self.outbox
+            .count_documents(doc! {})
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mongodb::bson::{self, Bson};
+
+    use super::*;
+
+    #[test]
+    fn a_new_message_is_stored_unclaimed_with_native_types() {
+        let message = OutboxMessage {
+            id: "0190a5b2-0000-7000-8000-000000000001".into(),
+            routing_key: "gig.updated".into(),
+            correlation_id: None,
+            payload: r#"{"gig_id":"g1"}"#.into(),
+            created_at: Timestamp::from_millisecond(1_780_000_000_123).unwrap(),
+        };
+        let document = bson::to_document(&OutboxDoc::encode(&message)).unwrap();
+        assert_eq!(document.get_str("_id").unwrap(), message.id);
+        assert!(document.get_datetime("created_at").is_ok());
+        for field in ["correlation_id", "claim_token", "lease_until"] {
+            assert_eq!(document.get(field), Some(&Bson::Null), "{field}");
+        }
+        let back: OutboxDoc = bson::from_document(document).unwrap();
+        assert_eq!(back.into_message().unwrap(), message);
+    }
+
+    #[test]
+    fn retries_wait_longer_each_time_within_bounds() {
+        let delays: Vec<Duration> = (2..=TRANSACTION_ATTEMPTS).map(retry_delay).collect();
+        assert_eq!(delays[0], FIRST_RETRY_DELAY);
+        assert!(
+            delays.windows(2).all(|pair| pair[1] == pair[0] * 2),
+            "{delays:?}"
+        );
+        assert!(retry_delay(u32::MAX) < Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,199 @@
+//! Notifications end to end through NGINX: an action in core-api goes through the outbox, the
+//! broker and the worker, and arrives as a live push on a socket connected through `/socket/`,
+//! in `GET /notifications`, and (for invitations) as a mail.
+
+use std::time::Duration;
+
+use noillin_test_support::{Platform, SmtpSink, SocketClient, TestUser};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(15);
+const APP_URL: &str = "https://app.noillin.test";
+
+async fn platform(sink: &SmtpSink) -> Platform {
+    Platform::builder()
+        .env("SMTP_URL", &sink.url())
+        .env("APP_URL", APP_URL)
+        .start()
+        .await
+        .expect("platform starts")
+}
+
+async fn socket_of(platform: &Platform, user: &TestUser) -> SocketClient {
+    SocketClient::connect(
+        &platform.socket_url(),
+        json!({ "token": user.access }),
+        None,
+    )
+    .await
+    .expect("socket connects through the gateway")
+}
+
+async fn notifications(platform: &Platform, user: &TestUser, query: &str) -> Value {
+    let response = platform
+        .api()
+        .get(&format!("/notifications{query}"), Some(&user.access))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    response.body
+}
+
+#[tokio::test]
+async fn an_invitation_is_pushed_live_listed_and_mailed_and_only_its_recipient_sees_it() {
+    let sink = SmtpSink::start().await;
+    let platform = platform(&sink).await;
+    let api = platform.api();
+    let owner = api.register("influencer").await;
+    let member = api.register("influencer").await;
+    let mut member_socket = socket_of(&platform, &member).await;
+    let mut owner_socket = socket_of(&platform, &owner).await;
+
+    let gig = api.create_gig(&owner, "Lisbon food week").await;
+    api.invite(&owner, &gig, &[&member]).await;
+
+    let pushed = member_socket
+        .expect_event("notification", WAIT)
+        .await
+        .expect("the invitation is pushed to the member's socket");
+    assert_eq!(pushed["kind"], "gig_invitation");
+    assert_eq!(pushed["gig_id"], gig.as_str());
+    assert!(
+        pushed["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("Lisbon food week")),
+        "{pushed}"
+    );
+
+    let listed = notifications(&platform, &member, "").await;
+    assert_eq!(listed["unread_count"], 1);
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["items"][0]["id"], pushed["id"]);
+    assert_eq!(listed["items"][0]["read_at"], Value::Null);
+
+    let mail = sink.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(mail.to, vec![member.email.clone()]);
+    assert_eq!(
+        mail.subject().as_deref(),
+        Some("You are invited to \u{201c}Lisbon food week\u{201d}")
+    );
+    let link = format!("{APP_URL}/gigs/{gig}");
+    assert!(mail.text_body().is_some_and(|t| t.contains(&link)));
+    assert!(mail.html_body().is_some_and(|h| h.contains(&link)));
+
+    // Only the recipient sees or changes it.
+    let id = pushed["id"].as_str().expect("id").to_owned();
+    let owners = notifications(&platform, &owner, "").await;
+    assert_eq!(owners["items"], json!([]));
+    let foreign = api
+        .post(
+            &format!("/notifications/{id}/read"),
+            &json!({}),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        notifications(&platform, &member, "?unread=true").await["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "another user's attempt changed nothing"
+    );
+
+    let read = api
+        .post(
+            &format!("/notifications/{id}/read"),
+            &json!({}),
+            Some(&member.access),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
+    assert!(read.body["read_at"].is_string());
+    let unread = notifications(&platform, &member, "?unread=true").await;
+    assert_eq!(unread["items"], json!([]));
+    assert_eq!(unread["unread_count"], 0);
+
+    // The answer goes back to the owner, live, without a mail.
+    let accepted = api
+        .post(
+            &format!("/gigs/{gig}/membership/accept"),
+            &json!({}),
+            Some(&member.access),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK);
+    let answer = owner_socket
+        .expect_event("notification", WAIT)
+        .await
+        .expect("the owner hears of the answer");
+    assert_eq!(answer["kind"], "gig_invitation_accepted");
+    let all_read = api
+        .post("/notifications/read-all", &json!({}), Some(&owner.access))
+        .await;
+    assert_eq!(all_read.status, StatusCode::OK);
+    assert_eq!(all_read.body["marked"], 1);
+    assert_eq!(sink.messages().len(), 1, "answers are not mailed");
+}
+
+#[tokio::test]
+async fn notifications_page_newest_first_and_bad_queries_are_refused() {
+    let sink = SmtpSink::start().await;
+    let platform = platform(&sink).await;
+    let api = platform.api();
+    let owner = api.register("influencer").await;
+    let member = api.register("influencer").await;
+    let mut gigs = Vec::new();
+    for n in 0..5 {
+        let gig = api.create_gig(&owner, &format!("Gig number {n}")).await;
+        api.invite(&owner, &gig, &[&member]).await;
+        gigs.push(gig);
+    }
+    let arrived = noillin_test_support::eventually(WAIT, || {
+        let platform = &platform;
+        let member = &member;
+        async move { notifications(platform, member, "").await["unread_count"] == 5 }
+    })
+    .await;
+    assert!(arrived, "five invitations listed");
+
+    let first = notifications(&platform, &member, "?limit=2").await;
+    let next = first["next_before"].as_str().expect("a next page");
+    let second = notifications(&platform, &member, &format!("?limit=2&before={next}")).await;
+    let next = second["next_before"].as_str().expect("a last page");
+    let third = notifications(&platform, &member, &format!("?limit=2&before={next}")).await;
+    assert_eq!(third["next_before"], Value::Null);
+    let pages: Vec<String> = [first, second, third]
+        .iter()
+        .flat_map(|page| page["items"].as_array().cloned().unwrap_or_default())
+        .map(|item| item["gig_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let newest_first: Vec<String> = gigs.iter().rev().cloned().collect();
+    assert_eq!(pages, newest_first);
+
+    for query in [
+        "?limit=0",
+        "?limit=101",
+        "?unread=maybe",
+        "?colour=red",
+        &format!("?before={}", "x".repeat(65)),
+    ] {
+        let response = api
+            .get(&format!("/notifications{query}"), Some(&member.access))
+            .await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(
+            response.content_type(),
+            "application/problem+json",
+            "{query}"
+        );
+    }
+    let unknown = api
+        .post(
+            "/notifications/0191c1d2-0000-8000-8000-000000000000/read",
+            &json!({}),
+            Some(&member.access),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
