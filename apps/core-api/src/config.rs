@@ -1,6 +1,6 @@
 //! core-api configuration, read from the environment.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use crate::accounts::AuthSettings;
 
@@ -40,15 +40,7 @@ impl ServiceConfig for Config {
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
         let redis_url = env.string_or("REDIS_URL", noillin_redis::DEFAULT_URL);
         let rabbitmq_url = env.string_or("RABBITMQ_URL", noillin_messaging::DEFAULT_URL);
-        let store = match env.optional("MONGO_URI") {
-            Some(uri) => StoreConfig::Mongo {
-                uri,
-                database: env.string_or("MONGO_DATABASE", "noillin"),
-            },
-            None => StoreConfig::Embedded {
-                data_dir: PathBuf::from(env.string_or("DATA_DIR", "./data")),
-            },
-        };
+        let store = StoreConfig::from_vars(|name| env.optional(name));
         let jwt_secret = env.secret("JWT_SECRET", 32);
         let secs = |env: &mut noillin_service::config::EnvReader<'_>, name: &str, default: u64| {
             let value = env.parse_or(name, default);

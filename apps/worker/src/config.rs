@@ -1,6 +1,6 @@
 //! worker configuration, read from the environment.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use noillin_messaging::RetryPolicy;
 use noillin_service::{
@@ -51,15 +51,7 @@ impl ServiceConfig for Config {
         let mut env = source.reader();
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
         let rabbitmq_url = env.string_or("RABBITMQ_URL", noillin_messaging::DEFAULT_URL);
-        let store = match env.optional("MONGO_URI") {
-            Some(uri) => StoreConfig::Mongo {
-                uri,
-                database: env.string_or("MONGO_DATABASE", "noillin"),
-            },
-            None => StoreConfig::Embedded {
-                data_dir: PathBuf::from(env.string_or("DATA_DIR", "./data")),
-            },
-        };
+        let store = StoreConfig::from_vars(|name| env.optional(name));
         let redis_url = env.string_or("REDIS_URL", noillin_redis::DEFAULT_URL);
         let smtp_url = env.optional("SMTP_URL");
         let smtp_timeout = env.parse_or("SMTP_TIMEOUT_SECS", 10u64);

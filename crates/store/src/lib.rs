@@ -27,6 +27,22 @@ pub enum StoreConfig {
     Mongo { uri: String, database: String },
 }
 
+impl StoreConfig {
+    /// MongoDB when `MONGO_URI` is set (its database from the URI, else `MONGO_DATABASE`, else
+    /// `noillin`), otherwise SQLite under `DATA_DIR` (default `./data`); `var` reads a variable.
+    pub fn from_vars(mut var: impl FnMut(&str) -> Option<String>) -> Self {
+        match var("MONGO_URI") {
+            Some(uri) => StoreConfig::Mongo {
+                uri,
+                database: var("MONGO_DATABASE").unwrap_or_else(|| "noillin".to_owned()),
+            },
+            None => StoreConfig::Embedded {
+                data_dir: PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./data".to_owned())),
+            },
+        }
+    }
+}
+
 /// A uniqueness rule the store enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Constraint {

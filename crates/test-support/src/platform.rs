@@ -95,7 +95,10 @@ impl PlatformBuilder {
             ("RUST_LOG".to_owned(), "info".to_owned()),
             // With MONGO_URI set (CI), each platform gets its own database, as with SQLite its
             // own file. (A URI that names a database itself overrides this.)
-            ("MONGO_DATABASE".to_owned(), mongo_database(&namespace)),
+            (
+                "MONGO_DATABASE".to_owned(),
+                format!("noillin_e2e_{namespace}"),
+            ),
         ];
         env.extend(self.env);
 
@@ -208,14 +211,17 @@ impl Platform {
         ServiceProcess::start(binary, &name, self.dir.path(), &env)
     }
 
-    /// Where the embedded store of this platform lives (its `DATA_DIR`).
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    /// The `MONGO_DATABASE` this platform's processes use when `MONGO_URI` is set.
-    pub fn mongo_database(&self) -> String {
-        mongo_database(&self.namespace)
+    /// The platform's store, opened as its processes open it (MongoDB when `MONGO_URI` is set,
+    /// else its SQLite file), to check what they stored.
+    pub async fn store(&self) -> noillin_store::Store {
+        let config = noillin_store::StoreConfig::from_vars(|name| {
+            self.env
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+                .or_else(|| std::env::var(name).ok())
+        });
+        noillin_store::open(&config).await.expect("store opens")
     }
 
     pub fn builder() -> PlatformBuilder {
@@ -494,10 +500,6 @@ fn stop_nginx(mut nginx: Child) {
     }
     let _ = nginx.kill();
     let _ = nginx.wait();
-}
-
-fn mongo_database(namespace: &str) -> String {
-    format!("noillin_e2e_{namespace}")
 }
 
 fn free_port() -> anyhow::Result<u16> {

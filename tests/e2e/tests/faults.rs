@@ -6,7 +6,6 @@ use std::{collections::HashSet, net::SocketAddr, time::Duration};
 
 use noillin_domain::mail::{MailId, MailStatus};
 use noillin_messaging::{Broker, Concern, Envelope, Event};
-use noillin_store::{Store, StoreConfig};
 use noillin_test_support::{
     Platform, SmtpSink, SocketClient, TcpProxy, TestUser, eventually, rabbitmq_url,
 };
@@ -23,20 +22,6 @@ fn rabbitmq_addr() -> SocketAddr {
 
 fn redis_addr() -> SocketAddr {
     "127.0.0.1:6379".parse().expect("address")
-}
-
-/// The platform's store, opened as its processes open it.
-async fn store(platform: &Platform) -> Store {
-    let config = match std::env::var("MONGO_URI") {
-        Ok(uri) => StoreConfig::Mongo {
-            uri,
-            database: platform.mongo_database(),
-        },
-        Err(_) => StoreConfig::Embedded {
-            data_dir: platform.data_dir(),
-        },
-    };
-    noillin_store::open(&config).await.expect("store opens")
 }
 
 /// The ids of a user's notifications (up to 100), as the API lists them.
@@ -82,8 +67,9 @@ async fn invite_into_gigs(platform: &Platform, owner: &TestUser, member: &TestUs
     }
 }
 
-async fn processed(platform: &Platform, queue: &str) -> f64 {
-    let series = format!("worker_messages_total{{queue=\"{queue}\",outcome=\"processed\"}}");
+/// How many messages of `queue` the platform's workers counted with `outcome`.
+async fn worker_count(platform: &Platform, queue: &str, outcome: &str) -> f64 {
+    let series = format!("worker_messages_total{{queue=\"{queue}\",outcome=\"{outcome}\"}}");
     let mut total = 0.0;
     for worker in &platform.worker {
         total += platform.metric(worker, &series).await;
@@ -133,7 +119,7 @@ async fn writes_made_while_the_broker_is_unreachable_are_delivered_once_it_is_ba
         ids_after.len(),
         distinct(&ids_after),
         sink.messages().len(),
-        processed(&platform, "notifications").await
+        worker_count(&platform, "notifications", "processed").await
     );
     assert_eq!(ids.len(), WRITES);
     assert_eq!(ids_after.len(), WRITES, "no notification twice");
@@ -160,7 +146,7 @@ async fn two_core_api_relays_publish_every_message_exactly_once() {
     invite_into_gigs(&platform, &owner, &member, WRITES).await;
     let ids = await_notifications(&platform, &member, WRITES).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let handled = processed(&platform, "notifications").await;
+    let handled = worker_count(&platform, "notifications", "processed").await;
     println!(
         "two relays: {WRITES} invitations, {} notifications, {handled} messages handled by the worker",
         ids.len()
@@ -170,7 +156,7 @@ async fn two_core_api_relays_publish_every_message_exactly_once() {
         handled, WRITES as f64,
         "each outbox message was published once"
     );
-    assert_eq!(store(&platform).await.outbox.pending().await.unwrap(), 0);
+    assert_eq!(platform.store().await.outbox.pending().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -206,7 +192,7 @@ async fn a_worker_killed_mid_batch_leaves_every_effect_done_exactly_once() {
 
     platform.start_worker().await.expect("a new worker");
     let ids = await_notifications(&platform, &member, WRITES).await;
-    let store = store(&platform).await;
+    let store = platform.store().await;
     let sent_records = || async {
         let mut sent = 0;
         for id in &ids {
@@ -251,6 +237,58 @@ async fn a_worker_killed_mid_batch_leaves_every_effect_done_exactly_once() {
     );
 }
 
+// Multi-threaded: `terminate` blocks its thread while it waits, and the SMTP sink must go on
+// answering meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_with_sigterm_finishes_the_message_in_hand() {
+    let sink = SmtpSink::start().await;
+    // The mail is still being sent when the worker is asked to stop.
+    sink.set_delay(Duration::from_millis(1500));
+    let mut platform = Platform::builder()
+        .realtime(0)
+        .env("SMTP_URL", &sink.url())
+        .start()
+        .await
+        .expect("platform starts");
+    let api = platform.api();
+    let owner = api.register("influencer").await;
+    let member = api.register("influencer").await;
+    invite_into_gigs(&platform, &owner, &member, 1).await;
+    let in_hand = eventually(WAIT, || async { sink.attempts() >= 1 }).await;
+    assert!(in_hand, "the worker is sending\n{}", platform.logs());
+
+    let status = platform.worker[0]
+        .terminate(Duration::from_secs(20))
+        .expect("the worker stops");
+    assert!(status.success(), "{status}");
+    let ids = notification_ids(&platform, &member).await;
+    let mail = platform
+        .store()
+        .await
+        .mails
+        .find(&MailId::from_string(ids[0].clone()))
+        .await
+        .unwrap()
+        .expect("a mail record");
+    // Its message was acknowledged: a new worker gets nothing to do again.
+    platform.worker.clear();
+    platform.start_worker().await.expect("a new worker");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "SIGTERM: the mail in hand was {} after {} attempt(s); {} mail(s) received, {} handled by the new worker",
+        mail.status.as_str(),
+        mail.attempts,
+        sink.messages().len(),
+        worker_count(&platform, "notifications", "processed").await
+    );
+    assert_eq!(mail.status, MailStatus::Sent);
+    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(
+        worker_count(&platform, "notifications", "processed").await,
+        0.0
+    );
+}
+
 #[tokio::test]
 async fn the_same_message_delivered_twice_has_one_effect() {
     let sink = SmtpSink::start().await;
@@ -282,7 +320,7 @@ async fn the_same_message_delivered_twice_has_one_effect() {
     broker.close().await;
 
     let both_handled = eventually(WAIT, || async {
-        processed(&platform, "notifications").await >= 2.0
+        worker_count(&platform, "notifications", "processed").await >= 2.0
     })
     .await;
     assert!(both_handled, "both copies handled\n{}", platform.logs());
@@ -330,13 +368,7 @@ async fn a_poison_message_is_parked_with_its_reason_while_the_queue_keeps_flowin
     invite_into_gigs(&platform, &owner, &member, 3).await;
     await_notifications(&platform, &member, 3).await;
     let parked = eventually(WAIT, || async {
-        platform
-            .metric(
-                &platform.worker[0],
-                "worker_messages_total{queue=\"notifications\",outcome=\"parked\"}",
-            )
-            .await
-            >= 1.0
+        worker_count(&platform, "notifications", "parked").await >= 1.0
     })
     .await;
     assert!(parked, "the poison message is parked");
@@ -393,13 +425,7 @@ async fn a_notification_pushed_while_redis_is_unreachable_is_kept_and_pushed_lat
     invite_into_gigs(&platform, &owner, &member, 1).await;
     let stored = await_notifications(&platform, &member, 1).await;
     let retried = eventually(WAIT, || async {
-        platform
-            .metric(
-                &platform.worker[0],
-                "worker_messages_total{queue=\"notifications\",outcome=\"retried\"}",
-            )
-            .await
-            >= 1.0
+        worker_count(&platform, "notifications", "retried").await >= 1.0
     })
     .await;
     assert!(retried, "the push failed and the message waits for a retry");
@@ -420,12 +446,7 @@ async fn a_notification_pushed_while_redis_is_unreachable_is_kept_and_pushed_lat
     let again = socket
         .expect_event("notification", Duration::from_secs(2))
         .await;
-    let retries = platform
-        .metric(
-            &platform.worker[0],
-            "worker_messages_total{queue=\"notifications\",outcome=\"retried\"}",
-        )
-        .await;
+    let retries = worker_count(&platform, "notifications", "retried").await;
     println!(
         "redis outage: 1 notification stored during the outage, {retries} retries, pushed once after restore (second push: {})",
         again.is_some()

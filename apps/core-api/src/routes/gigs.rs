@@ -20,7 +20,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{ApiJson, AuthUser, Influencer, RequestId, WithRole},
     gigs,
-    routes::ProblemDoc,
+    routes::{ProblemDoc, page_limit},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -245,21 +245,7 @@ async fn list_gigs(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<axum::Json<GigPage>> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", "invalid", &e.body_text()))?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "out_of_range",
-            "must be between 1 and 100",
-        ));
-    }
-    if query.after.as_ref().is_some_and(|a| a.len() > 64) {
-        return Err(ApiError::invalid(
-            "after",
-            "invalid",
-            "must be a gig id from a previous page",
-        ));
-    }
+    let limit = page_limit(query.limit, "after", query.after.as_deref())?;
     let page = noillin_store::PageRequest {
         after: query.after,
         limit,

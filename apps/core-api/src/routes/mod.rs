@@ -48,6 +48,36 @@ pub struct FieldErrorDoc {
     pub message: String,
 }
 
+/// Longest page a list returns.
+const MAX_PAGE: u32 = 100;
+/// Longest cursor (an id from a previous page) a list accepts.
+const MAX_CURSOR_LEN: usize = 64;
+
+/// Checks a list's paging query: the page size (`limit`, 1 to 100, default 20) and the cursor
+/// (named `cursor_field`, an id from a previous page). Returns the page size.
+pub(crate) fn page_limit(
+    limit: Option<u32>,
+    cursor_field: &str,
+    cursor: Option<&str>,
+) -> Result<u32, crate::error::ApiError> {
+    let limit = limit.unwrap_or(20);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(crate::error::ApiError::invalid(
+            "limit",
+            "out_of_range",
+            "must be between 1 and 100",
+        ));
+    }
+    if cursor.is_some_and(|c| c.len() > MAX_CURSOR_LEN) {
+        return Err(crate::error::ApiError::invalid(
+            cursor_field,
+            "invalid",
+            "must be an id from a previous page",
+        ));
+    }
+    Ok(limit)
+}
+
 /// The API's routes and their OpenAPI description, from the same declarations.
 pub fn api() -> (Router<AppState>, OpenApi) {
     let (router, mut openapi) = OpenApiRouter::new()

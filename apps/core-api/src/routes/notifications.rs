@@ -11,7 +11,7 @@ use crate::{
     AppState,
     error::{ApiError, ApiResult},
     extract::AuthUser,
-    routes::ProblemDoc,
+    routes::{ProblemDoc, page_limit},
 };
 
 /// Longest id a client can present (ids are UUIDs).
@@ -85,21 +85,7 @@ async fn list_notifications(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<axum::Json<NotificationPage>> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", "invalid", &e.body_text()))?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "out_of_range",
-            "must be between 1 and 100",
-        ));
-    }
-    if query.before.as_ref().is_some_and(|b| b.len() > MAX_ID_LEN) {
-        return Err(ApiError::invalid(
-            "before",
-            "invalid",
-            "must be a notification id from a previous page",
-        ));
-    }
+    let limit = page_limit(query.limit, "before", query.before.as_deref())?;
     let before = query.before.map(NotificationId::from_string);
     let notifications = &state.store.notifications;
     let items = notifications
