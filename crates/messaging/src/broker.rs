@@ -198,6 +198,102 @@ impl Broker {
         &self,
         messages: &[OutgoingMessage],
     ) -> Vec<Result<(), PublishError>> {
+        self.publish_to(&self.topology.events_exchange(), messages)
+            .await
+    }
+
+    /// Publishes a message to be delivered `delay` from now. It waits in a queue of that delay
+    /// (a queue-level TTL, so messages expire in order) and is then dead-lettered into the
+    /// events exchange under its own routing key, as if published then. No broker plugin is
+    /// needed. The delay is a lower bound: a consumer must not rely on the moment it fires.
+    pub async fn publish_delayed(
+        &self,
+        message: &OutgoingMessage,
+        delay: std::time::Duration,
+    ) -> Result<(), PublishError> {
+        self.declare_delay_tier(delay).await?;
+        self.publish_to(
+            &self.topology.delay_exchange(delay),
+            std::slice::from_ref(message),
+        )
+        .await
+        .pop()
+        .unwrap_or(Err(PublishError::Nacked))
+    }
+
+    /// Declares the exchange and queue that hold messages for `delay`. Idempotent.
+    async fn declare_delay_tier(&self, delay: std::time::Duration) -> Result<(), Error> {
+        let channel = self.connection.create_channel().await?;
+        let exchange = self.topology.delay_exchange(delay);
+        let queue = self.topology.delay_queue(delay);
+        channel
+            .exchange_declare(
+                exchange.clone().into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-message-ttl".into(),
+            AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+        );
+        // No dead-letter routing key: the message keeps the one it was published with.
+        arguments.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(self.topology.events_exchange().into()),
+        );
+        channel
+            .queue_declare(
+                queue.clone().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                arguments,
+            )
+            .await?;
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        channel.close(200, "declared".into()).await?;
+        Ok(())
+    }
+
+    /// Deletes the exchange and queue of one delay (messages waiting in it are lost). For tests
+    /// and throwaway deployments only.
+    pub async fn delete_delay_tier(&self, delay: std::time::Duration) -> Result<(), Error> {
+        let channel = self.connection.create_channel().await?;
+        channel
+            .queue_delete(
+                self.topology.delay_queue(delay).into(),
+                QueueDeleteOptions::default(),
+            )
+            .await?;
+        channel
+            .exchange_delete(
+                self.topology.delay_exchange(delay).into(),
+                ExchangeDeleteOptions::default(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn publish_to(
+        &self,
+        exchange: &str,
+        messages: &[OutgoingMessage],
+    ) -> Vec<Result<(), PublishError>> {
         let publisher = match self.publisher().await {
             Ok(publisher) => publisher,
             Err(e) => {
@@ -210,7 +306,7 @@ impl Broker {
         };
         let mut pending = Vec::with_capacity(messages.len());
         for message in messages {
-            pending.push(publisher.send(message).await);
+            pending.push(publisher.send(exchange, message).await);
         }
         let mut results = Vec::with_capacity(messages.len());
         for (message, sent) in messages.iter().zip(pending) {
@@ -245,10 +341,7 @@ impl Broker {
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        let publisher = Publisher {
-            channel,
-            exchange: self.topology.events_exchange(),
-        };
+        let publisher = Publisher { channel };
         *slot = Some(publisher.clone());
         Ok(publisher)
     }
@@ -350,16 +443,19 @@ fn quorum_arguments() -> FieldTable {
     arguments
 }
 
-/// Publishes on the events exchange from one confirm-mode channel.
+/// Publishes from one confirm-mode channel.
 #[derive(Clone)]
 struct Publisher {
     channel: Channel,
-    exchange: String,
 }
 
 impl Publisher {
-    /// Sends one message; the returned future resolves with the broker's confirm.
-    async fn send(&self, message: &OutgoingMessage) -> Result<PublisherConfirm, lapin::Error> {
+    /// Sends one message to `exchange`; the returned future resolves with the broker's confirm.
+    async fn send(
+        &self,
+        exchange: &str,
+        message: &OutgoingMessage,
+    ) -> Result<PublisherConfirm, lapin::Error> {
         let mut properties = BasicProperties::default()
             .with_message_id(message.message_id.clone().into())
             .with_type(ShortString::from(message.routing_key.clone()))
@@ -371,7 +467,7 @@ impl Publisher {
         }
         self.channel
             .basic_publish(
-                self.exchange.clone().into(),
+                exchange.into(),
                 message.routing_key.clone().into(),
                 BasicPublishOptions {
                     mandatory: true,

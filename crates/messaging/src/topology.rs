@@ -72,6 +72,16 @@ impl Topology {
         format!("{}.parked", self.queue(concern))
     }
 
+    /// Where messages to deliver after `delay` are published.
+    pub fn delay_exchange(&self, delay: std::time::Duration) -> String {
+        format!("{}.delay.{}ms", self.namespace, delay.as_millis())
+    }
+
+    /// Where messages published to [`Topology::delay_exchange`] wait.
+    pub fn delay_queue(&self, delay: std::time::Duration) -> String {
+        format!("{}.delay.{}ms", self.namespace, delay.as_millis())
+    }
+
     /// The queue a concern's failed messages wait `delay` in before they return.
     pub fn retry_queue(&self, concern: Concern, delay: std::time::Duration) -> String {
         format!("{}.retry.{}ms", self.queue(concern), delay.as_millis())

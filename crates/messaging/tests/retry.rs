@@ -174,3 +174,46 @@ async fn a_batch_is_confirmed_message_by_message_and_an_unroutable_one_fails_alo
 
     broker.delete_topology(&policy).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_delayed_message_arrives_after_its_delay_under_its_own_routing_key() {
+    let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);
+    let (broker, _) = broker(&policy).await;
+    let delay = Duration::from_millis(700);
+    let delayed = event(1);
+    let now = event(2);
+    let started = Instant::now();
+    broker
+        .publish_delayed(&delayed.outgoing().unwrap(), delay)
+        .await
+        .unwrap();
+    broker.publish(&now).await.unwrap();
+
+    let mut subscription = broker
+        .consume(Concern::System, 10, "delay-test", policy.clone())
+        .await
+        .unwrap();
+    let mut arrivals = Vec::new();
+    while arrivals.len() < 2 {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            .await
+            .expect("a delivery in time")
+            .unwrap()
+            .unwrap();
+        arrivals.push((delivery.envelope().unwrap(), started.elapsed()));
+        delivery.ack().await.unwrap();
+    }
+
+    assert_eq!(
+        arrivals[0].0.id, now.id,
+        "the undelayed message comes first"
+    );
+    assert_eq!(arrivals[1].0, delayed, "the delayed one arrives whole");
+    assert!(
+        arrivals[1].1 >= delay,
+        "delivered after {:?}, before its delay",
+        arrivals[1].1
+    );
+    broker.delete_delay_tier(delay).await.unwrap();
+    broker.delete_topology(&policy).await.unwrap();
+}
