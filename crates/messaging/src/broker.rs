@@ -237,16 +237,8 @@ impl Broker {
                 FieldTable::default(),
             )
             .await?;
-        let mut arguments = FieldTable::default();
-        arguments.insert(
-            "x-message-ttl".into(),
-            AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-        );
         // No dead-letter routing key: the message keeps the one it was published with.
-        arguments.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(self.topology.events_exchange().into()),
-        );
+        let arguments = holding_arguments(delay, &self.topology.events_exchange());
         channel
             .queue_declare(
                 queue.clone().into(),
@@ -356,15 +348,8 @@ impl Broker {
     ) -> Result<(), Error> {
         let channel = self.connection.create_channel().await?;
         for delay in policy.delays() {
-            let mut arguments = FieldTable::default();
-            arguments.insert(
-                "x-message-ttl".into(),
-                AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-            );
-            arguments.insert(
-                "x-dead-letter-exchange".into(),
-                AMQPValue::LongString("".into()),
-            );
+            // The default exchange routes by queue name: back into the concern's queue.
+            let mut arguments = holding_arguments(*delay, "");
             arguments.insert(
                 "x-dead-letter-routing-key".into(),
                 AMQPValue::LongString(self.topology.queue(concern).into()),
@@ -432,6 +417,21 @@ impl Broker {
     pub async fn close(&self) {
         let _ = self.connection.close(200, "shutdown".into()).await;
     }
+}
+
+/// Arguments of a queue that holds each message for `delay` and then dead-letters it into
+/// `exchange`.
+fn holding_arguments(delay: std::time::Duration, exchange: &str) -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+    );
+    arguments.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(exchange.into()),
+    );
+    arguments
 }
 
 fn quorum_arguments() -> FieldTable {

@@ -58,6 +58,15 @@ async fn await_notifications(platform: &Platform, user: &TestUser, count: usize)
     ids
 }
 
+/// Two influencers: one to own gigs, one to be invited.
+async fn influencers(platform: &Platform) -> (TestUser, TestUser) {
+    let api = platform.api();
+    (
+        api.register("influencer").await,
+        api.register("influencer").await,
+    )
+}
+
 /// Invites `member` into `count` new gigs of `owner`: `count` events, one notification each.
 async fn invite_into_gigs(platform: &Platform, owner: &TestUser, member: &TestUser, count: usize) {
     let api = platform.api();
@@ -97,9 +106,7 @@ async fn writes_made_while_the_broker_is_unreachable_are_delivered_once_it_is_ba
         .start()
         .await
         .expect("platform starts");
-    let api = platform.api();
-    let owner = api.register("influencer").await;
-    let member = api.register("influencer").await;
+    let (owner, member) = influencers(&platform).await;
 
     proxy.cut().await;
     invite_into_gigs(&platform, &owner, &member, WRITES).await;
@@ -137,9 +144,7 @@ async fn two_core_api_relays_publish_every_message_exactly_once() {
         .start()
         .await
         .expect("platform starts");
-    let api = platform.api();
-    let owner = api.register("influencer").await;
-    let member = api.register("influencer").await;
+    let (owner, member) = influencers(&platform).await;
 
     // Writes alternate between the two processes (the gateway balances them); both relays
     // poll the one outbox.
@@ -175,9 +180,7 @@ async fn a_worker_killed_mid_batch_leaves_every_effect_done_exactly_once() {
         .start()
         .await
         .expect("platform starts");
-    let api = platform.api();
-    let owner = api.register("influencer").await;
-    let member = api.register("influencer").await;
+    let (owner, member) = influencers(&platform).await;
 
     invite_into_gigs(&platform, &owner, &member, WRITES).await;
     let started = eventually(WAIT, || async { sink.messages().len() >= 3 }).await;
@@ -250,9 +253,7 @@ async fn a_worker_stopped_with_sigterm_finishes_the_message_in_hand() {
         .start()
         .await
         .expect("platform starts");
-    let api = platform.api();
-    let owner = api.register("influencer").await;
-    let member = api.register("influencer").await;
+    let (owner, member) = influencers(&platform).await;
     invite_into_gigs(&platform, &owner, &member, 1).await;
     let in_hand = eventually(WAIT, || async { sink.attempts() >= 1 }).await;
     assert!(in_hand, "the worker is sending\n{}", platform.logs());
@@ -298,10 +299,8 @@ async fn the_same_message_delivered_twice_has_one_effect() {
         .start()
         .await
         .expect("platform starts");
-    let api = platform.api();
-    let owner = api.register("influencer").await;
-    let member = api.register("influencer").await;
-    let gig = api.create_gig(&owner, "Twice told").await;
+    let (owner, member) = influencers(&platform).await;
+    let gig = platform.api().create_gig(&owner, "Twice told").await;
 
     let envelope = Envelope::new(
         Event::GigMemberInvited {
@@ -343,9 +342,7 @@ async fn a_poison_message_is_parked_with_its_reason_while_the_queue_keeps_flowin
         .start()
         .await
         .expect("platform starts");
-    let api = platform.api();
-    let owner = api.register("influencer").await;
-    let member = api.register("influencer").await;
+    let (owner, member) = influencers(&platform).await;
     let broker = Broker::connect(&rabbitmq_url(), &platform.namespace, "poison-test")
         .await
         .expect("broker");
@@ -410,9 +407,7 @@ async fn a_notification_pushed_while_redis_is_unreachable_is_kept_and_pushed_lat
         .start()
         .await
         .expect("platform starts");
-    let api = platform.api();
-    let owner = api.register("influencer").await;
-    let member = api.register("influencer").await;
+    let (owner, member) = influencers(&platform).await;
     let mut socket = SocketClient::connect(
         &platform.socket_url(),
         json!({ "token": member.access }),
