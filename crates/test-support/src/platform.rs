@@ -364,6 +364,21 @@ impl Platform {
 
     fn cleanup_shared_servers(&self) {
         let namespace = self.namespace.clone();
+        // The workers declared retry queues for their delays: delete those, not the defaults.
+        let retry = self
+            .env
+            .iter()
+            .find(|(key, _)| key == "WORKER_RETRY_DELAYS_MS")
+            .map(|(_, delays)| {
+                noillin_messaging::RetryPolicy::new(
+                    delays
+                        .split(',')
+                        .filter_map(|d| d.trim().parse().ok())
+                        .map(Duration::from_millis)
+                        .collect(),
+                )
+            })
+            .unwrap_or_default();
         // Drop cannot await, and may run inside a runtime: do the async cleanup on a thread
         // with its own runtime.
         let _ = std::thread::spawn(move || {
@@ -381,9 +396,7 @@ impl Platform {
                     noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup")
                         .await
                 {
-                    let _ = broker
-                        .delete_topology(&noillin_messaging::RetryPolicy::default())
-                        .await;
+                    let _ = broker.delete_topology(&retry).await;
                     broker.close().await;
                 }
             });
