@@ -18,8 +18,8 @@ use noillin_domain::{
 };
 use serde::Deserialize;
 
-use super::{MongoStore, corrupt, is_duplicate_key, to_bson, unavailable};
-use crate::{AvailabilityRepository, StoreError};
+use super::{MongoStore, collect, corrupt, is_duplicate_key, to_bson, unavailable};
+use crate::{AvailabilityRepository, StoreError, distinct};
 
 /// How often an upsert is tried when a concurrent upsert of the same user inserted the
 /// document first (the server retries such upserts itself since 4.2; this covers the rest).
@@ -103,30 +103,22 @@ impl AvailabilityRepository for MongoStore {
         &self,
         users: &[UserId],
     ) -> Result<Vec<(UserId, AvailabilityRules)>, StoreError> {
-        let mut distinct: Vec<&UserId> = Vec::with_capacity(users.len());
-        for user in users {
-            if !distinct.contains(&user) {
-                distinct.push(user);
-            }
-        }
-        if distinct.is_empty() {
+        let users = distinct(users);
+        if users.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<&str> = distinct.iter().map(|u| u.as_str()).collect();
-        let mut cursor = self
+        let ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+        let cursor = self
             .availability
             .find(doc! { "_id": { "$in": ids } })
             .await
             .map_err(unavailable)?;
-        let mut found: HashMap<UserId, AvailabilityRules> = HashMap::new();
-        while cursor.advance().await.map_err(unavailable)? {
-            let (user, rules) = cursor
-                .deserialize_current()
-                .map_err(unavailable)?
-                .into_rules()?;
-            found.insert(user, rules);
-        }
-        Ok(distinct
+        let mut found: HashMap<UserId, AvailabilityRules> =
+            collect(cursor, AvailabilityDoc::into_rules)
+                .await?
+                .into_iter()
+                .collect();
+        Ok(users
             .into_iter()
             .map(|user| {
                 let rules = found.remove(user).unwrap_or_default();

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use jiff::Timestamp;
 use mongodb::{
-    Collection, Cursor,
+    Collection,
     bson::{Document, doc},
     options::ReadConcern,
 };
@@ -24,7 +24,7 @@ use noillin_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{MongoStore, corrupt, index, unavailable};
+use super::{MongoStore, collect, corrupt, index, unavailable};
 use crate::{Constraint, GigRepository, OutboxMessage, PageRequest, StoreError};
 
 /// Creates the indexes of `gigs`.
@@ -185,16 +185,6 @@ fn page_filter(mut filter: Document, page: &PageRequest) -> Document {
     filter
 }
 
-/// Drains a cursor of gig documents.
-async fn collect(mut cursor: Cursor<GigDoc>) -> Result<Vec<Gig>, StoreError> {
-    let mut gigs = Vec::new();
-    while cursor.advance().await.map_err(unavailable)? {
-        let document = cursor.deserialize_current().map_err(unavailable)?;
-        gigs.push(document.into_gig()?);
-    }
-    Ok(gigs)
-}
-
 impl MongoStore {
     /// One page of the gigs matching `filter`, in `_id` order.
     async fn gig_page(&self, filter: Document, page: &PageRequest) -> Result<Vec<Gig>, StoreError> {
@@ -209,7 +199,7 @@ impl MongoStore {
             .limit(i64::from(page.limit))
             .await
             .map_err(unavailable)?;
-        collect(cursor).await
+        collect(cursor, GigDoc::into_gig).await
     }
 }
 
@@ -217,19 +207,8 @@ impl MongoStore {
 impl GigRepository for MongoStore {
     async fn insert(&self, gig: &Gig, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
         // A duplicate id (never expected: ids are UUIDv7) fails as `Unavailable`.
-        let document = GigDoc::encode(gig)?;
-        self.write_with_outbox(outbox, &document, |store, session, document| {
-            async move {
-                let mut insert = store.gigs.insert_one(document);
-                if let Some(session) = session {
-                    insert = insert.session(session);
-                }
-                insert.await.map(|_| true)
-            }
-            .boxed()
-        })
-        .await?;
-        Ok(())
+        self.insert_with_outbox(&self.gigs, &GigDoc::encode(gig)?, outbox)
+            .await
     }
 
     async fn find(&self, id: &GigId) -> Result<Option<Gig>, StoreError> {

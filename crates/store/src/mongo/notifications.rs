@@ -18,7 +18,7 @@ use noillin_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{MongoStore, corrupt, date, index, is_duplicate_key, timestamp, unavailable};
+use super::{MongoStore, collect, corrupt, date, index, is_duplicate_key, timestamp, unavailable};
 use crate::{NotificationRepository, StoreError};
 
 /// Creates the indexes of `notifications`.
@@ -92,6 +92,13 @@ impl NotificationDoc {
     }
 }
 
+/// `notifications` projected on `pushed_at`.
+#[derive(Debug, Deserialize)]
+struct PushedAtOnly {
+    #[serde(default)]
+    pushed_at: Option<DateTime>,
+}
+
 #[async_trait]
 impl NotificationRepository for MongoStore {
     async fn insert(&self, notification: &Notification) -> Result<bool, StoreError> {
@@ -134,19 +141,14 @@ impl NotificationRepository for MongoStore {
         if let Some(before) = before {
             filter.insert("_id", doc! { "$lt": before.as_str() });
         }
-        let mut cursor = self
+        let cursor = self
             .notifications
             .find(filter)
             .sort(doc! { "_id": -1 })
             .limit(i64::from(limit))
             .await
             .map_err(unavailable)?;
-        let mut notifications = Vec::new();
-        while cursor.advance().await.map_err(unavailable)? {
-            let document = cursor.deserialize_current().map_err(unavailable)?;
-            notifications.push(document.into_notification()?);
-        }
-        Ok(notifications)
+        collect(cursor, NotificationDoc::into_notification).await
     }
 
     async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
@@ -189,23 +191,21 @@ impl NotificationRepository for MongoStore {
     }
 
     async fn mark_pushed(&self, id: &NotificationId, now: Timestamp) -> Result<bool, StoreError> {
-        let taken = self
+        // One atomic write that keeps a push time already set (an update pipeline); the
+        // document as it was before tells whether this call set it.
+        let before = self
             .notifications
-            .update_one(
-                doc! { "_id": id.as_str(), "pushed_at": null },
-                doc! { "$set": { "pushed_at": date(now) } },
+            .clone_with_type::<PushedAtOnly>()
+            .find_one_and_update(
+                doc! { "_id": id.as_str() },
+                vec![doc! { "$set": { "pushed_at": { "$ifNull": ["$pushed_at", date(now)] } } }],
             )
+            .projection(doc! { "pushed_at": 1 })
+            .return_document(ReturnDocument::Before)
             .await
-            .map_err(unavailable)?;
-        if taken.modified_count == 1 {
-            return Ok(true);
-        }
-        let exists = self
-            .notifications
-            .find_one(doc! { "_id": id.as_str() })
-            .await
-            .map_err(unavailable)?;
-        exists.map(|_| false).ok_or(StoreError::NotFound)
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?;
+        Ok(before.pushed_at.is_none())
     }
 
     async fn unmark_pushed(&self, id: &NotificationId) -> Result<(), StoreError> {

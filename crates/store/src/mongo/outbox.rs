@@ -25,7 +25,7 @@ use mongodb::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{MongoStore, date, index, timestamp, unavailable};
+use super::{MongoStore, collect, date, index, timestamp, unavailable};
 use crate::{OutboxMessage, OutboxRepository, StoreError};
 
 /// How often a transaction is tried when the server reports a transient error (a write
@@ -217,6 +217,31 @@ impl MongoStore {
             tokio::time::sleep(retry_delay(attempt)).await;
         }
     }
+
+    /// Inserts `document` into `collection` and `outbox` in one atomic step.
+    pub(super) async fn insert_with_outbox<T>(
+        &self,
+        collection: &Collection<T>,
+        document: &T,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), StoreError>
+    where
+        T: Serialize + Send + Sync,
+    {
+        self.write_with_outbox(outbox, &(collection, document), |_, session, context| {
+            let (collection, document) = *context;
+            async move {
+                let mut insert = collection.insert_one(document);
+                if let Some(session) = session {
+                    insert = insert.session(session);
+                }
+                insert.await.map(|_| true)
+            }
+            .boxed()
+        })
+        .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -240,7 +265,7 @@ impl OutboxRepository for MongoStore {
             return Ok(Vec::new());
         }
         let now = date(now);
-        let mut cursor = self
+        let cursor = self
             .outbox
             .clone_with_type::<IdOnly>()
             .find(claimable(now))
@@ -249,10 +274,7 @@ impl OutboxRepository for MongoStore {
             .limit(i64::from(limit))
             .await
             .map_err(unavailable)?;
-        let mut candidates = Vec::new();
-        while cursor.advance().await.map_err(unavailable)? {
-            candidates.push(cursor.deserialize_current().map_err(unavailable)?.id);
-        }
+        let candidates = collect(cursor, |document| Ok(document.id)).await?;
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
@@ -269,23 +291,14 @@ impl OutboxRepository for MongoStore {
 
         // This claim's own writes, acknowledged by a majority: the primary's latest state has
         // them whatever the read concern, and `local` does not wait for the majority snapshot.
-        let mut cursor = self
+        let cursor = self
             .outbox
             .find(doc! { "claim_token": claim_token })
             .sort(doc! { "_id": 1 })
             .read_concern(ReadConcern::local())
             .await
             .map_err(unavailable)?;
-        let mut claimed = Vec::new();
-        while cursor.advance().await.map_err(unavailable)? {
-            claimed.push(
-                cursor
-                    .deserialize_current()
-                    .map_err(unavailable)?
-                    .into_message()?,
-            );
-        }
-        Ok(claimed)
+        collect(cursor, OutboxDoc::into_message).await
     }
 
     async fn complete(&self, claim_token: &str, ids: &[String]) -> Result<u64, StoreError> {

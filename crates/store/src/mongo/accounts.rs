@@ -1,0 +1,440 @@
+//! Users and profiles in MongoDB: one document per user in `users` (`_id` = user id) with its
+//! profile embedded as `influencer_profile` or `brand_profile`, so creating a user with its
+//! profile and replacing a profile are single-document (atomic) writes. `email` has a unique
+//! index.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use mongodb::{
+    Collection,
+    bson::{Bson, DateTime, Document, doc},
+    options::ReturnDocument,
+};
+use noillin_domain::{
+    BrandProfile, Email, InfluencerProfile, Role, SocialAccount, SocialPlatform, User, UserId,
+    UserStatus,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{MongoStore, corrupt, date, index, is_duplicate_key, timestamp, to_bson, unavailable};
+use crate::{Constraint, NewProfile, ProfileRepository, StoreError, UserRepository};
+
+/// The fields of [`UserDoc`] that embed a profile.
+const INFLUENCER_PROFILE: &str = "influencer_profile";
+const BRAND_PROFILE: &str = "brand_profile";
+
+/// Creates the indexes of `users`.
+pub(super) async fn create_indexes(users: &Collection<UserDoc>) -> Result<(), StoreError> {
+    users
+        .create_index(index(doc! { "email": 1 }, "users_email_unique", |o| {
+            o.unique = Some(true);
+        }))
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// A document of `users`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct UserDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    email: String,
+    password_hash: String,
+    role: String,
+    status: String,
+    token_version: i64,
+    display_name: String,
+    created_at: DateTime,
+    updated_at: DateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    influencer_profile: Option<InfluencerDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    brand_profile: Option<BrandDoc>,
+}
+
+impl UserDoc {
+    fn into_user(self) -> Result<User, StoreError> {
+        Ok(User {
+            id: UserId::from_string(self.id),
+            email: Email::parse(&self.email).map_err(|e| corrupt("email", e))?,
+            password_hash: self.password_hash,
+            role: Role::parse(&self.role).ok_or_else(|| corrupt("role", &self.role))?,
+            status: UserStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            token_version: u32::try_from(self.token_version)
+                .map_err(|e| corrupt("token version", e))?,
+            display_name: self.display_name,
+            created_at: timestamp(self.created_at)?,
+            updated_at: timestamp(self.updated_at)?,
+        })
+    }
+}
+
+/// The embedded influencer profile (its user id is the enclosing document's `_id`).
+#[derive(Debug, Serialize, Deserialize)]
+struct InfluencerDoc {
+    display_name: String,
+    bio: String,
+    niches: Vec<String>,
+    languages: Vec<String>,
+    location: Option<String>,
+    time_zone: String,
+    social_accounts: Vec<SocialAccountDoc>,
+    rating: Option<f64>,
+    review_count: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SocialAccountDoc {
+    platform: SocialPlatform,
+    handle: String,
+    /// BSON has no unsigned 64-bit integer.
+    followers: i64,
+}
+
+impl InfluencerDoc {
+    fn encode(profile: &InfluencerProfile) -> Result<Self, StoreError> {
+        let social_accounts = profile
+            .social_accounts
+            .iter()
+            .map(|account| {
+                Ok(SocialAccountDoc {
+                    platform: account.platform,
+                    handle: account.handle.clone(),
+                    followers: i64::try_from(account.followers).map_err(|_| {
+                        StoreError::Unavailable(format!(
+                            "follower count {} does not fit MongoDB's int64",
+                            account.followers
+                        ))
+                    })?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Self {
+            display_name: profile.display_name.clone(),
+            bio: profile.bio.clone(),
+            niches: profile.niches.clone(),
+            languages: profile.languages.clone(),
+            location: profile.location.clone(),
+            time_zone: profile.time_zone.clone(),
+            social_accounts,
+            rating: profile.rating,
+            review_count: i64::from(profile.review_count),
+        })
+    }
+
+    fn into_profile(self, user_id: UserId) -> Result<InfluencerProfile, StoreError> {
+        let social_accounts = self
+            .social_accounts
+            .into_iter()
+            .map(|account| {
+                Ok(SocialAccount {
+                    platform: account.platform,
+                    handle: account.handle,
+                    followers: u64::try_from(account.followers)
+                        .map_err(|e| corrupt("follower count", e))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(InfluencerProfile {
+            user_id,
+            display_name: self.display_name,
+            bio: self.bio,
+            niches: self.niches,
+            languages: self.languages,
+            location: self.location,
+            time_zone: self.time_zone,
+            social_accounts,
+            rating: self.rating,
+            review_count: u32::try_from(self.review_count)
+                .map_err(|e| corrupt("review count", e))?,
+        })
+    }
+}
+
+/// The embedded brand profile.
+#[derive(Debug, Serialize, Deserialize)]
+struct BrandDoc {
+    company_name: String,
+    industry: String,
+    website: Option<String>,
+    contact_name: Option<String>,
+}
+
+impl BrandDoc {
+    fn encode(profile: &BrandProfile) -> Self {
+        Self {
+            company_name: profile.company_name.clone(),
+            industry: profile.industry.clone(),
+            website: profile.website.clone(),
+            contact_name: profile.contact_name.clone(),
+        }
+    }
+
+    fn into_profile(self, user_id: UserId) -> BrandProfile {
+        BrandProfile {
+            user_id,
+            company_name: self.company_name,
+            industry: self.industry,
+            website: self.website,
+            contact_name: self.contact_name,
+        }
+    }
+}
+
+/// `users` projected on its embedded profiles.
+#[derive(Debug, Deserialize)]
+struct ProfilesOnly {
+    #[serde(default)]
+    influencer_profile: Option<InfluencerDoc>,
+    #[serde(default)]
+    brand_profile: Option<BrandDoc>,
+}
+
+impl MongoStore {
+    async fn find_user(&self, filter: Document) -> Result<Option<User>, StoreError> {
+        self.users
+            .find_one(filter)
+            .await
+            .map_err(unavailable)?
+            .map(UserDoc::into_user)
+            .transpose()
+    }
+
+    /// Applies `set`, stamps `updated_at` and bumps the token version in one single-document
+    /// write; returns the updated user.
+    async fn bump_token_version(
+        &self,
+        id: &UserId,
+        mut set: Document,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        set.insert("updated_at", date(now));
+        self.users
+            .find_one_and_update(
+                doc! { "_id": id.as_str() },
+                doc! { "$set": set, "$inc": { "token_version": 1_i64 } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(unavailable)?
+            .ok_or(StoreError::NotFound)?
+            .into_user()
+    }
+
+    /// The user's embedded profiles, only `field` read.
+    async fn profiles(
+        &self,
+        user_id: &UserId,
+        field: &str,
+    ) -> Result<Option<ProfilesOnly>, StoreError> {
+        self.users
+            .clone_with_type::<ProfilesOnly>()
+            .find_one(doc! { "_id": user_id.as_str() })
+            .projection(doc! { field: 1 })
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Replaces the embedded profile `field` of a user that has one; `NotFound` otherwise.
+    async fn replace_profile(
+        &self,
+        user_id: &UserId,
+        field: &str,
+        encoded: Bson,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": user_id.as_str(), field: { "$exists": true } },
+                doc! { "$set": { field: encoded } },
+            )
+            .await
+            .map_err(unavailable)?;
+        if result.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserRepository for MongoStore {
+    async fn insert(&self, user: &User, profile: &NewProfile) -> Result<(), StoreError> {
+        let (influencer_profile, brand_profile) = match profile {
+            NewProfile::Influencer(p) => (Some(InfluencerDoc::encode(p)?), None),
+            NewProfile::Brand(p) => (None, Some(BrandDoc::encode(p))),
+            NewProfile::None => (None, None),
+        };
+        let document = UserDoc {
+            id: user.id.as_str().to_owned(),
+            email: user.email.as_str().to_owned(),
+            password_hash: user.password_hash.clone(),
+            role: user.role.as_str().to_owned(),
+            status: user.status.as_str().to_owned(),
+            token_version: i64::from(user.token_version),
+            display_name: user.display_name.clone(),
+            created_at: date(user.created_at),
+            updated_at: date(user.updated_at),
+            influencer_profile,
+            brand_profile,
+        };
+        match self.users.insert_one(&document).await {
+            Ok(_) => Ok(()),
+            // `users` has two unique indexes, `_id` and `email`; ids are fresh UUIDv7s, so a
+            // duplicate key here is the email.
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict(Constraint::UserEmail)),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn find_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        self.find_user(doc! { "_id": id.as_str() }).await
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        self.find_user(doc! { "email": email.as_str() }).await
+    }
+
+    async fn set_status(
+        &self,
+        id: &UserId,
+        status: UserStatus,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        self.bump_token_version(id, doc! { "status": status.as_str() }, now)
+            .await
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: &UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        self.bump_token_version(id, doc! { "password_hash": password_hash }, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl ProfileRepository for MongoStore {
+    async fn influencer(&self, user_id: &UserId) -> Result<Option<InfluencerProfile>, StoreError> {
+        self.profiles(user_id, INFLUENCER_PROFILE)
+            .await?
+            .and_then(|found| found.influencer_profile)
+            .map(|profile| profile.into_profile(user_id.clone()))
+            .transpose()
+    }
+
+    async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError> {
+        let encoded = to_bson(&InfluencerDoc::encode(profile)?)?;
+        self.replace_profile(&profile.user_id, INFLUENCER_PROFILE, encoded)
+            .await
+    }
+
+    async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError> {
+        Ok(self
+            .profiles(user_id, BRAND_PROFILE)
+            .await?
+            .and_then(|found| found.brand_profile)
+            .map(|profile| profile.into_profile(user_id.clone())))
+    }
+
+    async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError> {
+        let encoded = to_bson(&BrandDoc::encode(profile))?;
+        self.replace_profile(&profile.user_id, BRAND_PROFILE, encoded)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mongodb::bson;
+
+    use super::*;
+
+    #[test]
+    fn user_documents_embed_the_profile_and_use_native_types() {
+        let profile = InfluencerProfile {
+            social_accounts: vec![SocialAccount {
+                platform: SocialPlatform::Tiktok,
+                handle: "@ana".into(),
+                followers: 12_000,
+            }],
+            ..InfluencerProfile::new(UserId::generate(), "Ana".into())
+        };
+        let document = bson::to_document(&UserDoc {
+            id: "u1".into(),
+            email: "ana@example.com".into(),
+            password_hash: "$argon2id$...".into(),
+            role: "influencer".into(),
+            status: "active".into(),
+            token_version: 3,
+            display_name: "Ana".into(),
+            created_at: DateTime::from_millis(1_700_000_000_000),
+            updated_at: DateTime::from_millis(1_700_000_000_001),
+            influencer_profile: Some(InfluencerDoc::encode(&profile).unwrap()),
+            brand_profile: None,
+        })
+        .unwrap();
+        assert_eq!(document.get_str("_id").unwrap(), "u1");
+        assert!(document.get_datetime("created_at").is_ok());
+        assert_eq!(document.get_i64("token_version").unwrap(), 3);
+        assert!(!document.contains_key("brand_profile"));
+        let embedded = document.get_document("influencer_profile").unwrap();
+        assert_eq!(embedded.get("rating"), Some(&Bson::Null));
+        let account = embedded.get_array("social_accounts").unwrap()[0]
+            .as_document()
+            .unwrap();
+        assert_eq!(account.get_str("platform").unwrap(), "tiktok");
+        assert_eq!(account.get_i64("followers").unwrap(), 12_000);
+
+        let back: UserDoc = bson::from_document(document).unwrap();
+        let user_id = UserId::from_string("u1");
+        let decoded = back
+            .influencer_profile
+            .unwrap()
+            .into_profile(user_id.clone())
+            .unwrap();
+        assert_eq!(decoded, InfluencerProfile { user_id, ..profile });
+    }
+
+    #[test]
+    fn unexpected_documents_are_errors_not_panics() {
+        let document = doc! {
+            "_id": "u1", "email": "not an email", "password_hash": "x", "role": "influencer",
+            "status": "active", "token_version": 1_i32, "display_name": "Ana",
+            "created_at": DateTime::from_millis(0), "updated_at": DateTime::from_millis(0),
+        };
+        let user: UserDoc = bson::from_document(document.clone()).unwrap();
+        assert!(matches!(user.into_user(), Err(StoreError::Unavailable(_))));
+
+        let mut negative = document;
+        negative.insert("email", "ana@example.com");
+        negative.insert("token_version", -1_i64);
+        let user: UserDoc = bson::from_document(negative).unwrap();
+        assert!(matches!(user.into_user(), Err(StoreError::Unavailable(_))));
+
+        let missing = doc! { "_id": "u1" };
+        assert!(bson::from_document::<UserDoc>(missing).is_err());
+    }
+
+    #[test]
+    fn each_profile_field_name_is_the_one_documents_embed() {
+        let user_id = UserId::from_string("u1");
+        let influencer =
+            InfluencerDoc::encode(&InfluencerProfile::new(user_id.clone(), "Ana".into()));
+        let brand = BrandDoc::encode(&BrandProfile::new(user_id, "Acme".into()));
+        let influencer_only =
+            doc! { "_id": "u1", INFLUENCER_PROFILE: to_bson(&influencer.unwrap()).unwrap() };
+        let found: ProfilesOnly = bson::from_document(influencer_only).unwrap();
+        assert!(found.influencer_profile.is_some() && found.brand_profile.is_none());
+        let brand_only = doc! { "_id": "u1", BRAND_PROFILE: to_bson(&brand).unwrap() };
+        let found: ProfilesOnly = bson::from_document(brand_only).unwrap();
+        assert!(found.influencer_profile.is_none() && found.brand_profile.is_some());
+        let bare: ProfilesOnly = bson::from_document(doc! { "_id": "u2" }).unwrap();
+        assert!(bare.influencer_profile.is_none() && bare.brand_profile.is_none());
+    }
+}

@@ -1,0 +1,311 @@
+//! Refresh-token families and password reset tokens in MongoDB.
+//!
+//! - `refresh_tokens`: `_id` = token hash; indexed by `family_id` and `user_id`.
+//! - `password_resets`: `_id` = token hash; indexed by `user_id`.
+//!
+//! Both carry a TTL index on `expires_at` (a BSON date), so the server purges them some time
+//! after they expire (see [`REFRESH_TOKEN_RETENTION`] and [`PASSWORD_RESET_RETENTION`]).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use mongodb::{
+    Collection,
+    bson::{Bson, DateTime, Document, doc},
+    options::ReadConcern,
+};
+use noillin_domain::UserId;
+use serde::{Deserialize, Serialize};
+
+use super::{MongoStore, date, index, unavailable};
+use crate::{
+    OutboxMessage, PasswordResetRepository, RefreshToken, Rotation, SessionRepository, StoreError,
+};
+
+/// How long after expiry the server keeps a refresh token. Expired tokens are refused whatever
+/// their state, so this is not needed for correctness; a week keeps recent families readable for
+/// investigating a reuse alarm, and bounds the collection.
+const REFRESH_TOKEN_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// How long after expiry the server keeps a password reset token (for investigating abuse).
+const PASSWORD_RESET_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Creates the indexes of `refresh_tokens` and `password_resets`.
+pub(super) async fn create_indexes(
+    refresh_tokens: &Collection<RefreshTokenDoc>,
+    password_resets: &Collection<PasswordResetDoc>,
+) -> Result<(), StoreError> {
+    refresh_tokens
+        .create_indexes([
+            index(doc! { "family_id": 1 }, "refresh_tokens_family_id", |_| {}),
+            index(doc! { "user_id": 1 }, "refresh_tokens_user_id", |_| {}),
+            index(doc! { "expires_at": 1 }, "refresh_tokens_ttl", |o| {
+                o.expire_after = Some(REFRESH_TOKEN_RETENTION);
+            }),
+        ])
+        .await
+        .map_err(unavailable)?;
+    password_resets
+        .create_indexes([
+            index(doc! { "user_id": 1 }, "password_resets_user_id", |_| {}),
+            index(doc! { "expires_at": 1 }, "password_resets_ttl", |o| {
+                o.expire_after = Some(PASSWORD_RESET_RETENTION);
+            }),
+        ])
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// A document of `refresh_tokens`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct RefreshTokenDoc {
+    /// The token hash.
+    #[serde(rename = "_id")]
+    id: String,
+    family_id: String,
+    user_id: String,
+    issued_at: DateTime,
+    expires_at: DateTime,
+    #[serde(default)]
+    consumed_at: Option<DateTime>,
+    #[serde(default)]
+    revoked_at: Option<DateTime>,
+}
+
+impl RefreshTokenDoc {
+    /// A live token: neither consumed nor revoked.
+    fn encode(token: &RefreshToken) -> Self {
+        Self {
+            id: token.token_hash.clone(),
+            family_id: token.family_id.clone(),
+            user_id: token.user_id.as_str().to_owned(),
+            issued_at: date(token.issued_at),
+            expires_at: date(token.expires_at),
+            consumed_at: None,
+            revoked_at: None,
+        }
+    }
+}
+
+/// A document of `password_resets`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct PasswordResetDoc {
+    /// The token hash.
+    #[serde(rename = "_id")]
+    id: String,
+    user_id: String,
+    expires_at: DateTime,
+    #[serde(default)]
+    used_at: Option<DateTime>,
+}
+
+impl MongoStore {
+    /// Reads a refresh token from the primary's latest state (read concern `local`): after a
+    /// failed conditional update, the write that made it fail may not be majority-committed yet.
+    async fn latest_token(&self, token_hash: &str) -> Result<Option<RefreshTokenDoc>, StoreError> {
+        self.refresh_tokens
+            .find_one(doc! { "_id": token_hash })
+            .read_concern(ReadConcern::local())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Revokes every unrevoked token that matches `filter`.
+    async fn revoke_where(&self, mut filter: Document, now: DateTime) -> Result<(), StoreError> {
+        filter.insert("revoked_at", Bson::Null);
+        self.refresh_tokens
+            .update_many(filter, doc! { "$set": { "revoked_at": now } })
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// The outcome for a presented token that is not (or no longer) live.
+    async fn not_live(
+        &self,
+        stored: Option<RefreshTokenDoc>,
+        now: DateTime,
+    ) -> Result<Rotation, StoreError> {
+        match stored {
+            None => Ok(Rotation::Invalid),
+            Some(token) if token.expires_at <= now => Ok(Rotation::Invalid),
+            Some(token) if token.consumed_at.is_some() => {
+                // Presented again after it was rotated: replay or theft. Even when the family is
+                // already revoked (an earlier replay, a racing rotation), this is reuse.
+                self.revoke_where(doc! { "family_id": &token.family_id }, now)
+                    .await?;
+                Ok(Rotation::Reused {
+                    user_id: UserId::from_string(token.user_id),
+                    family_id: token.family_id,
+                })
+            }
+            Some(token) if token.revoked_at.is_some() => Ok(Rotation::Invalid),
+            Some(_) => Err(StoreError::Unavailable(
+                "refresh token changed during rotation; retry".into(),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionRepository for MongoStore {
+    async fn insert(&self, token: &RefreshToken) -> Result<(), StoreError> {
+        self.refresh_tokens
+            .insert_one(RefreshTokenDoc::encode(token))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Without a multi-document transaction (which needs a replica set). The consume of the
+    /// presented token is one conditional `findAndModify`, which decides races: exactly one
+    /// rotation matches the live token. The next token is inserted *before* that consume, so
+    /// by the time any other caller can see the presented token consumed (and revoke its family
+    /// on reuse), the next token already exists and is revoked with the family. A caller that
+    /// loses the consume deletes the next token it inserted (never handed out).
+    async fn rotate(
+        &self,
+        presented_hash: &str,
+        next: &RefreshToken,
+        now: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        let now = date(now);
+        let stored = self.latest_token(presented_hash).await?;
+        let stored = match stored {
+            Some(token)
+                if token.expires_at > now
+                    && token.consumed_at.is_none()
+                    && token.revoked_at.is_none() =>
+            {
+                token
+            }
+            other => return self.not_live(other, now).await,
+        };
+
+        // The next token joins the presented token's family and user, whatever the caller put
+        // in `next`.
+        self.refresh_tokens
+            .insert_one(RefreshTokenDoc {
+                family_id: stored.family_id,
+                user_id: stored.user_id,
+                ..RefreshTokenDoc::encode(next)
+            })
+            .await
+            .map_err(unavailable)?;
+
+        let consumed = self
+            .refresh_tokens
+            .find_one_and_update(
+                doc! {
+                    "_id": presented_hash,
+                    "consumed_at": null,
+                    "revoked_at": null,
+                    "expires_at": { "$gt": now },
+                },
+                doc! { "$set": { "consumed_at": now } },
+            )
+            .await
+            .map_err(unavailable)?;
+        if let Some(consumed) = consumed {
+            return Ok(Rotation::Rotated {
+                user_id: UserId::from_string(consumed.user_id),
+            });
+        }
+
+        // Lost the race (or the token was revoked meanwhile): withdraw the next token.
+        self.refresh_tokens
+            .delete_one(doc! { "_id": &next.token_hash })
+            .await
+            .map_err(unavailable)?;
+        let stored = self.latest_token(presented_hash).await?;
+        self.not_live(stored, now).await
+    }
+
+    async fn live_family(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, String)>, StoreError> {
+        let found = self
+            .refresh_tokens
+            .find_one(doc! {
+                "_id": token_hash,
+                "consumed_at": null,
+                "revoked_at": null,
+                "expires_at": { "$gt": date(now) },
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(found.map(|token| (UserId::from_string(token.user_id), token.family_id)))
+    }
+
+    async fn revoke_family(&self, family_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.revoke_where(doc! { "family_id": family_id }, date(now))
+            .await
+    }
+
+    async fn revoke_user(&self, user_id: &UserId, now: Timestamp) -> Result<(), StoreError> {
+        self.revoke_where(doc! { "user_id": user_id.as_str() }, date(now))
+            .await
+    }
+}
+
+#[async_trait]
+impl PasswordResetRepository for MongoStore {
+    async fn insert(
+        &self,
+        token_hash: &str,
+        user_id: &UserId,
+        expires_at: Timestamp,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        let document = PasswordResetDoc {
+            id: token_hash.to_owned(),
+            user_id: user_id.as_str().to_owned(),
+            expires_at: date(expires_at),
+            used_at: None,
+        };
+        self.insert_with_outbox(&self.password_resets, &document, outbox)
+            .await
+    }
+
+    async fn live_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, StoreError> {
+        let live = self
+            .password_resets
+            .find_one(doc! {
+                "_id": token_hash,
+                "used_at": null,
+                "expires_at": { "$gt": date(now) },
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(live.map(|reset| UserId::from_string(reset.user_id)))
+    }
+
+    async fn consume(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, StoreError> {
+        let now = date(now);
+        let consumed = self
+            .password_resets
+            .find_one_and_update(
+                doc! {
+                    "_id": token_hash,
+                    "used_at": null,
+                    "expires_at": { "$gt": now },
+                },
+                doc! { "$set": { "used_at": now } },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(consumed.map(|reset| UserId::from_string(reset.user_id)))
+    }
+}
