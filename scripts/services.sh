@@ -73,6 +73,17 @@ ensure_rabbitmq() {
     wait_for_port rabbitmq "$RABBITMQ_PORT" 120
 }
 
+# Debian installs nginx into /usr/sbin, which is not on an unprivileged user's PATH.
+nginx_bin() {
+    if [[ -n ${NGINX_BIN:-} ]]; then
+        printf '%s' "$NGINX_BIN"
+    elif command -v nginx >/dev/null; then
+        command -v nginx
+    else
+        printf '%s' /usr/sbin/nginx
+    fi
+}
+
 ensure_services() {
     ensure_installed
     ensure_redis

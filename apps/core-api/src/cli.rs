@@ -5,7 +5,9 @@
 
 use std::io::BufRead;
 
-use crate::{AppState, Config, accounts};
+use anyhow::Context;
+
+use crate::{Config, accounts};
 
 /// What the command line asked for.
 pub enum Command {
@@ -46,11 +48,12 @@ pub async fn create_admin(config: &Config, email: &str, name: &str) -> anyhow::R
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    let state = AppState::connect(config).await?;
-    match accounts::create_admin(&state, email, password, name).await {
+    let store = noillin_store::open(&config.store)
+        .await
+        .context("opening the store")?;
+    match accounts::create_admin(&store, email, password, name).await {
         Ok(user) => {
             println!("created administrator {} ({})", user.email, user.id);
-            state.broker.close().await;
             Ok(())
         }
         Err(e) => anyhow::bail!("cannot create the administrator: {e:?}"),

@@ -40,9 +40,12 @@ impl ServiceConfig for Config {
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
         let redis_url = env.string_or("REDIS_URL", noillin_redis::DEFAULT_URL);
         let rabbitmq_url = env.string_or("RABBITMQ_URL", noillin_messaging::DEFAULT_URL);
+        if let Err(e) = noillin_messaging::check_url(&rabbitmq_url) {
+            env.problem("RABBITMQ_URL", e);
+        }
         let store = StoreConfig::from_vars(|name| env.optional(name));
         let jwt_secret = env.secret("JWT_SECRET", 32);
-        let secs = |env: &mut noillin_service::config::EnvReader<'_>, name: &str, default: u64| {
+        let mut positive = |name: &str, default: u64| {
             let value = env.parse_or(name, default);
             if value == 0 {
                 env.problem(name, "must be at least 1");
@@ -50,21 +53,13 @@ impl ServiceConfig for Config {
             value
         };
         let auth = AuthSettings {
-            access_ttl: Duration::from_secs(secs(&mut env, "ACCESS_TOKEN_TTL_SECS", 15 * 60)),
-            refresh_ttl: Duration::from_secs(secs(
-                &mut env,
-                "REFRESH_TOKEN_TTL_SECS",
-                30 * 24 * 3600,
-            )),
-            reset_ttl: Duration::from_secs(secs(&mut env, "PASSWORD_RESET_TTL_SECS", 30 * 60)),
-            max_failures_per_account: secs(&mut env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
-            max_failures_per_ip: secs(&mut env, "LOGIN_MAX_FAILURES_PER_IP", 100),
-            failure_window: Duration::from_secs(secs(
-                &mut env,
-                "LOGIN_FAILURE_WINDOW_SECS",
-                15 * 60,
-            )),
-            max_resets_per_hour: secs(&mut env, "PASSWORD_RESETS_PER_HOUR", 3),
+            access_ttl: Duration::from_secs(positive("ACCESS_TOKEN_TTL_SECS", 15 * 60)),
+            refresh_ttl: Duration::from_secs(positive("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)),
+            reset_ttl: Duration::from_secs(positive("PASSWORD_RESET_TTL_SECS", 30 * 60)),
+            max_failures_per_account: positive("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+            max_failures_per_ip: positive("LOGIN_MAX_FAILURES_PER_IP", 100),
+            failure_window: Duration::from_secs(positive("LOGIN_FAILURE_WINDOW_SECS", 15 * 60)),
+            max_resets_per_hour: positive("PASSWORD_RESETS_PER_HOUR", 3),
         };
         env.finish(|| {
             Some(Self {

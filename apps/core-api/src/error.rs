@@ -71,7 +71,7 @@ impl From<ValidationErrors> for ApiError {
 
 impl ApiError {
     /// A 422 for one field.
-    pub fn invalid(field: &str, code: &'static str, message: &str) -> Self {
+    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         let mut errors = ValidationErrors::default();
         errors.add(field, code, message);
         ApiError::Validation(errors)

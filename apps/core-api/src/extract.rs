@@ -1,12 +1,13 @@
-//! Request extractors that reject with [`ApiError`]: JSON bodies, the authenticated user, role
-//! guards and the client address. Handlers declare what they need in their signature; no
-//! handler parses a header or checks a role itself.
+//! Request extractors that reject with [`ApiError`]: JSON bodies, query strings, path
+//! parameters, the authenticated user, role guards and the client address. Handlers declare what
+//! they need in their signature; no handler parses a header, checks a role or bounds an id
+//! itself.
 
 use std::marker::PhantomData;
 
 use axum::{
-    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
-    http::{header, request::Parts},
+    extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
+    http::{StatusCode, header, request::Parts},
 };
 use noillin_auth::TokenError;
 use noillin_domain::{Role, User, UserId, UserStatus, ValidationErrors};
@@ -51,7 +52,8 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             errors.add(field, "invalid", message);
             ApiError::Validation(errors)
         }
-        JsonRejection::BytesRejection(_) => ApiError::PayloadTooLarge,
+        // Reading the body fails for other reasons too (a client that hangs up).
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         other => ApiError::BadRequest(other.body_text()),
     }
 }
@@ -73,6 +75,63 @@ fn field_from_message(message: &str) -> String {
         .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
         .unwrap_or("body")
         .to_owned()
+}
+
+/// A query string. One that does not fit `T` (unknown parameters, wrong types) is a 422.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::invalid("query", "invalid", rejection.body_text())),
+        }
+    }
+}
+
+/// A path parameter. One that cannot be decoded (bad percent-encoding) is a 400 problem
+/// document, not axum's plain-text answer.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// Longest id a client may present. Ours are UUIDs; a longer one names nothing and is refused
+/// before it reaches the store.
+pub const MAX_ID_LEN: usize = 64;
+
+/// The `{id}` of an object in the path. An id longer than any we issue answers 404, like an
+/// unknown id or someone else's object.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(id) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        if id.len() > MAX_ID_LEN {
+            return Err(ApiError::NotFound);
+        }
+        Ok(Self(id))
+    }
 }
 
 /// The signed-in user, loaded fresh from the store: a suspended user, or a token issued before
@@ -198,5 +257,76 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, routing::get};
+    use serde::Deserialize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Page {
+        limit: Option<u32>,
+    }
+
+    /// Serves a router with one route per extractor and answers `GET {target}` with its status
+    /// line and content type.
+    async fn get_raw(target: &str) -> (u16, String) {
+        let router = Router::new()
+            .route("/objects/{id}", get(|PathId(id): PathId| async move { id }))
+            .route(
+                "/dates/{date}",
+                get(|ApiPath(date): ApiPath<String>| async move { date }),
+            )
+            .route(
+                "/pages",
+                get(|ApiQuery(page): ApiQuery<Page>| async move { format!("{:?}", page.limit) }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let status = response[9..12].parse().unwrap();
+        let content_type = response
+            .lines()
+            .find_map(|l| l.strip_prefix("content-type: "))
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type)
+    }
+
+    #[tokio::test]
+    async fn an_overlong_object_id_is_not_found_and_an_undecodable_one_is_a_problem() {
+        let problem = "application/problem+json".to_owned();
+        assert_eq!(get_raw("/objects/abc").await.0, 200);
+        let longest = "x".repeat(MAX_ID_LEN);
+        assert_eq!(get_raw(&format!("/objects/{longest}")).await.0, 200);
+        assert_eq!(
+            get_raw(&format!("/objects/{longest}x")).await,
+            (404, problem.clone())
+        );
+        assert_eq!(get_raw("/objects/%FF").await, (400, problem.clone()));
+        assert_eq!(get_raw("/dates/%FF").await, (400, problem));
+    }
+
+    #[tokio::test]
+    async fn a_query_of_the_wrong_shape_is_a_problem() {
+        assert_eq!(get_raw("/pages?limit=5").await.0, 200);
+        for query in ["limit=many", "limit=-1", "colour=red"] {
+            assert_eq!(
+                get_raw(&format!("/pages?{query}")).await,
+                (422, "application/problem+json".to_owned()),
+                "{query}"
+            );
+        }
     }
 }

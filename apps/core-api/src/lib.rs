@@ -31,9 +31,8 @@ pub struct AppState {
     pub store: Store,
     /// Locks, rate limits and pushes.
     pub redis: Redis,
-    /// Domain events out (through the outbox and its relay).
-    pub broker: BrokerLink,
-    /// Tells this process's outbox relay that messages wait.
+    /// Tells this process's outbox relay that messages wait. (Requests never publish to the
+    /// broker themselves, so they get no handle on it.)
     pub relay_waker: outbox::RelayWaker,
     /// Signs and checks access tokens.
     pub tokens: TokenKeys,
@@ -45,25 +44,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the store and prepares the clients (connections to Redis and RabbitMQ are made
-    /// lazily and healed in the background).
+    /// Opens the store and prepares the Redis client (connections are made lazily).
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let store = noillin_store::open(&config.store)
             .await
             .context("opening the store")?;
         tracing::info!(adapter = store.adapter(), "store adapter selected");
         let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
-        let broker = BrokerLink::start(
-            config.rabbitmq_url.clone(),
-            config.common.namespace.clone(),
-            format!("{SERVICE}:{}", std::process::id()),
-        );
         let dummy_password_hash =
             accounts::secrets::hash_password(accounts::secrets::random_token()?).await?;
         Ok(Self {
             store,
             redis,
-            broker,
             relay_waker: outbox::RelayWaker::default(),
             tokens: TokenKeys::new(config.jwt_secret.expose().as_bytes()),
             auth: config.auth.clone(),
@@ -77,6 +69,8 @@ pub struct App {
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
+    /// Domain events out, for the outbox relay; connects and heals in the background.
+    broker: BrokerLink,
     shutdown: Shutdown,
 }
 
@@ -84,7 +78,12 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let metrics = http::install_metrics()?;
         let state = AppState::connect(&config).await?;
-        let router = routes::router(state.clone(), readiness(&state), metrics);
+        let broker = BrokerLink::start(
+            config.rabbitmq_url.clone(),
+            config.common.namespace.clone(),
+            format!("{SERVICE}:{}", std::process::id()),
+        );
+        let router = routes::router(state.clone(), readiness(&state, &broker), metrics);
         let listener = http::bind(config.common.port)
             .await
             .with_context(|| format!("binding 127.0.0.1:{}", config.common.port))?;
@@ -92,12 +91,9 @@ impl App {
             listener,
             router,
             state,
+            broker,
             shutdown: Shutdown::default(),
         })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
@@ -108,7 +104,7 @@ impl App {
         let relay = tokio::spawn(
             outbox::Relay::new(
                 self.state.store.outbox.clone(),
-                self.state.broker.clone(),
+                self.broker.clone(),
                 self.state.relay_waker.clone(),
                 outbox::RelaySettings::default(),
             )
@@ -116,32 +112,28 @@ impl App {
         );
         http::serve(self.listener, self.router, self.shutdown).await?;
         relay.await.context("outbox relay")?;
-        self.state.broker.close().await;
+        self.broker.close().await;
         tracing::info!("core-api stopped");
         Ok(())
     }
 }
 
-fn readiness(state: &AppState) -> Readiness {
-    let store = state.store.clone();
-    let redis = state.redis.clone();
-    let broker = state.broker.clone();
+fn readiness(state: &AppState, broker: &BrokerLink) -> Readiness {
+    let broker = broker.clone();
     Readiness::default()
-        .check("store", move || {
-            let store = store.clone();
-            async move { store.ping().await.map_err(|e| e.to_string()) }
+        .probe("store", state.store.clone(), |store| async move {
+            store.ping().await
         })
-        .check("redis", move || {
-            let redis = redis.clone();
-            async move { redis.ping().await.map_err(|e| e.to_string()) }
+        .probe("redis", state.redis.clone(), |redis| async move {
+            redis.ping().await
         })
         .check("rabbitmq", move || {
-            let connected = broker.current().is_some();
-            async move {
-                connected
-                    .then_some(())
-                    .ok_or_else(|| "not connected".to_owned())
-            }
+            std::future::ready(
+                broker
+                    .current()
+                    .map(drop)
+                    .ok_or_else(|| "not connected".to_owned()),
+            )
         })
 }
 
@@ -153,16 +145,12 @@ async fn announce_start(state: &AppState) {
         service: SERVICE.to_owned(),
         instance: format!("{}", std::process::id()),
     };
-    let appended = match outbox::messages(vec![event], None) {
-        Ok(messages) => state
-            .store
-            .outbox
-            .append(&messages)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let appended = async {
+        let messages = outbox::messages(vec![event], None)?;
+        state.store.outbox.append(&messages).await?;
+        anyhow::Ok(())
     };
-    match appended {
+    match appended.await {
         Ok(()) => state.relay_waker.wake(),
         Err(e) => tracing::warn!(error = %e, "start not announced"),
     }

@@ -10,13 +10,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use noillin_messaging::{BrokerLink, Envelope, Event, OutgoingMessage};
 use noillin_service::shutdown::Shutdown;
 use noillin_store::{OutboxMessage, OutboxRepository, StoreError};
 use tokio::sync::Notify;
 
-/// Wraps events (caused by request `correlation_id`) as outbox messages.
+/// Wraps events (caused by request `correlation_id`) as outbox messages: each is kept as the
+/// broker will carry it.
 pub fn messages(
     events: Vec<Event>,
     correlation_id: Option<&str>,
@@ -24,14 +25,13 @@ pub fn messages(
     events
         .into_iter()
         .map(|event| {
-            let envelope = Envelope::new(event, correlation_id.map(str::to_owned));
-            let payload = serde_json::to_string(&envelope)?;
+            let message = Envelope::new(event, correlation_id.map(str::to_owned)).outgoing()?;
             Ok(OutboxMessage {
-                id: envelope.id.to_string(),
-                routing_key: envelope.event.routing_key().to_owned(),
-                correlation_id: envelope.correlation_id,
-                payload,
-                created_at: envelope.occurred_at,
+                id: message.message_id,
+                routing_key: message.routing_key,
+                correlation_id: message.correlation_id,
+                payload: String::from_utf8(message.payload)?,
+                created_at: message.occurred_at,
             })
         })
         .collect()
@@ -142,32 +142,36 @@ impl Relay {
     async fn relay_batch(&self, broker: &noillin_messaging::Broker) -> Result<Batch, StoreError> {
         let claim = uuid::Uuid::new_v4().to_string();
         let now = Timestamp::now();
-        let lease = SignedDuration::try_from(self.settings.lease).unwrap_or(SignedDuration::MAX);
+        let lease_until = now
+            .saturating_add(self.settings.lease)
+            .unwrap_or(Timestamp::MAX);
         let claimed = self
             .outbox
-            .claim(&claim, self.settings.batch, now, now + lease)
+            .claim(&claim, self.settings.batch, now, lease_until)
             .await?;
         if claimed.is_empty() {
             return Ok(Batch::default());
         }
-        let outgoing: Vec<OutgoingMessage> = claimed.iter().map(outgoing).collect();
+        let outgoing: Vec<OutgoingMessage> = claimed.into_iter().map(outgoing).collect();
         let results = broker.publish_batch(&outgoing).await;
-        let mut confirmed = Vec::with_capacity(claimed.len());
+        let mut confirmed = Vec::with_capacity(outgoing.len());
         let mut refused = Vec::new();
-        for (message, result) in claimed.into_iter().zip(results) {
+        for (message, result) in outgoing.into_iter().zip(results) {
             match result {
-                Ok(()) => confirmed.push(message.id),
+                Ok(()) => confirmed.push(message.message_id),
                 Err(e) => {
-                    tracing::warn!(message_id = %message.id, routing_key = %message.routing_key, error = %e, "outbox message not published; will retry");
-                    refused.push(message.id);
+                    tracing::warn!(message_id = %message.message_id, routing_key = %message.routing_key, error = %e, "outbox message not published; will retry");
+                    refused.push(message.message_id);
                 }
             }
         }
-        if !refused.is_empty() {
-            self.outbox.release(&claim, &refused).await?;
-        }
+        // Completing first: if the store fails in between, what the broker confirmed is not
+        // published again, and the refused messages only wait for the lease.
         if !confirmed.is_empty() {
             self.outbox.complete(&claim, &confirmed).await?;
+        }
+        if !refused.is_empty() {
+            self.outbox.release(&claim, &refused).await?;
         }
         metrics::counter!("outbox_published_total").increment(confirmed.len() as u64);
         metrics::counter!("outbox_publish_failures_total").increment(refused.len() as u64);
@@ -189,12 +193,12 @@ struct Batch {
     failed: usize,
 }
 
-fn outgoing(message: &OutboxMessage) -> OutgoingMessage {
+fn outgoing(message: OutboxMessage) -> OutgoingMessage {
     OutgoingMessage {
-        message_id: message.id.clone(),
-        routing_key: message.routing_key.clone(),
-        correlation_id: message.correlation_id.clone(),
-        payload: message.payload.clone().into_bytes(),
+        message_id: message.id,
+        routing_key: message.routing_key,
+        correlation_id: message.correlation_id,
+        payload: message.payload.into_bytes(),
         occurred_at: message.created_at,
     }
 }

@@ -79,3 +79,28 @@ fn every_documented_operation_declares_its_error_responses() {
         }
     }
 }
+
+#[test]
+fn every_parameter_is_documented_where_clients_send_it() {
+    use utoipa::openapi::{RefOr, path::ParameterIn};
+    let (_router, openapi) = core_api::api_description();
+    for (path, item) in &openapi.paths.paths {
+        for operation in [&item.get, &item.post, &item.patch, &item.put, &item.delete]
+            .into_iter()
+            .flatten()
+        {
+            for parameter in operation.parameters.iter().flatten() {
+                let RefOr::T(parameter) = parameter else {
+                    panic!("{path}: a parameter by reference");
+                };
+                let in_path = path.contains(&format!("{{{}}}", parameter.name));
+                let documented_in_path = matches!(parameter.parameter_in, ParameterIn::Path);
+                assert_eq!(
+                    in_path, documented_in_path,
+                    "{path}: parameter {} is documented in the wrong place",
+                    parameter.name
+                );
+            }
+        }
+    }
+}

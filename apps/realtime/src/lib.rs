@@ -70,11 +70,10 @@ impl App {
             .build_layer();
         sockets::register(&io).await?;
 
-        let ping_redis = redis.clone();
-        let readiness = ops::Readiness::default().check("redis", move || {
-            let redis = ping_redis.clone();
-            async move { redis.ping().await.map_err(|e| e.to_string()) }
-        });
+        let readiness =
+            ops::Readiness::default().probe("redis", redis.clone(), |redis| async move {
+                redis.ping().await
+            });
         let router = http::instrument(
             Router::new()
                 .merge(ops::router(SERVICE, readiness, metrics))

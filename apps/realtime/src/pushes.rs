@@ -32,28 +32,19 @@ pub async fn forward(redis: Redis, io: Io) {
 }
 
 async fn execute(io: &Io, command: RealtimeCommand) {
-    let room = match &command {
-        RealtimeCommand::Emit(push) => &push.room,
-        RealtimeCommand::Disconnect { room } => room,
-    };
+    let room = command.room();
     if !ROOM_PREFIXES.iter().any(|p| room.starts_with(p)) {
         tracing::warn!(room = %room, "command for an unknown kind of room dropped");
         return;
     }
     // Every node receives every command, so each acts on its own sockets only.
+    let sockets = io.to(room.to_owned()).local();
     let result = match &command {
-        RealtimeCommand::Emit(push) => io
-            .to(push.room.clone())
-            .local()
+        RealtimeCommand::Emit(push) => sockets
             .emit(&push.event, &push.data)
             .await
             .map_err(|e| e.to_string()),
-        RealtimeCommand::Disconnect { room } => io
-            .to(room.clone())
-            .local()
-            .disconnect()
-            .await
-            .map_err(|e| e.to_string()),
+        RealtimeCommand::Disconnect { .. } => sockets.disconnect().await.map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => metrics::counter!("realtime_commands_total").increment(1),

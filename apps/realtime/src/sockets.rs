@@ -1,6 +1,7 @@
 //! Socket lifecycle: handshake authentication, room membership and presence.
 
 use noillin_auth::{Claims, TokenError};
+use noillin_redis::user_room;
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::{
@@ -37,12 +38,6 @@ enum Refusal {
 #[derive(Debug, Clone)]
 struct SocketUser {
     id: String,
-}
-
-impl SocketUser {
-    fn room(&self) -> String {
-        format!("user:{}", self.id)
-    }
 }
 
 pub async fn register(io: &Io) -> anyhow::Result<()> {
@@ -83,7 +78,10 @@ async fn authenticate<A: Adapter>(
 }
 
 async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(user): Extension<SocketUser>) {
-    let room = user.room();
+    // Before any await: a socket that closes while this handler waits would otherwise never
+    // run its disconnect handler, and the gauge would count it forever.
+    socket.on_disconnect(on_disconnect);
+    let room = user_room(&user.id);
     socket.join(room.clone());
     metrics::gauge!("realtime_sockets_connected").increment(1.0);
     tracing::info!(user_id = %user.id, sid = %socket.id, "socket connected");
@@ -98,7 +96,6 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(user): Extension
     {
         tracing::warn!(error = %e, "presence not broadcast");
     }
-    socket.on_disconnect(on_disconnect);
 }
 
 async fn on_disconnect<A: Adapter>(socket: SocketRef<A>) {

@@ -51,6 +51,9 @@ impl ServiceConfig for Config {
         let mut env = source.reader();
         let common = CommonConfig::read(&mut env, DEFAULT_PORT);
         let rabbitmq_url = env.string_or("RABBITMQ_URL", noillin_messaging::DEFAULT_URL);
+        if let Err(e) = noillin_messaging::check_url(&rabbitmq_url) {
+            env.problem("RABBITMQ_URL", e);
+        }
         let store = StoreConfig::from_vars(|name| env.optional(name));
         let redis_url = env.string_or("REDIS_URL", noillin_redis::DEFAULT_URL);
         let smtp_url = env.optional("SMTP_URL");
@@ -77,29 +80,7 @@ impl ServiceConfig for Config {
                 "must be between 1 and WORKER_PREFETCH",
             );
         }
-        let retry = match env.optional("WORKER_RETRY_DELAYS_MS") {
-            None => RetryPolicy::default(),
-            Some(raw) => {
-                let delays: Result<Vec<u64>, _> =
-                    raw.split(',').map(|d| d.trim().parse::<u64>()).collect();
-                match delays {
-                    Ok(delays)
-                        if !delays.is_empty()
-                            && delays.len() <= 10
-                            && delays.iter().all(|d| (1..=86_400_000).contains(d)) =>
-                    {
-                        RetryPolicy::new(delays.into_iter().map(Duration::from_millis).collect())
-                    }
-                    _ => {
-                        env.problem(
-                            "WORKER_RETRY_DELAYS_MS",
-                            "use 1 to 10 comma-separated delays of 1 to 86400000 ms",
-                        );
-                        RetryPolicy::default()
-                    }
-                }
-            }
-        };
+        let retry = env.parse_or("WORKER_RETRY_DELAYS_MS", RetryPolicy::default());
         env.finish(|| {
             Some(Self {
                 common,

@@ -3,7 +3,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::Instant,
 };
@@ -36,7 +36,7 @@ pub async fn run(
     broker: BrokerLink,
     handlers: Arc<Handlers>,
     settings: Settings,
-    consuming: Arc<AtomicBool>,
+    consuming: Arc<AtomicUsize>,
     shutdown: Shutdown,
 ) {
     let Settings {
@@ -45,21 +45,16 @@ pub async fn run(
         retry,
     } = settings;
     let queue = concern.name();
+    let tag = format!("worker-{}-{queue}", std::process::id());
     while !shutdown.is_triggered() {
         let connection = tokio::select! {
             connection = broker.connected() => connection,
             () = shutdown.wait() => break,
         };
-        let tag = format!("worker-{}-{queue}", std::process::id());
-        let subscription = match connection.declare_retry_tiers(concern, &retry).await {
-            Ok(()) => {
-                connection
-                    .consume(concern, prefetch, &tag, retry.clone())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        let mut subscription = match subscription {
+        let mut subscription = match connection
+            .consume(concern, prefetch, &tag, retry.clone())
+            .await
+        {
             Ok(subscription) => subscription,
             Err(e) => {
                 tracing::warn!(error = %e, queue, "cannot consume yet");
@@ -67,7 +62,7 @@ pub async fn run(
                 continue;
             }
         };
-        consuming.store(true, Ordering::Relaxed);
+        consuming.fetch_add(1, Ordering::Relaxed);
         tracing::info!(queue, prefetch, concurrency, "consuming");
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut in_flight = JoinSet::new();
@@ -97,7 +92,7 @@ pub async fn run(
             }
             while in_flight.try_join_next().is_some() {}
         }
-        consuming.store(false, Ordering::Relaxed);
+        consuming.fetch_sub(1, Ordering::Relaxed);
         // Messages in hand are finished (and acknowledged) before the channel goes away.
         while in_flight.join_next().await.is_some() {}
         drop(subscription);
@@ -133,23 +128,28 @@ async fn process(concern: Concern, handlers: &Handlers, delivery: Delivery) {
                 "unacknowledged"
             }
         },
-        Err(failure) => match delivery
-            .fail(&failure.to_string(), failure.retryable())
-            .await
-        {
-            Ok(Failed::Retried(after)) => {
-                tracing::warn!(queue, error = %failure, attempt = delivery.attempt() + 1, retry_in = ?after, "message failed; will retry");
-                "retried"
+        Err(failure) => {
+            // Counted from 1, as the parked message's header counts; the header arrives with
+            // the message, so a forged maximum must not overflow.
+            let attempt = delivery.attempt().saturating_add(1);
+            match delivery
+                .fail(&failure.to_string(), failure.retryable())
+                .await
+            {
+                Ok(Failed::Retried(after)) => {
+                    tracing::warn!(queue, error = %failure, attempt, retry_in = ?after, "message failed; will retry");
+                    "retried"
+                }
+                Ok(Failed::Parked) => {
+                    tracing::error!(queue, error = %failure, attempt, "message parked");
+                    "parked"
+                }
+                Err(e) => {
+                    tracing::warn!(queue, error = %e, "failed message could not be moved; it will be redelivered");
+                    "unacknowledged"
+                }
             }
-            Ok(Failed::Parked) => {
-                tracing::error!(queue, error = %failure, attempt = delivery.attempt() + 1, "message parked");
-                "parked"
-            }
-            Err(e) => {
-                tracing::warn!(queue, error = %e, "failed message could not be moved; it will be redelivered");
-                "unacknowledged"
-            }
-        },
+        }
     };
     metrics::counter!("worker_messages_total", "queue" => queue, "outcome" => label).increment(1);
     metrics::histogram!("worker_message_duration_seconds", "queue" => queue)

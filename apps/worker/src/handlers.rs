@@ -3,7 +3,7 @@
 //! message id (a notification, a mail record), and each side effect (a push, a mail) is done
 //! only while its record says it has not been.
 
-use noillin_messaging::{Concern, Envelope, Event};
+use noillin_messaging::{Envelope, Event};
 use noillin_redis::Redis;
 use noillin_store::{Store, StoreError};
 
@@ -41,9 +41,6 @@ impl From<noillin_redis::Error> for Failure {
         Failure::Unavailable(e.to_string())
     }
 }
-
-/// The concerns this worker consumes.
-pub const CONSUMED: [Concern; 3] = [Concern::System, Concern::Email, Concern::Notifications];
 
 /// What handlers reach.
 pub struct Handlers {

@@ -9,13 +9,13 @@ mod notify;
 
 use std::sync::{
     Arc,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicUsize, Ordering},
 };
 
 use anyhow::Context;
 use axum::Router;
 use noillin_mail::Mailer;
-use noillin_messaging::BrokerLink;
+use noillin_messaging::{BrokerLink, Concern};
 use noillin_redis::Redis;
 use noillin_service::{http, ops, problem, shutdown::Shutdown};
 use tokio::net::TcpListener;
@@ -30,7 +30,8 @@ pub struct App {
     router: Router,
     broker: BrokerLink,
     handlers: Arc<handlers::Handlers>,
-    consuming: Arc<AtomicBool>,
+    /// How many concerns have a live subscription now.
+    consuming: Arc<AtomicUsize>,
     consumer: consumer::Settings,
     shutdown: Shutdown,
 }
@@ -65,28 +66,26 @@ impl App {
             config.common.namespace.clone(),
             format!("{SERVICE}:{}", std::process::id()),
         );
-        let consuming = Arc::new(AtomicBool::new(false));
+        let consuming = Arc::new(AtomicUsize::new(0));
         let readiness = {
             let broker = broker.clone();
             let consuming = consuming.clone();
-            let store = handlers.store.clone();
-            let redis = handlers.redis.clone();
             ops::Readiness::default()
-                .check("store", move || {
-                    let store = store.clone();
-                    async move { store.ping().await.map_err(|e| e.to_string()) }
+                .probe("store", handlers.store.clone(), |store| async move {
+                    store.ping().await
                 })
-                .check("redis", move || {
-                    let redis = redis.clone();
-                    async move { redis.ping().await.map_err(|e| e.to_string()) }
+                .probe("redis", handlers.redis.clone(), |redis| async move {
+                    redis.ping().await
                 })
                 .check("rabbitmq", move || {
-                    let ready = broker.current().is_some() && consuming.load(Ordering::Relaxed);
-                    async move {
+                    // Ready only while every concern has a live subscription.
+                    let ready = broker.current().is_some()
+                        && consuming.load(Ordering::Relaxed) == Concern::ALL.len();
+                    std::future::ready(
                         ready
                             .then_some(())
-                            .ok_or_else(|| "not connected or not consuming".to_owned())
-                    }
+                            .ok_or_else(|| "not connected or not consuming".to_owned()),
+                    )
                 })
         };
         let router = http::instrument(
@@ -121,7 +120,7 @@ impl App {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         http::log_listening(SERVICE, &self.listener)?;
         self.shutdown.trigger_on_signal();
-        let consumers: Vec<_> = handlers::CONSUMED
+        let consumers: Vec<_> = Concern::ALL
             .into_iter()
             .map(|concern| {
                 tokio::spawn(consumer::run(

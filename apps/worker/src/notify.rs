@@ -14,7 +14,7 @@ use noillin_domain::{
     notification::{GigNotice, Notification, NotificationKind},
 };
 use noillin_messaging::{Envelope, Event};
-use noillin_redis::Push;
+use noillin_redis::{Push, user_room};
 
 use crate::handlers::{Failure, Handlers};
 
@@ -66,29 +66,25 @@ fn news(event: &Event) -> Option<GigNews<'_>> {
             title,
             owner_id,
             member_ids,
-        } => GigNews {
-            gig_id,
-            title,
-            actor: owner_id,
-            recipients: member_ids
-                .iter()
-                .map(|m| (m.as_str(), NotificationKind::GigPublished))
-                .collect(),
-        },
-        Event::GigArchived {
+        }
+        | Event::GigArchived {
             gig_id,
             title,
             owner_id,
             member_ids,
-        } => GigNews {
-            gig_id,
-            title,
-            actor: owner_id,
-            recipients: member_ids
-                .iter()
-                .map(|m| (m.as_str(), NotificationKind::GigArchived))
-                .collect(),
-        },
+        } => {
+            let kind = if matches!(event, Event::GigPublished { .. }) {
+                NotificationKind::GigPublished
+            } else {
+                NotificationKind::GigArchived
+            };
+            GigNews {
+                gig_id,
+                title,
+                actor: owner_id,
+                recipients: member_ids.iter().map(|m| (m.as_str(), kind)).collect(),
+            }
+        }
         Event::InstanceStarted { .. } | Event::PasswordResetMail { .. } => return None,
     })
 }
@@ -146,15 +142,19 @@ async fn deliver(
         tracing::info!(user_id = %notification.user_id, "notification for an unknown user skipped");
         return Ok(());
     };
-    if store.notifications.insert(&notification).await? {
+    let stored = if store.notifications.insert(&notification).await? {
         metrics::counter!("notifications_stored_total", "kind" => notification.kind.as_str())
             .increment(1);
-    }
-    let stored = store
-        .notifications
-        .find(&notification.id)
-        .await?
-        .unwrap_or(notification);
+        notification
+    } else {
+        // A redelivery: push and mail what the first delivery stored (the actor may have been
+        // renamed since, the user may have read it).
+        store
+            .notifications
+            .find(&notification.id)
+            .await?
+            .unwrap_or(notification)
+    };
     // Taken before pushing, so two deliveries of one event push once; given back if the push
     // fails, so the retry pushes.
     if stored.pushed_at.is_none()
@@ -179,7 +179,7 @@ async fn deliver(
 /// The push of a notification: the same fields the API lists.
 fn push(notification: &Notification) -> Push {
     Push {
-        room: format!("user:{}", notification.user_id),
+        room: user_room(notification.user_id.as_str()),
         event: PUSH_EVENT.to_owned(),
         data: serde_json::json!({
             "id": notification.id.as_str(),

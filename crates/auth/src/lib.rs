@@ -81,7 +81,8 @@ impl TokenKeys {
             role,
             ver: version,
             iat: now,
-            exp: now + ttl.as_secs(),
+            // A TTL from configuration must not overflow into a panic.
+            exp: now.saturating_add(ttl.as_secs()),
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
         };
@@ -133,6 +134,14 @@ mod tests {
         assert_eq!(claims.role, Role::Influencer);
         assert_eq!(claims.ver, 3);
         assert_eq!(claims.exp - claims.iat, 60);
+    }
+
+    #[test]
+    fn an_absurd_ttl_saturates_instead_of_overflowing() {
+        let token = keys()
+            .issue("user-1", Role::Brand, 0, Duration::from_secs(u64::MAX))
+            .unwrap();
+        assert_eq!(keys().verify(&token).unwrap().exp, u64::MAX);
     }
 
     #[test]

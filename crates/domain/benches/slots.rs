@@ -80,22 +80,37 @@ fn settings() -> SlotSettings {
     }
 }
 
+fn slot_query<'a>(
+    members: &'a [Schedule],
+    settings: &'a SlotSettings,
+    booked: &'a [Timestamp],
+) -> SlotQuery<'a> {
+    SlotQuery {
+        members,
+        settings,
+        cap_zone: &members[0].time_zone,
+        booked_starts: booked,
+        now: instant(START),
+    }
+}
+
+/// The end of `days` from the query's `now`, and the slots up to it, printed so that a run
+/// shows what it measured.
+fn slots_over(query: &SlotQuery<'_>, days: i64, label: &str) -> (Timestamp, Vec<Timestamp>) {
+    let to = query.now + SignedDuration::from_hours(days * 24);
+    let found = slots(query, query.now, to).expect("slots");
+    println!("{label}, {days} days: {} slots", found.len());
+    (to, found)
+}
+
 fn bench(c: &mut Criterion) {
     let now = instant(START);
     let settings = settings();
     let booked: Vec<Timestamp> = busy(40, 7).into_iter().map(|i| i.start).collect();
 
     let single = [schedule("Europe/Lisbon", 0, 200, 1)];
-    let query = SlotQuery {
-        members: &single,
-        settings: &settings,
-        cap_zone: &single[0].time_zone,
-        booked_starts: &booked,
-        now,
-    };
-    let to = now + SignedDuration::from_hours(30 * 24);
-    let found = slots(&query, now, to).expect("slots");
-    println!("single influencer, 30 days: {} slots", found.len());
+    let query = slot_query(&single, &settings, &booked);
+    let (to, found) = slots_over(&query, 30, "single influencer");
     c.bench_function("single influencer, 30 days, 200 busy", |b| {
         b.iter(|| slots(black_box(&query), black_box(now), black_box(to)))
     });
@@ -112,16 +127,8 @@ fn bench(c: &mut Criterion) {
         schedule("America/New_York", 0, 120, 14),
         schedule("America/Sao_Paulo", 0, 120, 15),
     ];
-    let query = SlotQuery {
-        members: &group,
-        settings: &settings,
-        cap_zone: &group[0].time_zone,
-        booked_starts: &booked,
-        now,
-    };
-    let to = now + SignedDuration::from_hours(60 * 24);
-    let found = slots(&query, now, to).expect("slots");
-    println!("five-member group, 60 days: {} slots", found.len());
+    let query = slot_query(&group, &settings, &booked);
+    let (to, _) = slots_over(&query, 60, "five-member group");
     c.bench_function("five-member group, 60 days, 600 busy", |b| {
         b.iter(|| slots(black_box(&query), black_box(now), black_box(to)))
     });

@@ -3,28 +3,16 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::{SocialPlatform, UserId, ValidationErrors, availability::SlotSettings};
+use crate::{SocialPlatform, UserId, ValidationErrors, availability::SlotSettings, id::string_id};
 
-/// An opaque gig id (UUIDv7).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct GigId(String);
+string_id! {
+    /// An opaque gig id (UUIDv7).
+    GigId
+}
 
 impl GigId {
     pub fn generate() -> Self {
         Self(uuid::Uuid::now_v7().to_string())
-    }
-    pub fn from_string(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for GigId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

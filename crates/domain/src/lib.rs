@@ -2,6 +2,8 @@
 //! happens here; everything is a pure function of its inputs, so it is unit- and
 //! property-tested directly.
 
+mod id;
+
 pub mod availability;
 pub mod gig;
 pub mod mail;

@@ -4,28 +4,12 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::Email;
+use crate::{Email, id::string_id};
 
-/// A mail's id: the id of what caused it (a job's message id, a notification id), so a
-/// redelivered job finds its mail already recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MailId(String);
-
-impl MailId {
-    pub fn from_string(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for MailId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+string_id! {
+    /// A mail's id: the id of what caused it (a job's message id, a notification id), so a
+    /// redelivered job finds its mail already recorded.
+    MailId
 }
 
 /// Where a mail is.

@@ -4,14 +4,15 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{UserId, gig::GigId};
+use crate::{UserId, gig::GigId, id::string_id};
 
-/// A notification's id. Derived from the event that caused it and the recipient, so the same
-/// event handled twice yields the same id (and the second store is a no-op); built as a UUIDv8
-/// whose first 48 bits are the event's UUIDv7 timestamp, so ids sort by the event's time.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NotificationId(String);
+string_id! {
+    /// A notification's id. Derived from the event that caused it and the recipient, so the
+    /// same event handled twice yields the same id (and the second store is a no-op); built as
+    /// a UUIDv8 whose first 48 bits are the event's UUIDv7 timestamp, so ids sort by the
+    /// event's time.
+    NotificationId
+}
 
 impl NotificationId {
     /// The id of the notification of `kind` that event `event_id` gives `recipient`.
@@ -32,21 +33,6 @@ impl NotificationId {
                 .into_uuid()
                 .to_string(),
         )
-    }
-
-    /// Wraps a stored or presented id. Unknown ids simply find nothing.
-    pub fn from_string(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for NotificationId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -5,29 +5,16 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::ValidationErrors;
+use crate::{ValidationErrors, id::string_id};
 
-/// An opaque user id (a UUIDv7, so ids sort by creation time).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(String);
+string_id! {
+    /// An opaque user id (a UUIDv7, so ids sort by creation time).
+    UserId
+}
 
 impl UserId {
     pub fn generate() -> Self {
         Self(uuid::Uuid::now_v7().to_string())
-    }
-    /// Wraps a stored or presented id. Unknown ids simply find nothing.
-    pub fn from_string(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -313,7 +313,9 @@ fn describe_url(url: &str) -> String {
     }
 }
 
-fn one_line(value: &str) -> String {
+/// A value made fit for a header: control characters (CR and LF above all) become spaces.
+/// lettre would encode them anyway; this keeps a subject or a name one readable line.
+pub(crate) fn one_line(value: &str) -> String {
     value
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

@@ -1,7 +1,10 @@
 //! The platform's mails, each as a subject, a plain-text part and an HTML part. Written as
 //! code rather than template files: two short mails do not pay for a template engine, and
-//! every interpolated value goes through one of the helpers at the bottom, so none of them
-//! (a user's display name, a gig title) can add markup to the HTML or a line to the subject.
+//! every interpolated value goes through a helper (the HTML ones at the bottom, `one_line` for
+//! the subject), so none of them (a user's display name, a gig title) can add markup to the
+//! HTML or a line to the subject.
+
+use crate::mailer::one_line;
 
 /// A mail ready to be put in an [`OutgoingMail`](crate::OutgoingMail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +56,7 @@ pub fn gig_invitation(
     gig_title: &str,
     dashboard_link: &str,
 ) -> Rendered {
-    let subject = format!("You are invited to “{}”", header_text(gig_title));
+    let subject = format!("You are invited to “{}”", one_line(gig_title));
     let text = format!(
         "Hello {display_name},\n\
          \n\
@@ -95,15 +98,6 @@ pub fn escape_html(value: &str) -> String {
         }
     }
     escaped
-}
-
-/// A value made fit for a header: control characters (CR and LF above all) become spaces.
-/// lettre would encode them anyway; this keeps the subject one readable line.
-fn header_text(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// A button-like link followed by the address in full, for mail clients that drop links.

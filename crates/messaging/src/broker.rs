@@ -1,6 +1,8 @@
 //! The RabbitMQ connection: declaring the topology, publishing with confirms, consuming with
 //! manual acknowledgements.
 
+use std::{collections::HashSet, time::Duration};
+
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
     PublisherConfirm,
@@ -10,6 +12,7 @@ use lapin::{
         QueueDeleteOptions,
     },
     types::{AMQPValue, FieldTable, ShortString},
+    uri::AMQPUri,
 };
 
 use crate::{Concern, Envelope, OutgoingMessage, RetryPolicy, Subscription, Topology};
@@ -21,6 +24,10 @@ pub enum Error {
     Amqp(#[from] lapin::Error),
     #[error("the broker did not accept a message for {0}")]
     NotAccepted(String),
+    /// Deliberately without the URL or the parser's words, which can quote it: it may hold a
+    /// password.
+    #[error("not a usable amqp:// or amqps:// URL")]
+    Url,
 }
 
 /// Why a publish did not reach a queue.
@@ -49,18 +56,22 @@ pub struct Broker {
     /// One confirm-mode channel shared by every publish of this connection, opened on first
     /// use and reopened if it closed: opening a channel per event would double the round trips.
     publisher: tokio::sync::Mutex<Option<Publisher>>,
+    /// Delays whose holding exchange and queue this connection has declared.
+    delay_tiers: tokio::sync::Mutex<HashSet<Duration>>,
 }
 
 impl Broker {
     /// Connects; `client` names the connection in the broker's management view.
     pub async fn connect(url: &str, namespace: &str, client: &str) -> Result<Self, Error> {
+        let uri = url.parse::<AMQPUri>().map_err(|_| Error::Url)?;
         let properties =
             ConnectionProperties::default().with_connection_name(client.to_owned().into());
-        let connection = Connection::connect(url, properties).await?;
+        let connection = Connection::connect_uri(uri, properties).await?;
         Ok(Self {
             connection,
             topology: Topology::new(namespace),
             publisher: tokio::sync::Mutex::new(None),
+            delay_tiers: tokio::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -209,9 +220,13 @@ impl Broker {
     pub async fn publish_delayed(
         &self,
         message: &OutgoingMessage,
-        delay: std::time::Duration,
+        delay: Duration,
     ) -> Result<(), PublishError> {
-        self.declare_delay_tier(delay).await?;
+        // Declared once per delay and connection, not on every publish.
+        if !self.delay_tiers.lock().await.contains(&delay) {
+            self.declare_delay_tier(delay).await?;
+            self.delay_tiers.lock().await.insert(delay);
+        }
         self.publish_to(
             &self.topology.delay_exchange(delay),
             std::slice::from_ref(message),
@@ -222,7 +237,7 @@ impl Broker {
     }
 
     /// Declares the exchange and queue that hold messages for `delay`. Idempotent.
-    async fn declare_delay_tier(&self, delay: std::time::Duration) -> Result<(), Error> {
+    async fn declare_delay_tier(&self, delay: Duration) -> Result<(), Error> {
         let channel = self.connection.create_channel().await?;
         let exchange = self.topology.delay_exchange(delay);
         let queue = self.topology.delay_queue(delay);
@@ -264,7 +279,8 @@ impl Broker {
 
     /// Deletes the exchange and queue of one delay (messages waiting in it are lost). For tests
     /// and throwaway deployments only.
-    pub async fn delete_delay_tier(&self, delay: std::time::Duration) -> Result<(), Error> {
+    pub async fn delete_delay_tier(&self, delay: Duration) -> Result<(), Error> {
+        self.delay_tiers.lock().await.remove(&delay);
         let channel = self.connection.create_channel().await?;
         channel
             .queue_delete(
@@ -288,13 +304,7 @@ impl Broker {
     ) -> Vec<Result<(), PublishError>> {
         let publisher = match self.publisher().await {
             Ok(publisher) => publisher,
-            Err(e) => {
-                let reason = e.to_string();
-                return messages
-                    .iter()
-                    .map(|_| Err(PublishError::Broker(Error::NotAccepted(reason.clone()))))
-                    .collect();
-            }
+            Err(e) => return messages.iter().map(|_| Err(e.clone().into())).collect(),
         };
         let mut pending = Vec::with_capacity(messages.len());
         for message in messages {
@@ -340,13 +350,25 @@ impl Broker {
 
     /// Declares the retry queues of a concern: one per delay, each holding messages for its
     /// delay (a queue-level TTL: a per-message TTL only expires at the head of a queue) and then
-    /// dead-lettering them back into the concern's queue. Idempotent.
+    /// dead-lettering them back into the concern's queue. Idempotent. [`Broker::consume`] does it
+    /// itself; this is for tools that need the queues without consuming.
     pub async fn declare_retry_tiers(
         &self,
         concern: Concern,
         policy: &RetryPolicy,
     ) -> Result<(), Error> {
         let channel = self.connection.create_channel().await?;
+        self.declare_retry_queues(&channel, concern, policy).await?;
+        channel.close(200, "declared".into()).await?;
+        Ok(())
+    }
+
+    async fn declare_retry_queues(
+        &self,
+        channel: &Channel,
+        concern: Concern,
+        policy: &RetryPolicy,
+    ) -> Result<(), Error> {
         for delay in policy.delays() {
             // The default exchange routes by queue name: back into the concern's queue.
             let mut arguments = holding_arguments(*delay, "");
@@ -365,7 +387,6 @@ impl Broker {
                 )
                 .await?;
         }
-        channel.close(200, "declared".into()).await?;
         Ok(())
     }
 
@@ -379,6 +400,10 @@ impl Broker {
         policy: RetryPolicy,
     ) -> Result<Subscription, Error> {
         let channel = self.connection.create_channel().await?;
+        // A failed delivery is published to its retry queue (mandatory): the queues must exist
+        // before the first delivery can fail.
+        self.declare_retry_queues(&channel, concern, &policy)
+            .await?;
         // Retries and parking are publishes from this channel, confirmed before the original
         // is acknowledged.
         channel
@@ -421,7 +446,7 @@ impl Broker {
 
 /// Arguments of a queue that holds each message for `delay` and then dead-letters it into
 /// `exchange`.
-fn holding_arguments(delay: std::time::Duration, exchange: &str) -> FieldTable {
+fn holding_arguments(delay: Duration, exchange: &str) -> FieldTable {
     let mut arguments = FieldTable::default();
     arguments.insert(
         "x-message-ttl".into(),

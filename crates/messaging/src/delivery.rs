@@ -53,6 +53,34 @@ impl RetryPolicy {
     }
 }
 
+/// Most retries a policy may have; each delay gets a queue of its own.
+const MAX_RETRIES: usize = 10;
+/// Longest delay a policy may have, in milliseconds (a day).
+const MAX_DELAY_MS: u64 = 86_400_000;
+
+impl std::str::FromStr for RetryPolicy {
+    type Err = String;
+
+    /// Comma-separated delays in milliseconds, as `WORKER_RETRY_DELAYS_MS` writes them:
+    /// `1000,10000,60000`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let delays: Option<Vec<u64>> = s.split(',').map(|d| d.trim().parse().ok()).collect();
+        match delays {
+            Some(delays)
+                if delays.len() <= MAX_RETRIES
+                    && delays.iter().all(|d| (1..=MAX_DELAY_MS).contains(d)) =>
+            {
+                Ok(Self::new(
+                    delays.into_iter().map(Duration::from_millis).collect(),
+                ))
+            }
+            _ => Err(format!(
+                "use 1 to {MAX_RETRIES} comma-separated delays of 1 to {MAX_DELAY_MS} ms"
+            )),
+        }
+    }
+}
+
 /// Deliveries from one queue.
 pub struct Subscription {
     consumer: lapin::Consumer,
@@ -168,7 +196,8 @@ impl Delivery {
                 Failed::Parked,
             ),
         };
-        let properties = with_failure(&self.inner.properties, attempt + 1, reason);
+        // The header comes with the message: a forged maximum must not overflow.
+        let properties = with_failure(&self.inner.properties, attempt.saturating_add(1), reason);
         // The default exchange routes by queue name.
         let confirmation = subscription
             .channel
@@ -256,4 +285,25 @@ fn with_failure(properties: &BasicProperties, attempt: u32, reason: &str) -> Bas
         .clone()
         .with_headers(headers)
         .with_delivery_mode(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_policy_is_read_from_comma_separated_milliseconds() {
+        let policy: RetryPolicy = " 200, 400 ,800".parse().unwrap();
+        assert_eq!(policy.delays(), [200, 400, 800].map(Duration::from_millis));
+        for bad in [
+            "",
+            "1000,soon",
+            "0",
+            "1,,2",
+            "86400001",
+            "1,1,1,1,1,1,1,1,1,1,1",
+        ] {
+            assert!(bad.parse::<RetryPolicy>().is_err(), "{bad:?} accepted");
+        }
+    }
 }

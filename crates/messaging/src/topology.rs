@@ -77,9 +77,9 @@ impl Topology {
         format!("{}.delay.{}ms", self.namespace, delay.as_millis())
     }
 
-    /// Where messages published to [`Topology::delay_exchange`] wait.
+    /// Where messages published to [`Topology::delay_exchange`] wait: a queue of the same name.
     pub fn delay_queue(&self, delay: std::time::Duration) -> String {
-        format!("{}.delay.{}ms", self.namespace, delay.as_millis())
+        self.delay_exchange(delay)
     }
 
     /// The queue a concern's failed messages wait `delay` in before they return.

@@ -18,23 +18,19 @@ fn event(n: usize) -> Envelope {
     )
 }
 
-async fn broker(policy: &RetryPolicy) -> (Broker, String) {
+async fn broker() -> Broker {
     let namespace = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let broker = Broker::connect(&rabbitmq_url(), &namespace, "retry-test")
         .await
         .expect("rabbitmq");
     broker.declare_topology().await.expect("topology");
     broker
-        .declare_retry_tiers(Concern::System, policy)
-        .await
-        .expect("retry tiers");
-    (broker, namespace)
 }
 
 #[tokio::test]
 async fn a_failing_message_is_retried_with_growing_delays_then_parked_while_others_flow() {
     let policy = RetryPolicy::new(vec![Duration::from_millis(200), Duration::from_millis(400)]);
-    let (broker, _) = broker(&policy).await;
+    let broker = broker().await;
     let poison = event(0);
     broker.publish(&poison).await.unwrap();
     for n in 1..=20 {
@@ -103,7 +99,7 @@ async fn a_failing_message_is_retried_with_growing_delays_then_parked_while_othe
 #[tokio::test]
 async fn a_message_that_can_never_succeed_is_parked_at_once_with_its_reason() {
     let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);
-    let (broker, _) = broker(&policy).await;
+    let broker = broker().await;
     broker.publish(&event(7)).await.unwrap();
     let mut subscription = broker
         .consume(Concern::System, 1, "retry-test", policy.clone())
@@ -133,7 +129,7 @@ async fn a_message_that_can_never_succeed_is_parked_at_once_with_its_reason() {
 #[tokio::test]
 async fn a_batch_is_confirmed_message_by_message_and_an_unroutable_one_fails_alone() {
     let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);
-    let (broker, _) = broker(&policy).await;
+    let broker = broker().await;
     let mut batch: Vec<_> = (0..50).map(|n| event(n).outgoing().unwrap()).collect();
     batch[17].routing_key = "nobody.listens".into();
 
@@ -178,7 +174,7 @@ async fn a_batch_is_confirmed_message_by_message_and_an_unroutable_one_fails_alo
 #[tokio::test]
 async fn a_delayed_message_arrives_after_its_delay_under_its_own_routing_key() {
     let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);
-    let (broker, _) = broker(&policy).await;
+    let broker = broker().await;
     let delay = Duration::from_millis(700);
     let delayed = event(1);
     let now = event(2);

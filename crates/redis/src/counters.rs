@@ -1,6 +1,10 @@
 //! Fixed-window counters (login throttling) and the token-version cache that realtime checks
 //! socket tokens against.
 
+use std::sync::LazyLock;
+
+use redis::Script;
+
 use crate::{Error, Redis};
 
 /// A counter's state after an increment.
@@ -11,14 +15,30 @@ pub struct WindowCount {
     pub resets_in_secs: u64,
 }
 
-/// Increments and starts the window on the first hit, atomically.
-const INCREMENT: &str = r"
+/// Increments and starts the window on the first hit, atomically. Built once: a script's
+/// SHA-1 is computed when it is made, and sign-ins run this on every failure.
+static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}
-";
+",
+    )
+});
+
+/// Sets a token version unless a higher one is recorded, atomically.
+static RAISE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+",
+    )
+});
 
 impl Redis {
     /// Adds one to the counter `{namespace}:{name}` whose window is `window_secs` long.
@@ -28,7 +48,7 @@ impl Redis {
         window_secs: u64,
     ) -> Result<WindowCount, Error> {
         let mut conn = self.pool().get().await?;
-        let (count, ttl): (u64, i64) = redis::Script::new(INCREMENT)
+        let (count, ttl): (u64, i64) = INCREMENT
             .key(self.key(name))
             .arg(window_secs)
             .invoke_async(&mut conn)
@@ -71,13 +91,8 @@ impl Redis {
     /// Records a user's current token version, so processes without the store (realtime) can
     /// refuse tokens issued before a revocation. Only ever raised.
     pub async fn publish_token_version(&self, user_id: &str, version: u32) -> Result<(), Error> {
-        const RAISE: &str = r"
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1
-";
         let mut conn = self.pool().get().await?;
-        let _: i64 = redis::Script::new(RAISE)
+        let _: i64 = RAISE
             .key(self.token_version_key(user_id))
             .arg(version)
             .invoke_async(&mut conn)

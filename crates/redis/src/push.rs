@@ -24,6 +24,12 @@ pub struct Push {
     pub data: serde_json::Value,
 }
 
+/// The room of every socket of one user: where pushes for that user go, and what a
+/// `disconnect` names to close that user's sessions.
+pub fn user_room(user_id: &str) -> String {
+    format!("user:{user_id}")
+}
+
 /// What the realtime nodes are asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -32,6 +38,16 @@ pub enum RealtimeCommand {
     Emit(Push),
     /// Close every socket in a room.
     Disconnect { room: String },
+}
+
+impl RealtimeCommand {
+    /// The room the command is for.
+    pub fn room(&self) -> &str {
+        match self {
+            RealtimeCommand::Emit(push) => &push.room,
+            RealtimeCommand::Disconnect { room } => room,
+        }
+    }
 }
 
 impl Redis {

@@ -40,6 +40,22 @@ impl Readiness {
         self
     }
 
+    /// Adds a check that asks `target` (a cheaply cloned client: a store, a pool) to answer,
+    /// e.g. `.probe("redis", redis, |r| async move { r.ping().await })`. Each run gets its own
+    /// clone, because a check's future must own what it uses.
+    pub fn probe<T, F, Fut, E>(self, name: &'static str, target: T, probe: F) -> Self
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        self.check(name, move || {
+            let answer = probe(target.clone());
+            async move { answer.await.map_err(|e| e.to_string()) }
+        })
+    }
+
     /// Runs every check concurrently; the map holds `"ok"` or the reason per dependency.
     pub async fn run(&self) -> (bool, Map<String, Value>) {
         let results = futures::future::join_all(self.checks.iter().map(|(name, check)| {
@@ -124,4 +140,22 @@ async fn render_metrics(State(state): State<OpsState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_probe_reports_ok_or_its_reason_per_dependency() {
+        let readiness = Readiness::default()
+            .probe("up", 1u8, |_| async { Ok::<(), String>(()) })
+            .probe("down", "refused", |reason: &'static str| async move {
+                Err(reason)
+            });
+        let (ready, checks) = readiness.run().await;
+        assert!(!ready);
+        assert_eq!(checks["up"], "ok");
+        assert_eq!(checks["down"], "refused");
+    }
 }

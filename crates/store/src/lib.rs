@@ -415,6 +415,18 @@ impl Store {
     }
 }
 
+/// `items` without repeats, in first-seen order. Quadratic, for the short lists it gets (the
+/// members of one gig).
+fn distinct<T: PartialEq>(items: &[T]) -> Vec<&T> {
+    let mut distinct: Vec<&T> = Vec::with_capacity(items.len());
+    for item in items {
+        if !distinct.contains(&item) {
+            distinct.push(item);
+        }
+    }
+    distinct
+}
+
 /// Opens the configured adapter, applying migrations (SQLite) or creating indexes (MongoDB).
 pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
     match config {

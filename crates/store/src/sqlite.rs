@@ -32,32 +32,15 @@ use std::{
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use noillin_domain::{
-    BrandProfile, Email, InfluencerProfile, Role, SocialAccount, User, UserId, UserStatus,
-};
-use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, ffi,
-};
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, ffi};
 
-use crate::{
-    Constraint, NewProfile, OutboxMessage, PasswordResetRepository, ProfileRepository,
-    RefreshToken, Rotation, SessionRepository, StoreError, StoreHealth, UserRepository,
-};
+use crate::{Constraint, StoreError, StoreHealth};
 
 /// File name of the database inside `DATA_DIR`.
 const FILE_NAME: &str = "noillin.sqlite3";
 
 /// How long a statement waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The columns of `users`, in the order [`user_from_row`] reads them.
-const USER_COLUMNS: &str = "id, email, password_hash, role, status, token_version, display_name, \
-                            created_at, updated_at";
-
-const INFLUENCER_COLUMNS: &str = "user_id, display_name, bio, niches, languages, location, \
-                                  time_zone, social_accounts, rating, review_count";
-
-const BRAND_COLUMNS: &str = "user_id, company_name, industry, website, contact_name";
 
 pub struct SqliteStore {
     // One connection per process; the mutex makes its use one operation at a time.
@@ -212,6 +195,14 @@ fn poisoned() -> StoreError {
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("unreadable {what} in SQLite: {detail}"))
+}
+
+/// `NotFound` when a write meant for one existing row changed none.
+fn changed_one(changed: usize) -> Result<(), StoreError> {
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 fn millis(timestamp: Timestamp) -> i64 {

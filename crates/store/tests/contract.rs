@@ -152,13 +152,38 @@ async fn insert_token(store: &Store, user_id: &UserId, family_id: &str) -> Refre
     token
 }
 
-async fn is_live(store: &Store, token: &RefreshToken) -> bool {
+async fn live_family(store: &Store, token_hash: &str, at: Timestamp) -> Option<(UserId, String)> {
+    store.sessions.live_family(token_hash, at).await.unwrap()
+}
+
+async fn rotate(
+    store: &Store,
+    presented_hash: &str,
+    next: &RefreshToken,
+    at: Timestamp,
+) -> Rotation {
     store
         .sessions
-        .live_family(&token.token_hash, now())
+        .rotate(presented_hash, next, at)
         .await
         .unwrap()
-        .is_some()
+}
+
+async fn is_live(store: &Store, token: &RefreshToken) -> bool {
+    live_family(store, &token.token_hash, now()).await.is_some()
+}
+
+/// Stores a password reset token that expires in 30 minutes, with no message; returns its hash
+/// and expiry.
+async fn insert_reset(store: &Store, user_id: &UserId) -> (String, Timestamp) {
+    let hash = token_hash();
+    let expires_at = now() + SignedDuration::from_mins(30);
+    store
+        .password_resets
+        .insert(&hash, user_id, expires_at, &[])
+        .await
+        .unwrap();
+    (hash, expires_at)
 }
 
 /// Runs `n` copies of `task` on separate tasks, released together.
@@ -497,39 +522,17 @@ async fn an_inserted_refresh_token_is_live_until_it_expires(store: &Store) {
     let token = insert_token(store, &user.id, &family_id).await;
     let expected = Some((user.id.clone(), family_id.clone()));
 
-    assert_eq!(
-        store
-            .sessions
-            .live_family(&token.token_hash, now())
-            .await
-            .unwrap(),
-        expected
-    );
+    assert_eq!(live_family(store, &token.token_hash, now()).await, expected);
     let just_before = token.expires_at - SignedDuration::from_millis(1);
     assert_eq!(
-        store
-            .sessions
-            .live_family(&token.token_hash, just_before)
-            .await
-            .unwrap(),
+        live_family(store, &token.token_hash, just_before).await,
         expected
     );
     assert_eq!(
-        store
-            .sessions
-            .live_family(&token.token_hash, token.expires_at)
-            .await
-            .unwrap(),
+        live_family(store, &token.token_hash, token.expires_at).await,
         None
     );
-    assert_eq!(
-        store
-            .sessions
-            .live_family(&token_hash(), now())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(live_family(store, &token_hash(), now()).await, None);
 }
 
 async fn a_rotated_token_replayed_is_reuse_and_revokes_the_family(store: &Store) {
@@ -538,11 +541,7 @@ async fn a_rotated_token_replayed_is_reuse_and_revokes_the_family(store: &Store)
     let first = insert_token(store, &user.id, &family_id).await;
 
     let second = refresh_token(&user.id, &family_id, now());
-    let rotation = store
-        .sessions
-        .rotate(&first.token_hash, &second, now())
-        .await
-        .unwrap();
+    let rotation = rotate(store, &first.token_hash, &second, now()).await;
     assert_eq!(
         rotation,
         Rotation::Rotated {
@@ -554,21 +553,13 @@ async fn a_rotated_token_replayed_is_reuse_and_revokes_the_family(store: &Store)
         "the presented token is consumed"
     );
     assert_eq!(
-        store
-            .sessions
-            .live_family(&second.token_hash, now())
-            .await
-            .unwrap(),
+        live_family(store, &second.token_hash, now()).await,
         Some((user.id.clone(), family_id.clone()))
     );
 
     // The consumed token comes back: replay or theft.
     let third = refresh_token(&user.id, &family_id, now());
-    let replay = store
-        .sessions
-        .rotate(&first.token_hash, &third, now())
-        .await
-        .unwrap();
+    let replay = rotate(store, &first.token_hash, &third, now()).await;
     assert_eq!(
         replay,
         Rotation::Reused {
@@ -585,19 +576,11 @@ async fn a_rotated_token_replayed_is_reuse_and_revokes_the_family(store: &Store)
     // The revoked (never consumed) token is merely invalid; the consumed one stays reuse.
     let fourth = refresh_token(&user.id, &family_id, now());
     assert_eq!(
-        store
-            .sessions
-            .rotate(&second.token_hash, &fourth, now())
-            .await
-            .unwrap(),
+        rotate(store, &second.token_hash, &fourth, now()).await,
         Rotation::Invalid
     );
     assert_eq!(
-        store
-            .sessions
-            .rotate(&first.token_hash, &fourth, now())
-            .await
-            .unwrap(),
+        rotate(store, &first.token_hash, &fourth, now()).await,
         Rotation::Reused {
             user_id: user.id.clone(),
             family_id
@@ -615,32 +598,20 @@ async fn a_rotated_token_keeps_the_presented_family_and_user(store: &Store) {
     // A caller that puts another family and user in `next` is not trusted.
     let next = refresh_token(&other.id, "someone-elses-family", now());
     assert_eq!(
-        store
-            .sessions
-            .rotate(&presented.token_hash, &next, now())
-            .await
-            .unwrap(),
+        rotate(store, &presented.token_hash, &next, now()).await,
         Rotation::Rotated {
             user_id: user.id.clone()
         }
     );
     assert_eq!(
-        store
-            .sessions
-            .live_family(&next.token_hash, now())
-            .await
-            .unwrap(),
+        live_family(store, &next.token_hash, now()).await,
         Some((user.id.clone(), family_id.clone()))
     );
 
     // And it rotates on within that family.
     let after = refresh_token(&user.id, &family_id, now());
     assert_eq!(
-        store
-            .sessions
-            .rotate(&next.token_hash, &after, now())
-            .await
-            .unwrap(),
+        rotate(store, &next.token_hash, &after, now()).await,
         Rotation::Rotated {
             user_id: user.id.clone()
         }
@@ -667,31 +638,19 @@ async fn an_expired_refresh_token_is_invalid(store: &Store) {
 
     let next = refresh_token(&user.id, &family_id, now());
     assert_eq!(
-        store
-            .sessions
-            .rotate(&expired.token_hash, &next, now())
-            .await
-            .unwrap(),
+        rotate(store, &expired.token_hash, &next, now()).await,
         Rotation::Invalid
     );
     // Exactly at the expiry instant it is expired too.
     assert_eq!(
-        store
-            .sessions
-            .rotate(&expired.token_hash, &next, expired.expires_at)
-            .await
-            .unwrap(),
+        rotate(store, &expired.token_hash, &next, expired.expires_at).await,
         Rotation::Invalid
     );
     assert!(!is_live(store, &next).await, "nothing is stored");
     // Nothing changed: before its expiry the token was, and still is, live.
     let before_expiry = expired.expires_at - SignedDuration::from_secs(1);
     assert_eq!(
-        store
-            .sessions
-            .live_family(&expired.token_hash, before_expiry)
-            .await
-            .unwrap(),
+        live_family(store, &expired.token_hash, before_expiry).await,
         Some((user.id, family_id))
     );
 }
@@ -701,11 +660,7 @@ async fn an_unknown_refresh_token_is_invalid(store: &Store) {
     let next = refresh_token(&user.id, &family(), now());
 
     assert_eq!(
-        store
-            .sessions
-            .rotate(&token_hash(), &next, now())
-            .await
-            .unwrap(),
+        rotate(store, &token_hash(), &next, now()).await,
         Rotation::Invalid
     );
     assert!(!is_live(store, &next).await, "nothing is stored");
@@ -723,11 +678,7 @@ async fn a_revoked_refresh_token_is_invalid(store: &Store) {
 
     let next = refresh_token(&user.id, &family_id, now());
     assert_eq!(
-        store
-            .sessions
-            .rotate(&token.token_hash, &next, now())
-            .await
-            .unwrap(),
+        rotate(store, &token.token_hash, &next, now()).await,
         Rotation::Invalid
     );
     assert!(!is_live(store, &next).await, "nothing is stored");
@@ -772,11 +723,7 @@ async fn revoking_a_user_ends_every_family_of_that_user_only(store: &Store) {
         assert!(!is_live(store, token).await);
         let next = refresh_token(&user.id, &token.family_id, now());
         assert_eq!(
-            store
-                .sessions
-                .rotate(&token.token_hash, &next, now())
-                .await
-                .unwrap(),
+            rotate(store, &token.token_hash, &next, now()).await,
             Rotation::Invalid
         );
     }
@@ -794,19 +741,8 @@ async fn revoking_a_user_ends_every_family_of_that_user_only(store: &Store) {
 
 async fn a_password_reset_token_is_single_use(store: &Store) {
     let (user, _) = insert_influencer(store, "ana@example.com").await;
-    let hash = token_hash();
-    let other = token_hash();
-    let expires_at = now() + SignedDuration::from_mins(30);
-    store
-        .password_resets
-        .insert(&hash, &user.id, expires_at, &[])
-        .await
-        .unwrap();
-    store
-        .password_resets
-        .insert(&other, &user.id, expires_at, &[])
-        .await
-        .unwrap();
+    let (hash, _) = insert_reset(store, &user.id).await;
+    let (other, _) = insert_reset(store, &user.id).await;
 
     assert_eq!(
         store.password_resets.consume(&hash, now()).await.unwrap(),
@@ -825,13 +761,7 @@ async fn a_password_reset_token_is_single_use(store: &Store) {
 
 async fn an_expired_password_reset_token_is_refused(store: &Store) {
     let (user, _) = insert_influencer(store, "ana@example.com").await;
-    let hash = token_hash();
-    let expires_at = now() + SignedDuration::from_mins(30);
-    store
-        .password_resets
-        .insert(&hash, &user.id, expires_at, &[])
-        .await
-        .unwrap();
+    let (hash, expires_at) = insert_reset(store, &user.id).await;
 
     assert_eq!(
         store
@@ -861,13 +791,7 @@ async fn an_expired_password_reset_token_is_refused(store: &Store) {
 
 async fn looking_up_a_reset_token_uses_nothing_up(store: &Store) {
     let (user, _) = insert_influencer(store, "ana@example.com").await;
-    let hash = token_hash();
-    let expires_at = now() + SignedDuration::from_mins(30);
-    store
-        .password_resets
-        .insert(&hash, &user.id, expires_at, &[])
-        .await
-        .unwrap();
+    let (hash, expires_at) = insert_reset(store, &user.id).await;
 
     for _ in 0..2 {
         assert_eq!(
@@ -987,13 +911,7 @@ async fn concurrent_rotations_of_one_token_have_exactly_one_winner(store: &Store
         let store = store.clone();
         let presented = presented.token_hash.clone();
         let next = nexts[i].clone();
-        async move {
-            store
-                .sessions
-                .rotate(&presented, &next, now())
-                .await
-                .unwrap()
-        }
+        async move { rotate(&store, &presented, &next, now()).await }
     })
     .await;
 
@@ -1024,13 +942,7 @@ async fn concurrent_rotations_of_one_token_have_exactly_one_winner(store: &Store
 
 async fn concurrent_consumptions_of_one_reset_token_have_exactly_one_winner(store: &Store) {
     let (user, _) = insert_influencer(store, "ana@example.com").await;
-    let hash = token_hash();
-    let expires_at = now() + SignedDuration::from_mins(30);
-    store
-        .password_resets
-        .insert(&hash, &user.id, expires_at, &[])
-        .await
-        .unwrap();
+    let (hash, _) = insert_reset(store, &user.id).await;
 
     let results = concurrently(10, |_| {
         let store = store.clone();
@@ -1149,6 +1061,10 @@ fn sorted(mut ids: Vec<GigId>) -> Vec<GigId> {
     ids
 }
 
+async fn members_gigs(store: &Store, user: &UserId, page: &PageRequest) -> Vec<Gig> {
+    store.gigs.list_for_member(user, page).await.unwrap()
+}
+
 async fn insert_gigs(store: &Store, gigs: &[&Gig]) {
     for gig in gigs {
         store.gigs.insert(gig, &[]).await.unwrap();
@@ -1245,11 +1161,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
         Some(changed.clone())
     );
     // The new member sees the gig: the membership follows the update.
-    let joined = store
-        .gigs
-        .list_for_member(&joiner, &page(None, 10))
-        .await
-        .unwrap();
+    let joined = members_gigs(store, &joiner, &page(None, 10)).await;
     assert_eq!(joined, vec![changed.clone()]);
 
     // Another writer that read version 1 too, one that skipped a version, one at version 0.
@@ -1272,13 +1184,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
         Some(changed.clone())
     );
     assert_eq!(
-        gig_ids(
-            &store
-                .gigs
-                .list_for_member(&joiner, &page(None, 10))
-                .await
-                .unwrap()
-        ),
+        gig_ids(&members_gigs(store, &joiner, &page(None, 10)).await),
         vec![original.id.clone()]
     );
 
@@ -1294,14 +1200,7 @@ async fn a_gig_update_is_a_compare_and_swap_on_the_version(store: &Store) {
         store.gigs.find(&original.id).await.unwrap(),
         Some(archived.clone())
     );
-    assert_eq!(
-        store
-            .gigs
-            .list_for_member(&joiner, &page(None, 10))
-            .await
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(members_gigs(store, &joiner, &page(None, 10)).await, vec![]);
 
     let unknown = Gig {
         id: GigId::generate(),
@@ -1377,11 +1276,7 @@ async fn a_members_gigs_are_the_owned_and_joined_ones_in_id_order(store: &Store)
     )
     .await;
 
-    let anas = store
-        .gigs
-        .list_for_member(&ana, &page(None, 100))
-        .await
-        .unwrap();
+    let anas = members_gigs(store, &ana, &page(None, 100)).await;
     assert_eq!(
         gig_ids(&anas),
         sorted(vec![
@@ -1391,11 +1286,7 @@ async fn a_members_gigs_are_the_owned_and_joined_ones_in_id_order(store: &Store)
         ])
     );
     assert!(anas.contains(&declined), "whole gigs come back");
-    let ruis = store
-        .gigs
-        .list_for_member(&rui, &page(None, 100))
-        .await
-        .unwrap();
+    let ruis = members_gigs(store, &rui, &page(None, 100)).await;
     assert_eq!(
         gig_ids(&ruis),
         sorted(vec![
@@ -1404,27 +1295,15 @@ async fn a_members_gigs_are_the_owned_and_joined_ones_in_id_order(store: &Store)
             eva_with_rui.id.clone()
         ])
     );
-    let evas = store
-        .gigs
-        .list_for_member(&eva, &page(None, 100))
-        .await
-        .unwrap();
+    let evas = members_gigs(store, &eva, &page(None, 100)).await;
     assert_eq!(
         gig_ids(&evas),
         sorted(vec![declined.id, eva_with_rui.id, ownerless.id.clone()])
     );
-    let owners = store
-        .gigs
-        .list_for_member(&ownerless_owner, &page(None, 100))
-        .await
-        .unwrap();
+    let owners = members_gigs(store, &ownerless_owner, &page(None, 100)).await;
     assert_eq!(owners, vec![ownerless]);
     assert_eq!(
-        store
-            .gigs
-            .list_for_member(&UserId::generate(), &page(None, 100))
-            .await
-            .unwrap(),
+        members_gigs(store, &UserId::generate(), &page(None, 100)).await,
         vec![]
     );
 }
@@ -1454,33 +1333,18 @@ async fn paging_through_a_members_gigs_returns_each_once(store: &Store) {
 
     let (sizes, ids) = all_pages(10, 4, |page| {
         let (store, ana) = (store.clone(), ana.clone());
-        async move { store.gigs.list_for_member(&ana, &page).await.unwrap() }
+        async move { members_gigs(&store, &ana, &page).await }
     })
     .await;
     assert_eq!(sizes, vec![10, 10, 5]);
     assert_eq!(ids, expected, "each once, in id order");
 
     // A page starts right after the given id; a limit of 0 is an empty page.
-    let middle = store
-        .gigs
-        .list_for_member(&ana, &page(Some(&expected[11]), 3))
-        .await
-        .unwrap();
+    let middle = members_gigs(store, &ana, &page(Some(&expected[11]), 3)).await;
     assert_eq!(gig_ids(&middle), expected[12..15].to_vec());
+    assert_eq!(members_gigs(store, &ana, &page(None, 0)).await, vec![]);
     assert_eq!(
-        store
-            .gigs
-            .list_for_member(&ana, &page(None, 0))
-            .await
-            .unwrap(),
-        vec![]
-    );
-    assert_eq!(
-        store
-            .gigs
-            .list_for_member(&ana, &page(expected.last(), 10))
-            .await
-            .unwrap(),
+        members_gigs(store, &ana, &page(expected.last(), 10)).await,
         vec![]
     );
 }
@@ -1565,6 +1429,18 @@ fn rules(weekly: WeeklyRules, overrides: &[(Date, Override)]) -> AvailabilityRul
     }
 }
 
+async fn set_weekly(store: &Store, user: &UserId, weekly: &WeeklyRules) {
+    store.availability.set_weekly(user, weekly).await.unwrap();
+}
+
+async fn set_override(store: &Store, user: &UserId, day: Date, value: &Override) {
+    store
+        .availability
+        .set_override(user, day, value)
+        .await
+        .unwrap();
+}
+
 async fn availability_never_set_is_empty(store: &Store) {
     let user = UserId::generate();
 
@@ -1595,31 +1471,15 @@ async fn setting_weekly_windows_keeps_the_overrides(store: &Store) {
     let user = UserId::generate();
     let other = UserId::generate();
     let june_10 = date(2026, 6, 10);
-    store
-        .availability
-        .set_weekly(&other, &weekends_only())
-        .await
-        .unwrap();
+    set_weekly(store, &other, &weekends_only()).await;
 
-    store
-        .availability
-        .set_weekly(&user, &office_hours())
-        .await
-        .unwrap();
+    set_weekly(store, &user, &office_hours()).await;
     assert_eq!(
         store.availability.get(&user).await.unwrap(),
         rules(office_hours(), &[])
     );
-    store
-        .availability
-        .set_override(&user, june_10, &Override::Blocked)
-        .await
-        .unwrap();
-    store
-        .availability
-        .set_weekly(&user, &weekends_only())
-        .await
-        .unwrap();
+    set_override(store, &user, june_10, &Override::Blocked).await;
+    set_weekly(store, &user, &weekends_only()).await;
     assert_eq!(
         store.availability.get(&user).await.unwrap(),
         rules(weekends_only(), &[(june_10, Override::Blocked)])
@@ -1627,27 +1487,15 @@ async fn setting_weekly_windows_keeps_the_overrides(store: &Store) {
 
     // Setting a date again replaces its override; the weekly windows stay.
     let evening = Override::Windows(vec![window((18, 0), (21, 0))]);
-    store
-        .availability
-        .set_override(&user, june_10, &evening)
-        .await
-        .unwrap();
+    set_override(store, &user, june_10, &evening).await;
     assert_eq!(
         store.availability.get(&user).await.unwrap(),
         rules(weekends_only(), &[(june_10, evening)])
     );
     // An override alone, for a user with no weekly windows yet.
-    store
-        .availability
-        .set_override(&other, june_10, &Override::Blocked)
-        .await
-        .unwrap();
+    set_override(store, &other, june_10, &Override::Blocked).await;
     let newcomer = UserId::generate();
-    store
-        .availability
-        .set_override(&newcomer, june_10, &Override::Windows(vec![]))
-        .await
-        .unwrap();
+    set_override(store, &newcomer, june_10, &Override::Windows(vec![])).await;
     assert_eq!(
         store.availability.get(&newcomer).await.unwrap(),
         rules(
@@ -1665,21 +1513,9 @@ async fn removing_an_override_twice_is_not_found_the_second_time(store: &Store) 
     let user = UserId::generate();
     let (june_10, june_11) = (date(2026, 6, 10), date(2026, 6, 11));
     let morning = Override::Windows(vec![window((8, 0), (11, 0))]);
-    store
-        .availability
-        .set_weekly(&user, &office_hours())
-        .await
-        .unwrap();
-    store
-        .availability
-        .set_override(&user, june_10, &Override::Blocked)
-        .await
-        .unwrap();
-    store
-        .availability
-        .set_override(&user, june_11, &morning)
-        .await
-        .unwrap();
+    set_weekly(store, &user, &office_hours()).await;
+    set_override(store, &user, june_10, &Override::Blocked).await;
+    set_override(store, &user, june_11, &morning).await;
 
     store
         .availability
@@ -1712,21 +1548,9 @@ async fn removing_an_override_twice_is_not_found_the_second_time(store: &Store) 
 async fn availability_of_several_users_is_each_users_own(store: &Store) {
     let (ana, rui, eva) = (UserId::generate(), UserId::generate(), UserId::generate());
     let june_10 = date(2026, 6, 10);
-    store
-        .availability
-        .set_weekly(&ana, &office_hours())
-        .await
-        .unwrap();
-    store
-        .availability
-        .set_override(&ana, june_10, &Override::Blocked)
-        .await
-        .unwrap();
-    store
-        .availability
-        .set_weekly(&rui, &weekends_only())
-        .await
-        .unwrap();
+    set_weekly(store, &ana, &office_hours()).await;
+    set_override(store, &ana, june_10, &Override::Blocked).await;
+    set_weekly(store, &rui, &weekends_only()).await;
 
     let many = store
         .availability
@@ -1785,13 +1609,9 @@ async fn overrides_come_back_in_date_order_with_midnight_ends(store: &Store) {
         saturday: vec![window((0, 0), (24, 0))],
         ..WeeklyRules::default()
     };
-    store.availability.set_weekly(&user, &weekly).await.unwrap();
+    set_weekly(store, &user, &weekly).await;
     for (day, value) in &overrides {
-        store
-            .availability
-            .set_override(&user, *day, value)
-            .await
-            .unwrap();
+        set_override(store, &user, *day, value).await;
     }
 
     let stored = store.availability.get(&user).await.unwrap();
@@ -2270,6 +2090,20 @@ async fn insert_notifications(store: &Store, user: &UserId, n: usize) -> Vec<Not
     stored
 }
 
+async fn list_notifications(
+    store: &Store,
+    user: &UserId,
+    unread_only: bool,
+    before: Option<&NotificationId>,
+    limit: u32,
+) -> Vec<Notification> {
+    store
+        .notifications
+        .list(user, unread_only, before, limit)
+        .await
+        .unwrap()
+}
+
 fn notification_ids(notifications: &[Notification]) -> Vec<NotificationId> {
     notifications.iter().map(|n| n.id.clone()).collect()
 }
@@ -2292,11 +2126,7 @@ async fn a_notification_is_stored_once_per_id(store: &Store) {
         Some(first.clone())
     );
     assert_eq!(
-        store
-            .notifications
-            .list(&user, false, None, 10)
-            .await
-            .unwrap(),
+        list_notifications(store, &user, false, None, 10).await,
         vec![first]
     );
 
@@ -2320,13 +2150,7 @@ async fn a_users_notifications_are_listed_newest_first_in_pages(store: &Store) {
 
     let list = |before: Option<NotificationId>, limit| {
         let (store, user) = (store.clone(), user.clone());
-        async move {
-            store
-                .notifications
-                .list(&user, false, before.as_ref(), limit)
-                .await
-                .unwrap()
-        }
+        async move { list_notifications(&store, &user, false, before.as_ref(), limit).await }
     };
     assert_eq!(
         list(None, 100).await,
@@ -2342,11 +2166,7 @@ async fn a_users_notifications_are_listed_newest_first_in_pages(store: &Store) {
     assert_eq!(list(Some(third[0].id.clone()), 3).await, vec![]);
     assert_eq!(list(None, 0).await, vec![]);
     assert_eq!(
-        store
-            .notifications
-            .list(&UserId::generate(), false, None, 10)
-            .await
-            .unwrap(),
+        list_notifications(store, &UserId::generate(), false, None, 10).await,
         vec![]
     );
 }
@@ -2368,25 +2188,13 @@ async fn the_unread_filter_and_count_follow_reads(store: &Store) {
     let unread: Vec<NotificationId> = [1, 2, 4, 5].iter().map(|&i| all[i].id.clone()).collect();
     assert_eq!(store.notifications.unread_count(&user).await.unwrap(), 4);
     assert_eq!(store.notifications.unread_count(&other).await.unwrap(), 3);
-    let listed = store
-        .notifications
-        .list(&user, true, None, 10)
-        .await
-        .unwrap();
+    let listed = list_notifications(store, &user, true, None, 10).await;
     assert_eq!(notification_ids(&listed), unread);
     assert!(listed.iter().all(|n| n.read_at.is_none()));
-    let page = store
-        .notifications
-        .list(&user, true, Some(&all[2].id), 1)
-        .await
-        .unwrap();
+    let page = list_notifications(store, &user, true, Some(&all[2].id), 1).await;
     assert_eq!(notification_ids(&page), vec![all[4].id.clone()]);
     // Without the filter the read ones are there, with their read time.
-    let everything = store
-        .notifications
-        .list(&user, false, None, 10)
-        .await
-        .unwrap();
+    let everything = list_notifications(store, &user, false, None, 10).await;
     assert_eq!(notification_ids(&everything), notification_ids(&all));
     assert_eq!(everything[3].read_at, Some(read_at));
 }
@@ -2472,11 +2280,8 @@ async fn marking_all_read_counts_and_touches_only_that_user(store: &Store) {
         3
     );
     assert_eq!(store.notifications.unread_count(&user).await.unwrap(), 0);
-    let read_times: Vec<Option<Timestamp>> = store
-        .notifications
-        .list(&user, false, None, 10)
+    let read_times: Vec<Option<Timestamp>> = list_notifications(store, &user, false, None, 10)
         .await
-        .unwrap()
         .iter()
         .map(|n| n.read_at)
         .collect();
@@ -2494,11 +2299,7 @@ async fn marking_all_read_counts_and_touches_only_that_user(store: &Store) {
     );
     assert_eq!(store.notifications.unread_count(&other).await.unwrap(), 2);
     assert_eq!(
-        store
-            .notifications
-            .list(&other, true, None, 10)
-            .await
-            .unwrap(),
+        list_notifications(store, &other, true, None, 10).await,
         theirs
     );
 }
@@ -2569,6 +2370,15 @@ fn queued_mail(subject: &str) -> Mail {
     )
 }
 
+async fn start_attempt(
+    store: &Store,
+    id: &MailId,
+    at: Timestamp,
+    until: Timestamp,
+) -> Option<Mail> {
+    store.mails.start_attempt(id, at, until).await.unwrap()
+}
+
 async fn a_mail_is_recorded_once_per_id(store: &Store) {
     let mail = queued_mail("Reset your password");
     assert_eq!(store.mails.insert(&mail).await.unwrap(), mail);
@@ -2635,25 +2445,20 @@ async fn a_mail_is_held_by_one_attempt_at_a_time_until_recorded_or_expired(store
     let t0 = mail.created_at;
     let hold = SignedDuration::from_mins(2);
 
-    let taken = store.mails.start_attempt(&mail.id, t0, t0 + hold).await;
-    assert_eq!(taken.unwrap(), Some(mail.clone()));
     assert_eq!(
-        store
-            .mails
-            .start_attempt(&mail.id, t0, t0 + hold)
-            .await
-            .unwrap(),
+        start_attempt(store, &mail.id, t0, t0 + hold).await,
+        Some(mail.clone())
+    );
+    assert_eq!(
+        start_attempt(store, &mail.id, t0, t0 + hold).await,
         None,
         "held by the first attempt"
     );
     // A sender that died frees the mail when its hold ends.
     let after_hold = t0 + hold + SignedDuration::from_millis(1);
     assert!(
-        store
-            .mails
-            .start_attempt(&mail.id, after_hold, after_hold + hold)
+        start_attempt(store, &mail.id, after_hold, after_hold + hold)
             .await
-            .unwrap()
             .is_some()
     );
     // Recording the attempt releases the hold.
@@ -2663,11 +2468,8 @@ async fn a_mail_is_held_by_one_attempt_at_a_time_until_recorded_or_expired(store
         .await
         .unwrap();
     assert!(
-        store
-            .mails
-            .start_attempt(&mail.id, after_hold, after_hold + hold)
+        start_attempt(store, &mail.id, after_hold, after_hold + hold)
             .await
-            .unwrap()
             .is_some()
     );
     store
@@ -2676,23 +2478,12 @@ async fn a_mail_is_held_by_one_attempt_at_a_time_until_recorded_or_expired(store
         .await
         .unwrap();
     assert_eq!(
-        store
-            .mails
-            .start_attempt(&mail.id, after_hold, after_hold + hold)
-            .await
-            .unwrap(),
+        start_attempt(store, &mail.id, after_hold, after_hold + hold).await,
         None,
         "a sent mail is never taken again"
     );
     let unknown = MailId::from_string("no-such-mail");
-    assert_eq!(
-        store
-            .mails
-            .start_attempt(&unknown, t0, t0 + hold)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(start_attempt(store, &unknown, t0, t0 + hold).await, None);
 }
 
 async fn racing_attempts_take_a_mail_once(store: &Store) {
@@ -2703,11 +2494,8 @@ async fn racing_attempts_take_a_mail_once(store: &Store) {
         let id = mail.id.clone();
         async move {
             let at = now();
-            store
-                .mails
-                .start_attempt(&id, at, at + SignedDuration::from_mins(2))
+            start_attempt(&store, &id, at, at + SignedDuration::from_mins(2))
                 .await
-                .unwrap()
                 .is_some()
         }
     })
@@ -3039,20 +2827,14 @@ mod sqlite_shared_file {
         let token = insert_token(&a, &user.id, &family_id).await;
         let next = refresh_token(&user.id, &family_id, now());
         assert_eq!(
-            b.sessions
-                .rotate(&token.token_hash, &next, now())
-                .await
-                .unwrap(),
+            rotate(&b, &token.token_hash, &next, now()).await,
             Rotation::Rotated {
                 user_id: user.id.clone()
             }
         );
         assert!(is_live(&a, &next).await);
         assert_eq!(
-            a.sessions
-                .rotate(&token.token_hash, &next, now())
-                .await
-                .unwrap(),
+            rotate(&a, &token.token_hash, &next, now()).await,
             Rotation::Reused {
                 user_id: user.id,
                 family_id
@@ -3104,13 +2886,7 @@ mod sqlite_shared_file {
                 let store = if i % 2 == 0 { a.clone() } else { b.clone() };
                 let presented = presented.token_hash.clone();
                 let next = refresh_token(&user.id, &family_id, now());
-                async move {
-                    store
-                        .sessions
-                        .rotate(&presented, &next, now())
-                        .await
-                        .unwrap()
-                }
+                async move { rotate(&store, &presented, &next, now()).await }
             })
             .await;
 

@@ -88,6 +88,14 @@ impl ApiClient {
         self.send(Method::PATCH, path, Some(body), token).await
     }
 
+    pub async fn put(&self, path: &str, body: &Value, token: Option<&str>) -> ApiResponse {
+        self.send(Method::PUT, path, Some(body), token).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> ApiResponse {
+        self.send(Method::DELETE, path, None, token).await
+    }
+
     /// Registers a user with a fresh email and returns it signed in.
     pub async fn register(&self, role: &str) -> TestUser {
         let email = format!(
@@ -161,12 +169,57 @@ impl ApiClient {
         );
     }
 
+    /// Publishes `owner`'s draft gig; the response says whether it could.
+    pub async fn publish_gig(&self, owner: &TestUser, gig_id: &str) -> ApiResponse {
+        self.post(
+            &format!("/gigs/{gig_id}/publish"),
+            &json!({}),
+            Some(&owner.access),
+        )
+        .await
+    }
+
+    /// `user` accepts an invitation into a group gig; the response says whether they could.
+    pub async fn accept_invitation(&self, user: &TestUser, gig_id: &str) -> ApiResponse {
+        self.post(
+            &format!("/gigs/{gig_id}/membership/accept"),
+            &json!({}),
+            Some(&user.access),
+        )
+        .await
+    }
+
     /// Signs in and returns the new tokens.
     pub async fn login(&self, email: &str, password: &str) -> ApiResponse {
         self.post(
             "/auth/login",
             &json!({ "email": email, "password": password }),
             None,
+        )
+        .await
+    }
+
+    /// Exchanges a refresh token for a new pair.
+    pub async fn refresh(&self, refresh_token: &str) -> ApiResponse {
+        self.post(
+            "/auth/refresh",
+            &json!({ "refresh_token": refresh_token }),
+            None,
+        )
+        .await
+    }
+
+    /// An administrator's `PATCH /admin/users/{id}` with `{"status": status}`, sent with `token`.
+    pub async fn set_user_status(
+        &self,
+        user_id: &str,
+        status: &str,
+        token: Option<&str>,
+    ) -> ApiResponse {
+        self.patch(
+            &format!("/admin/users/{user_id}"),
+            &json!({ "status": status }),
+            token,
         )
         .await
     }

@@ -5,14 +5,18 @@ use std::{
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
-use noillin_auth::{Role, TokenKeys};
+use noillin_auth::{Claims, Role, TokenKeys, unix_now};
+use reqwest::StatusCode;
 use tempfile::TempDir;
 
-use crate::{ServiceProcess, rabbitmq_url, redis_url, repo_root, unique_namespace};
+use crate::{
+    ServiceProcess, SocketClient, SocketError, TestUser, rabbitmq_url, redis_url, repo_root,
+    unique_namespace,
+};
 
 /// How many of each process to start, and extra environment for all of them.
 pub struct PlatformBuilder {
@@ -181,6 +185,30 @@ impl Platform {
             .context("no id in the output")
     }
 
+    /// A new administrator (made with [`Platform::create_admin`], as operators make them),
+    /// signed in.
+    pub async fn sign_in_new_admin(&self) -> TestUser {
+        let email = format!(
+            "admin-{}@example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let password = "admin passphrase long enough".to_owned();
+        let id = self.create_admin(&email, &password).expect("admin created");
+        let login = self.api().login(&email, &password).await;
+        assert_eq!(
+            login.status,
+            StatusCode::OK,
+            "admin login: {:?}",
+            login.body
+        );
+        TestUser::from_tokens(
+            email,
+            password,
+            &serde_json::json!({ "id": id }),
+            &login.body,
+        )
+    }
+
     /// Starts one more worker (after one was killed, say) and waits until it is ready (it
     /// consumes).
     pub async fn start_worker(&mut self) -> anyhow::Result<()> {
@@ -265,6 +293,43 @@ impl Platform {
             .expect("signing a token")
     }
 
+    /// A token for a user, signed with this platform's secret, that expired a minute ago.
+    pub fn expired_token_for(&self, user_id: &str, role: Role) -> String {
+        let now = unix_now();
+        self.tokens
+            .sign(&Claims {
+                sub: user_id.to_owned(),
+                role,
+                ver: 0,
+                iat: now - 600,
+                exp: now - 60,
+                iss: "noillin".into(),
+                aud: "noillin-api".into(),
+            })
+            .expect("signing a token")
+    }
+
+    /// `token` with its payload swapped for that of an admin token of `user_id`, header and
+    /// signature kept: a role escalation that the signature check must catch.
+    pub fn tampered_token(&self, token: &str, user_id: &str) -> String {
+        let admin = self.token_for(user_id, Role::Admin);
+        let admin_payload = admin.split('.').nth(1).expect("a JWT payload");
+        let mut parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "a JWT has three parts");
+        parts[1] = admin_payload;
+        parts.join(".")
+    }
+
+    /// Opens a socket through the gateway with `token` as the handshake's auth.
+    pub async fn connect_socket(&self, token: &str) -> Result<SocketClient, SocketError> {
+        SocketClient::connect(
+            &self.socket_url(),
+            serde_json::json!({ "token": token }),
+            None,
+        )
+        .await
+    }
+
     /// A Redis handle in this platform's namespace, as core-api or the worker hold one.
     pub fn redis(&self) -> noillin_redis::Redis {
         noillin_redis::Redis::new(&redis_url(), &self.namespace).expect("redis handle")
@@ -278,6 +343,8 @@ impl Platform {
     fn start_gateway(&mut self) -> anyhow::Result<()> {
         let conf_dir = self.dir.path().join("nginx");
         let conf = conf_dir.join("nginx.conf");
+        // Written by NGINX once it holds its listening socket (render.sh puts it there).
+        let pid_file = conf_dir.join("nginx.pid");
         // A port picked free can be taken before NGINX binds it: try a few.
         for _ in 0..5 {
             let port = free_port()?;
@@ -288,6 +355,7 @@ impl Platform {
                 &self.realtime,
                 self.auth_rate.as_ref(),
             )?;
+            let _ = std::fs::remove_file(&pid_file);
             let mut child = Command::new(nginx_binary())
                 .args(["-c", &conf.display().to_string(), "-g", "daemon off;"])
                 .stdin(Stdio::null())
@@ -295,20 +363,28 @@ impl Platform {
                 .stderr(Stdio::piped())
                 .spawn()
                 .context("starting nginx")?;
-            std::thread::sleep(Duration::from_millis(150));
-            match child.try_wait()? {
-                None => {
-                    self.gateway = format!("http://127.0.0.1:{port}");
-                    self.nginx = Some(child);
-                    return Ok(());
-                }
-                Some(_) => {
+            // Either the pid file appears (listening) or NGINX exits (after retrying the bind
+            // for a few seconds when the port is taken).
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                if child.try_wait()?.is_some() {
                     let output = child.wait_with_output()?;
                     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
                     if !stderr.contains("Address already in use") {
                         bail!("nginx failed to start: {stderr}");
                     }
+                    break;
                 }
+                if pid_file.exists() {
+                    self.gateway = format!("http://127.0.0.1:{port}");
+                    self.nginx = Some(child);
+                    return Ok(());
+                }
+                if Instant::now() > deadline {
+                    stop_nginx(child);
+                    bail!("nginx neither listened nor exited within 15 s");
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
         bail!("no free port for nginx after 5 tries")
@@ -488,7 +564,8 @@ pub fn render_gateway(vars: &[(&str, String)]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The nginx executable (`NGINX_BIN`, else the one on PATH or in /usr/sbin).
+/// The nginx executable: `NGINX_BIN`, else `/usr/sbin/nginx` when it exists (Debian's, not on
+/// an unprivileged user's PATH), else `nginx` from PATH.
 pub fn nginx_binary() -> String {
     if let Ok(bin) = std::env::var("NGINX_BIN") {
         return bin;

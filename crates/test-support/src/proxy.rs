@@ -56,6 +56,21 @@ impl TcpProxy {
         }
     }
 
+    /// A proxy in front of the server `url` names (`redis://host:port`,
+    /// `amqp://user:pass@host:port/vhost`, ...), and `url` pointed at the proxy instead: what
+    /// to give the one process whose connection the test cuts.
+    pub async fn in_front_of(url: &str) -> (Self, String) {
+        let target = UrlTarget::parse(url);
+        let upstream = tokio::net::lookup_host(&target.host_port)
+            .await
+            .unwrap_or_else(|e| panic!("proxy: cannot resolve {}: {e}", target.host_port))
+            .next()
+            .unwrap_or_else(|| panic!("proxy: {} has no address", target.host_port));
+        let proxy = Self::start(upstream).await;
+        let proxied = target.with_host_port(&proxy.addr().to_string());
+        (proxy, proxied)
+    }
+
     /// Where clients connect instead of the upstream.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -101,6 +116,53 @@ impl TcpProxy {
     /// Connections being forwarded now.
     pub fn connections_open(&self) -> usize {
         self.shared.connections_open.load(Ordering::SeqCst)
+    }
+}
+
+/// A URL cut around its `host:port`.
+struct UrlTarget {
+    /// `scheme://` and the user info with its `@`, if any.
+    head: String,
+    /// The server, with the scheme's default port when the URL has none.
+    host_port: String,
+    /// Path, query and fragment.
+    tail: String,
+}
+
+impl UrlTarget {
+    fn parse(url: &str) -> Self {
+        let (scheme, rest) = url
+            .split_once("://")
+            .unwrap_or_else(|| panic!("proxy: not a URL: {url}"));
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let (user_info, host_port) = match authority.rsplit_once('@') {
+            Some((user_info, host_port)) => (format!("{user_info}@"), host_port),
+            None => (String::new(), authority),
+        };
+        let has_port = host_port
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+        let host_port = if has_port {
+            host_port.to_owned()
+        } else {
+            let port = match scheme {
+                "redis" => 6379,
+                "amqp" => 5672,
+                "smtp" => 25,
+                other => panic!("proxy: no default port known for {other}://"),
+            };
+            format!("{host_port}:{port}")
+        };
+        Self {
+            head: format!("{scheme}://{user_info}"),
+            host_port,
+            tail: tail.to_owned(),
+        }
+    }
+
+    fn with_host_port(&self, host_port: &str) -> String {
+        format!("{}{host_port}{}", self.head, self.tail)
     }
 }
 
@@ -229,6 +291,35 @@ mod tests {
         let mut after = TcpStream::connect(proxy.addr()).await.unwrap();
         assert_eq!(round_trip(&mut after, b"after").await, b"after");
         assert_eq!(proxy.connections_total(), 3);
+    }
+
+    #[test]
+    fn a_url_is_pointed_at_the_proxy_keeping_credentials_and_path() {
+        let amqp = UrlTarget::parse("amqp://guest:guest@127.0.0.1:5672/%2f");
+        assert_eq!(amqp.host_port, "127.0.0.1:5672");
+        assert_eq!(
+            amqp.with_host_port("127.0.0.1:40000"),
+            "amqp://guest:guest@127.0.0.1:40000/%2f"
+        );
+        let redis = UrlTarget::parse("redis://localhost");
+        assert_eq!(redis.host_port, "localhost:6379");
+        assert_eq!(redis.with_host_port("127.0.0.1:1"), "redis://127.0.0.1:1");
+        let ipv6 = UrlTarget::parse("redis://[::1]?protocol=resp3");
+        assert_eq!(ipv6.host_port, "[::1]:6379");
+        assert_eq!(
+            ipv6.with_host_port("127.0.0.1:2"),
+            "redis://127.0.0.1:2?protocol=resp3"
+        );
+    }
+
+    #[tokio::test]
+    async fn in_front_of_forwards_to_the_server_the_url_names() {
+        let (upstream, _echo) = echo_server().await;
+        let (proxy, url) = TcpProxy::in_front_of(&format!("redis://u:p@{upstream}/0")).await;
+        assert_eq!(proxy.upstream(), upstream);
+        assert_eq!(url, format!("redis://u:p@{}/0", proxy.addr()));
+        let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+        assert_eq!(round_trip(&mut stream, b"ping").await, b"ping");
     }
 
     #[tokio::test]

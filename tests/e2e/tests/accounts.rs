@@ -1,10 +1,10 @@
-//! Accounts through the gateway: registration, sign-in, refresh rotation, sign-out, throttling,
-//! suspension and password reset.
+//! Accounts through the gateway: registration, sign-in, refresh rotation, sign-out, throttling
+//! and suspension (password reset: `password_reset.rs`).
 
 use std::time::Duration;
 
 use noillin_auth::{Claims, Role, unix_now};
-use noillin_test_support::{ApiClient, Platform, SocketClient, SocketError, TestUser};
+use noillin_test_support::{Platform, SocketError};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -198,13 +198,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_family() {
     let api = platform.api();
     let user = api.register("brand").await;
 
-    let first = api
-        .post(
-            "/auth/refresh",
-            &json!({ "refresh_token": user.refresh }),
-            None,
-        )
-        .await;
+    let first = api.refresh(&user.refresh).await;
     assert_eq!(first.status, StatusCode::OK);
     let r2 = first.body["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(r2, user.refresh);
@@ -214,22 +208,14 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_family() {
         StatusCode::OK
     );
 
-    let replay = api
-        .post(
-            "/auth/refresh",
-            &json!({ "refresh_token": user.refresh }),
-            None,
-        )
-        .await;
+    let replay = api.refresh(&user.refresh).await;
     assert_eq!(
         replay.status,
         StatusCode::UNAUTHORIZED,
         "a used refresh token is refused"
     );
 
-    let after = api
-        .post("/auth/refresh", &json!({ "refresh_token": r2 }), None)
-        .await;
+    let after = api.refresh(&r2).await;
     assert_eq!(
         after.status,
         StatusCode::UNAUTHORIZED,
@@ -239,13 +225,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_family() {
     // Another sign-in of the same user is a different family and still works.
     let other = api.login(&user.email, &user.password).await;
     let other_refresh = other.body["refresh_token"].as_str().unwrap();
-    let rotated = api
-        .post(
-            "/auth/refresh",
-            &json!({ "refresh_token": other_refresh }),
-            None,
-        )
-        .await;
+    let rotated = api.refresh(other_refresh).await;
     assert_eq!(rotated.status, StatusCode::OK);
 }
 
@@ -264,11 +244,7 @@ async fn of_racing_refreshes_with_one_token_exactly_one_wins() {
     let attempts = (0..10).map(|_| {
         let api = api.clone();
         let token = user.refresh.clone();
-        tokio::spawn(async move {
-            api.post("/auth/refresh", &json!({ "refresh_token": token }), None)
-                .await
-                .status
-        })
+        tokio::spawn(async move { api.refresh(&token).await.status })
     });
     let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
         .await
@@ -302,21 +278,9 @@ async fn logout_ends_that_sign_in_only() {
         .await;
 
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    let refreshed = api
-        .post(
-            "/auth/refresh",
-            &json!({ "refresh_token": user.refresh }),
-            None,
-        )
-        .await;
+    let refreshed = api.refresh(&user.refresh).await;
     assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
-    let other = api
-        .post(
-            "/auth/refresh",
-            &json!({ "refresh_token": second_refresh }),
-            None,
-        )
-        .await;
+    let other = api.refresh(second_refresh).await;
     assert_eq!(
         other.status,
         StatusCode::OK,
@@ -340,13 +304,7 @@ async fn a_user_cannot_sign_out_someone_elses_session() {
         .await;
 
     assert_eq!(out.status, StatusCode::NO_CONTENT, "no hint either way");
-    let refreshed = api
-        .post(
-            "/auth/refresh",
-            &json!({ "refresh_token": victim.refresh }),
-            None,
-        )
-        .await;
+    let refreshed = api.refresh(&victim.refresh).await;
     assert_eq!(
         refreshed.status,
         StatusCode::OK,
@@ -360,34 +318,23 @@ async fn bad_access_tokens_are_refused_with_401() {
     let api = platform.api();
     let user = api.register("brand").await;
     let now = unix_now();
-    let claims = |exp: u64, aud: &str| Claims {
-        sub: user.id.clone(),
-        role: Role::Brand,
-        ver: 0,
-        iat: now - 10,
-        exp,
-        iss: "noillin".into(),
-        aud: aud.into(),
-    };
-    let expired = platform
-        .tokens
-        .sign(&claims(now - 60, "noillin-api"))
-        .unwrap();
+    let expired = platform.expired_token_for(&user.id, Role::Brand);
     let wrong_audience = platform
         .tokens
-        .sign(&claims(now + 60, "elsewhere"))
+        .sign(&Claims {
+            sub: user.id.clone(),
+            role: Role::Brand,
+            ver: 0,
+            iat: now - 10,
+            exp: now + 60,
+            iss: "noillin".into(),
+            aud: "elsewhere".into(),
+        })
         .unwrap();
     let forged = noillin_auth::TokenKeys::new(b"another-secret-another-secret-another")
         .issue(&user.id, Role::Admin, 0, Duration::from_secs(60))
         .unwrap();
-    let mut parts: Vec<&str> = user.access.split('.').collect();
-    let admin_payload = platform
-        .tokens
-        .issue(&user.id, Role::Admin, 0, Duration::from_secs(60))
-        .unwrap();
-    let admin_payload = admin_payload.split('.').nth(1).unwrap().to_owned();
-    parts[1] = &admin_payload;
-    let tampered = parts.join(".");
+    let tampered = platform.tampered_token(&user.access, &user.id);
     let alg_none = format!(
         "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
         user.access.split('.').nth(1).unwrap()
@@ -495,49 +442,16 @@ async fn failed_sign_ins_are_throttled_per_client_address_across_accounts() {
     assert!(blocked.headers.contains_key("retry-after"));
 }
 
-async fn admin(platform: &Platform, api: &ApiClient) -> TestUser {
-    let email = format!("admin-{}@example.com", platform.namespace);
-    let password = "admin passphrase long enough";
-    let id = platform
-        .create_admin(&email, password)
-        .expect("admin created");
-    let login = api.login(&email, password).await;
-    assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
-    TestUser {
-        id,
-        email,
-        password: password.into(),
-        access: login.body["access_token"]
-            .as_str()
-            .expect("access token")
-            .into(),
-        refresh: login.body["refresh_token"]
-            .as_str()
-            .expect("refresh token")
-            .into(),
-    }
-}
-
 #[tokio::test]
 async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_in() {
     let platform = Platform::builder().worker(0).start().await.unwrap();
     let api = platform.api();
-    let admin = admin(&platform, &api).await;
+    let admin = platform.sign_in_new_admin().await;
     let user = api.register("influencer").await;
-    let mut socket = SocketClient::connect(
-        &platform.socket_url(),
-        json!({ "token": user.access }),
-        None,
-    )
-    .await
-    .unwrap();
+    let mut socket = platform.connect_socket(&user.access).await.unwrap();
 
     let suspended = api
-        .patch(
-            &format!("/admin/users/{}", user.id),
-            &json!({ "status": "suspended" }),
-            Some(&admin.access),
-        )
+        .set_user_status(&user.id, "suspended", Some(&admin.access))
         .await;
 
     assert_eq!(suspended.status, StatusCode::OK, "{:?}", suspended.body);
@@ -549,13 +463,7 @@ async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_i
         "the access token stops working immediately"
     );
     assert_eq!(me.body["type"], "/problems/token-revoked");
-    let refreshed = api
-        .post(
-            "/auth/refresh",
-            &json!({ "refresh_token": user.refresh }),
-            None,
-        )
-        .await;
+    let refreshed = api.refresh(&user.refresh).await;
     assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
     let login = api.login(&user.email, &user.password).await;
     assert_eq!(login.status, StatusCode::FORBIDDEN);
@@ -564,24 +472,14 @@ async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_i
         socket.closed_within(Duration::from_secs(5)).await,
         "the open socket is closed"
     );
-    match SocketClient::connect(
-        &platform.socket_url(),
-        json!({ "token": user.access }),
-        None,
-    )
-    .await
-    {
+    match platform.connect_socket(&user.access).await {
         Err(SocketError::Refused(message)) => assert_eq!(message, "token revoked"),
         Err(other) => panic!("expected a refusal, got {other}"),
         Ok(_) => panic!("a revoked token opened a socket"),
     }
 
     let reinstated = api
-        .patch(
-            &format!("/admin/users/{}", user.id),
-            &json!({ "status": "active" }),
-            Some(&admin.access),
-        )
+        .set_user_status(&user.id, "active", Some(&admin.access))
         .await;
     assert_eq!(reinstated.status, StatusCode::OK);
     assert_eq!(
@@ -594,49 +492,31 @@ async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_i
 async fn only_admins_change_users_and_never_themselves() {
     let platform = Platform::start_api_only().await;
     let api = platform.api();
-    let admin = admin(&platform, &api).await;
+    let admin = platform.sign_in_new_admin().await;
     let brand = api.register("brand").await;
     let influencer = api.register("influencer").await;
-    let body = json!({ "status": "suspended" });
+    let suspend = "suspended";
 
     let by_brand = api
-        .patch(
-            &format!("/admin/users/{}", influencer.id),
-            &body,
-            Some(&brand.access),
-        )
+        .set_user_status(&influencer.id, suspend, Some(&brand.access))
         .await;
     assert_eq!(by_brand.status, StatusCode::FORBIDDEN);
     let by_influencer = api
-        .patch(
-            &format!("/admin/users/{}", brand.id),
-            &body,
-            Some(&influencer.access),
-        )
+        .set_user_status(&brand.id, suspend, Some(&influencer.access))
         .await;
     assert_eq!(by_influencer.status, StatusCode::FORBIDDEN);
-    let anonymous = api
-        .patch(&format!("/admin/users/{}", brand.id), &body, None)
-        .await;
+    let anonymous = api.set_user_status(&brand.id, suspend, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     let unknown = api
-        .patch("/admin/users/no-such-user", &body, Some(&admin.access))
+        .set_user_status("no-such-user", suspend, Some(&admin.access))
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let own = api
-        .patch(
-            &format!("/admin/users/{}", admin.id),
-            &body,
-            Some(&admin.access),
-        )
+        .set_user_status(&admin.id, suspend, Some(&admin.access))
         .await;
     assert_eq!(own.status, StatusCode::CONFLICT);
     let bad_status = api
-        .patch(
-            &format!("/admin/users/{}", brand.id),
-            &json!({ "status": "deleted" }),
-            Some(&admin.access),
-        )
+        .set_user_status(&brand.id, "deleted", Some(&admin.access))
         .await;
     assert_eq!(bad_status.status, StatusCode::UNPROCESSABLE_ENTITY);
     // Nothing changed for anyone.

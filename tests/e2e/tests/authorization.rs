@@ -3,7 +3,7 @@
 //! tampered and malformed tokens, and admin operations refuse every other role. (Revoked tokens:
 //! see the suspension and password-reset tests.)
 
-use noillin_auth::{Claims, Role, unix_now};
+use noillin_auth::Role;
 use noillin_test_support::Platform;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -44,29 +44,8 @@ async fn every_secured_operation_refuses_bad_tokens() {
     let platform = Platform::start_api_only().await;
     let api = platform.api();
     let user = api.register("influencer").await;
-    let now = unix_now();
-    let expired = platform
-        .tokens
-        .sign(&Claims {
-            sub: user.id.clone(),
-            role: Role::Influencer,
-            ver: 0,
-            iat: now - 600,
-            exp: now - 60,
-            iss: "noillin".into(),
-            aud: "noillin-api".into(),
-        })
-        .unwrap();
-    let tampered = {
-        let other = platform
-            .tokens
-            .issue(&user.id, Role::Admin, 0, std::time::Duration::from_secs(60))
-            .unwrap();
-        let mut parts: Vec<&str> = user.access.split('.').collect();
-        let payload = other.split('.').nth(1).unwrap().to_owned();
-        parts[1] = &payload;
-        parts.join(".")
-    };
+    let expired = platform.expired_token_for(&user.id, Role::Influencer);
+    let tampered = platform.tampered_token(&user.access, &user.id);
 
     let mut checked = 0;
     for (method, path, secured) in operations(&platform).await {

@@ -2,27 +2,18 @@
 //! prints its counts. Faults are made without touching the shared Redis and RabbitMQ: a process
 //! reaches them through a TCP proxy the test cuts, or gets a message the test publishes itself.
 
-use std::{collections::HashSet, net::SocketAddr, time::Duration};
+use std::{collections::HashSet, time::Duration};
 
 use noillin_domain::mail::{MailId, MailStatus};
 use noillin_messaging::{Broker, Concern, Envelope, Event};
 use noillin_test_support::{
-    Platform, SmtpSink, SocketClient, TcpProxy, TestUser, eventually, rabbitmq_url,
+    Platform, SmtpSink, TcpProxy, TestUser, eventually, rabbitmq_url, redis_url,
 };
 use reqwest::StatusCode;
-use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Short retry delays, so retried messages come back within a test.
 const RETRY_DELAYS_MS: &str = "200,400,800,1600,3200";
-
-fn rabbitmq_addr() -> SocketAddr {
-    "127.0.0.1:5672".parse().expect("address")
-}
-
-fn redis_addr() -> SocketAddr {
-    "127.0.0.1:6379".parse().expect("address")
-}
 
 /// The ids of a user's notifications (up to 100), as the API lists them.
 async fn notification_ids(platform: &Platform, user: &TestUser) -> Vec<String> {
@@ -93,16 +84,12 @@ fn distinct(ids: &[String]) -> usize {
 #[tokio::test]
 async fn writes_made_while_the_broker_is_unreachable_are_delivered_once_it_is_back() {
     const WRITES: usize = 12;
-    let proxy = TcpProxy::start(rabbitmq_addr()).await;
+    let (proxy, proxied_rabbitmq) = TcpProxy::in_front_of(&rabbitmq_url()).await;
     let sink = SmtpSink::start().await;
     let platform = Platform::builder()
         .realtime(0)
         .env("SMTP_URL", &sink.url())
-        .env_for(
-            "core-api",
-            "RABBITMQ_URL",
-            &format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port()),
-        )
+        .env_for("core-api", "RABBITMQ_URL", &proxied_rabbitmq)
         .start()
         .await
         .expect("platform starts");
@@ -396,25 +383,18 @@ async fn a_poison_message_is_parked_with_its_reason_while_the_queue_keeps_flowin
 
 #[tokio::test]
 async fn a_notification_pushed_while_redis_is_unreachable_is_kept_and_pushed_later() {
-    let proxy = TcpProxy::start(redis_addr()).await;
+    let (proxy, proxied_redis) = TcpProxy::in_front_of(&redis_url()).await;
     let platform = Platform::builder()
         .env("WORKER_RETRY_DELAYS_MS", RETRY_DELAYS_MS)
-        .env_for(
-            "worker",
-            "REDIS_URL",
-            &format!("redis://127.0.0.1:{}", proxy.port()),
-        )
+        .env_for("worker", "REDIS_URL", &proxied_redis)
         .start()
         .await
         .expect("platform starts");
     let (owner, member) = influencers(&platform).await;
-    let mut socket = SocketClient::connect(
-        &platform.socket_url(),
-        json!({ "token": member.access }),
-        None,
-    )
-    .await
-    .expect("socket");
+    let mut socket = platform
+        .connect_socket(&member.access)
+        .await
+        .expect("socket");
 
     proxy.cut().await;
     invite_into_gigs(&platform, &owner, &member, 1).await;

@@ -5,12 +5,7 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn the_api_health_probe_answers_through_the_gateway_with_a_request_id() {
-    let platform = Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .unwrap();
+    let platform = Platform::start_api_only().await;
 
     let response = reqwest::get(platform.url("/api/healthz")).await.unwrap();
 
@@ -35,12 +30,7 @@ async fn the_api_health_probe_answers_through_the_gateway_with_a_request_id() {
 
 #[tokio::test]
 async fn unknown_paths_answer_a_problem_document_404() {
-    let platform = Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .unwrap();
+    let platform = Platform::start_api_only().await;
 
     for path in ["/", "/nope", "/metrics", "/healthz", "/api/v1/nope"] {
         let response = reqwest::get(platform.url(path)).await.unwrap();
@@ -58,12 +48,7 @@ async fn unknown_paths_answer_a_problem_document_404() {
 
 #[tokio::test]
 async fn an_oversized_body_is_refused_at_the_gateway_with_413() {
-    let platform = Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .unwrap();
+    let platform = Platform::start_api_only().await;
 
     let response = reqwest::Client::new()
         .post(platform.url("/api/v1/anything"))
@@ -222,12 +207,7 @@ async fn the_auth_routes_have_a_stricter_rate_limit_than_the_rest() {
 
 #[tokio::test]
 async fn the_openapi_document_and_interactive_docs_are_served_through_the_gateway() {
-    let platform = Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .unwrap();
+    let platform = Platform::start_api_only().await;
 
     let spec = reqwest::get(platform.url("/api/v1/openapi.json"))
         .await

@@ -16,13 +16,7 @@ fn new_gig() -> Value {
     })
 }
 
-async fn create(api: &ApiClient, owner: &TestUser) -> Value {
-    let response = api.post("/gigs", &new_gig(), Some(&owner.access)).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
-    response.body
-}
-
-/// Every weekday 09:00-17:00 in the influencer's zone.
+/// Every day 09:00-17:00 in the influencer's zone.
 async fn make_available(api: &ApiClient, user: &TestUser, zone: &str) {
     let profile = api
         .patch(
@@ -35,18 +29,9 @@ async fn make_available(api: &ApiClient, user: &TestUser, zone: &str) {
     let day = json!([{ "start": "09:00", "end": "17:00" }]);
     let weekly = json!({ "monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day });
     let response = api
-        .send(
-            Method::PUT,
-            "/availability/weekly",
-            Some(&weekly),
-            Some(&user.access),
-        )
+        .put("/availability/weekly", &weekly, Some(&user.access))
         .await;
     assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
-}
-
-fn id(gig: &Value) -> String {
-    gig["id"].as_str().expect("gig id").to_owned()
 }
 
 #[tokio::test]
@@ -56,23 +41,21 @@ async fn an_influencer_creates_and_publishes_a_gig_that_brands_then_see() {
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
 
-    let gig = create(&api, &influencer).await;
-    assert_eq!(gig["status"], "draft");
-    assert_eq!(gig["members"][0]["share_bps"], 10000);
-    let path = format!("/gigs/{}", id(&gig));
+    let created = api
+        .post("/gigs", &new_gig(), Some(&influencer.access))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let gig = created.body["id"].as_str().expect("gig id");
+    assert_eq!(created.body["status"], "draft");
+    assert_eq!(created.body["members"][0]["share_bps"], 10000);
+    let path = format!("/gigs/{gig}");
     assert_eq!(
         api.get(&path, Some(&brand.access)).await.status,
         StatusCode::NOT_FOUND,
         "drafts are private"
     );
 
-    let published = api
-        .post(
-            &format!("{path}/publish"),
-            &json!({}),
-            Some(&influencer.access),
-        )
-        .await;
+    let published = api.publish_gig(&influencer, gig).await;
     assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
     assert_eq!(published.body["status"], "published");
 
@@ -157,8 +140,8 @@ async fn only_the_owner_changes_a_gig_and_stale_versions_do_not_win() {
     let api = platform.api();
     let owner = api.register("influencer").await;
     let other = api.register("influencer").await;
-    let gig = create(&api, &owner).await;
-    let path = format!("/gigs/{}", id(&gig));
+    let gig = api.create_gig(&owner, "Instagram story feature").await;
+    let path = format!("/gigs/{gig}");
 
     for (method, suffix) in [
         (Method::PATCH, ""),
@@ -228,28 +211,22 @@ async fn a_group_gig_publishes_only_when_every_member_accepted() {
     let first = api.register("influencer").await;
     let second = api.register("influencer").await;
     let brand = api.register("brand").await;
-    let gig = create(&api, &owner).await;
-    let path = format!("/gigs/{}", id(&gig));
+    let gig = api.create_gig(&owner, "Instagram story feature").await;
+    let path = format!("/gigs/{gig}");
 
+    let members_path = format!("{path}/members");
     let bad_shares = api
-        .send(Method::PUT, &format!("{path}/members"), Some(&json!({ "owner_share_bps": 5000, "members": [{ "user_id": first.id, "share_bps": 4000 }] })), Some(&owner.access))
+        .put(&members_path, &json!({ "owner_share_bps": 5000, "members": [{ "user_id": first.id, "share_bps": 4000 }] }), Some(&owner.access))
         .await;
     assert_eq!(bad_shares.status, StatusCode::UNPROCESSABLE_ENTITY);
     let a_brand = api
-        .send(Method::PUT, &format!("{path}/members"), Some(&json!({ "owner_share_bps": 5000, "members": [{ "user_id": brand.id, "share_bps": 5000 }] })), Some(&owner.access))
+        .put(&members_path, &json!({ "owner_share_bps": 5000, "members": [{ "user_id": brand.id, "share_bps": 5000 }] }), Some(&owner.access))
         .await;
     assert_eq!(a_brand.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a_brand.error_fields(), vec!["members[0].user_id"]);
 
     let members = json!({ "owner_share_bps": 4000, "members": [{ "user_id": first.id, "share_bps": 3000 }, { "user_id": second.id, "share_bps": 3000 }] });
-    let set = api
-        .send(
-            Method::PUT,
-            &format!("{path}/members"),
-            Some(&members),
-            Some(&owner.access),
-        )
-        .await;
+    let set = api.put(&members_path, &members, Some(&owner.access)).await;
     assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
     assert_eq!(set.body["members"][1]["state"], "invited");
     assert_eq!(
@@ -258,60 +235,21 @@ async fn a_group_gig_publishes_only_when_every_member_accepted() {
         "members see the draft"
     );
 
-    let early = api
-        .post(&format!("{path}/publish"), &json!({}), Some(&owner.access))
-        .await;
+    let early = api.publish_gig(&owner, &gig).await;
     assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         early.error_fields(),
         vec!["members[1].state", "members[2].state"]
     );
 
-    assert_eq!(
-        api.post(
-            &format!("{path}/membership/accept"),
-            &json!({}),
-            Some(&first.access)
-        )
-        .await
-        .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        api.post(
-            &format!("{path}/membership/accept"),
-            &json!({}),
-            Some(&brand.access)
-        )
-        .await
-        .status,
-        StatusCode::FORBIDDEN
-    );
+    let accept = |user| api.accept_invitation(user, &gig);
+    assert_eq!(accept(&first).await.status, StatusCode::OK);
+    assert_eq!(accept(&brand).await.status, StatusCode::FORBIDDEN);
     let outsider = api.register("influencer").await;
-    assert_eq!(
-        api.post(
-            &format!("{path}/membership/accept"),
-            &json!({}),
-            Some(&outsider.access)
-        )
-        .await
-        .status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        api.post(
-            &format!("{path}/membership/accept"),
-            &json!({}),
-            Some(&second.access)
-        )
-        .await
-        .status,
-        StatusCode::OK
-    );
+    assert_eq!(accept(&outsider).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(accept(&second).await.status, StatusCode::OK);
 
-    let published = api
-        .post(&format!("{path}/publish"), &json!({}), Some(&owner.access))
-        .await;
+    let published = api.publish_gig(&owner, &gig).await;
     assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
 }
 
@@ -324,10 +262,9 @@ async fn availability_is_validated_and_belongs_to_its_influencer() {
 
     let overlapping = json!({ "monday": [{ "start": "09:00", "end": "12:00" }, { "start": "11:00", "end": "13:00" }] });
     let response = api
-        .send(
-            Method::PUT,
+        .put(
             "/availability/weekly",
-            Some(&overlapping),
+            &overlapping,
             Some(&influencer.access),
         )
         .await;
@@ -339,24 +276,14 @@ async fn availability_is_validated_and_belongs_to_its_influencer() {
     );
     let backwards = json!({ "monday": [{ "start": "12:00", "end": "09:00" }] });
     let response = api
-        .send(
-            Method::PUT,
-            "/availability/weekly",
-            Some(&backwards),
-            Some(&influencer.access),
-        )
+        .put("/availability/weekly", &backwards, Some(&influencer.access))
         .await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     let bad_time = json!({ "monday": [{ "start": "25:00", "end": "26:00" }] });
     assert_eq!(
-        api.send(
-            Method::PUT,
-            "/availability/weekly",
-            Some(&bad_time),
-            Some(&influencer.access)
-        )
-        .await
-        .status,
+        api.put("/availability/weekly", &bad_time, Some(&influencer.access))
+            .await
+            .status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
     assert_eq!(
@@ -368,19 +295,17 @@ async fn availability_is_validated_and_belongs_to_its_influencer() {
     );
 
     let blocked = api
-        .send(
-            Method::PUT,
+        .put(
             "/availability/overrides/2026-12-24",
-            Some(&json!({ "kind": "blocked" })),
+            &json!({ "kind": "blocked" }),
             Some(&influencer.access),
         )
         .await;
     assert_eq!(blocked.status, StatusCode::OK, "{:?}", blocked.body);
     assert_eq!(
-        api.send(
-            Method::PUT,
+        api.put(
             "/availability/overrides/not-a-date",
-            Some(&json!({ "kind": "blocked" })),
+            &json!({ "kind": "blocked" }),
             Some(&influencer.access)
         )
         .await
@@ -388,10 +313,8 @@ async fn availability_is_validated_and_belongs_to_its_influencer() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
     assert_eq!(
-        api.send(
-            Method::DELETE,
+        api.delete(
             "/availability/overrides/2026-12-24",
-            None,
             Some(&influencer.access)
         )
         .await
@@ -399,10 +322,8 @@ async fn availability_is_validated_and_belongs_to_its_influencer() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        api.send(
-            Method::DELETE,
+        api.delete(
             "/availability/overrides/2026-12-24",
-            None,
             Some(&influencer.access)
         )
         .await
@@ -422,14 +343,10 @@ async fn slots_follow_the_influencers_windows_in_their_zone_and_the_requested_zo
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
     make_available(&api, &influencer, "Europe/Lisbon").await;
-    let gig = create(&api, &influencer).await;
-    let path = format!("/gigs/{}", id(&gig));
-    api.post(
-        &format!("{path}/publish"),
-        &json!({}),
-        Some(&influencer.access),
-    )
-    .await;
+    let gig = api.create_gig(&influencer, "Instagram story feature").await;
+    let path = format!("/gigs/{gig}");
+    let published = api.publish_gig(&influencer, &gig).await;
+    assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
 
     // A day well inside the horizon: a week from now, whole local day in Lisbon.
     let day = jiff::Zoned::now()
@@ -485,28 +402,13 @@ async fn a_group_gigs_slots_disappear_when_one_member_blocks_the_day() {
     let brand = api.register("brand").await;
     make_available(&api, &owner, "Europe/Lisbon").await;
     make_available(&api, &member, "Europe/Lisbon").await;
-    let gig = create(&api, &owner).await;
-    let path = format!("/gigs/{}", id(&gig));
-    let members = json!({ "owner_share_bps": 5000, "members": [{ "user_id": member.id, "share_bps": 5000 }] });
-    api.send(
-        Method::PUT,
-        &format!("{path}/members"),
-        Some(&members),
-        Some(&owner.access),
-    )
-    .await;
-    api.post(
-        &format!("{path}/membership/accept"),
-        &json!({}),
-        Some(&member.access),
-    )
-    .await;
-    assert_eq!(
-        api.post(&format!("{path}/publish"), &json!({}), Some(&owner.access))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let gig = api.create_gig(&owner, "Instagram story feature").await;
+    let path = format!("/gigs/{gig}");
+    // Half the payout each.
+    api.invite(&owner, &gig, &[&member]).await;
+    let accepted = api.accept_invitation(&member, &gig).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{:?}", accepted.body);
+    assert_eq!(api.publish_gig(&owner, &gig).await.status, StatusCode::OK);
 
     let lisbon = jiff::tz::TimeZone::get("Europe/Lisbon").unwrap();
     let day = jiff::Zoned::now().with_time_zone(lisbon.clone()).date() + jiff::Span::new().days(10);
@@ -522,10 +424,9 @@ async fn a_group_gigs_slots_disappear_when_one_member_blocks_the_day() {
     );
 
     let blocked = api
-        .send(
-            Method::PUT,
+        .put(
             &format!("/availability/overrides/{day}"),
-            Some(&json!({ "kind": "blocked" })),
+            &json!({ "kind": "blocked" }),
             Some(&member.access),
         )
         .await;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use noillin_test_support::{Platform, eventually, run_to_exit};
+use noillin_test_support::{Platform, eventually, rabbitmq_url, run_to_exit};
 use reqwest::StatusCode;
 
 const GOOD_SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -63,12 +63,7 @@ fn a_binary_with_bad_configuration_exits_non_zero_naming_the_variable() {
 
 #[tokio::test]
 async fn readiness_names_the_backing_service_that_is_down() {
-    let platform = Platform::builder()
-        .realtime(0)
-        .worker(0)
-        .start()
-        .await
-        .unwrap();
+    let platform = Platform::start_api_only().await;
     // A second core-api pointed at a Redis that is not there: it starts, but is not ready.
     let dead_redis = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -81,9 +76,16 @@ async fn readiness_names_the_backing_service_that_is_down() {
             "REDIS_URL".to_owned(),
             format!("redis://127.0.0.1:{dead_redis}"),
         ),
+        ("RABBITMQ_URL".to_owned(), rabbitmq_url()),
+        // A store of its own: a file beside the platform's, or (with MONGO_URI set, as in CI)
+        // a database of its own.
         (
             "DATA_DIR".to_owned(),
             platform.dir().join("data2").display().to_string(),
+        ),
+        (
+            "MONGO_DATABASE".to_owned(),
+            format!("noillin_e2e_{}_lonely", platform.namespace),
         ),
     ];
     let lonely = noillin_test_support::ServiceProcess::start(

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use noillin_domain::mail::{Mail, MailId, MailStatus};
-use noillin_test_support::{Platform, SmtpSink, TestUser};
+use noillin_test_support::{Platform, SmtpSink, TestUser, eventually_some};
 use reqwest::StatusCode;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -24,32 +24,27 @@ async fn invitation_mail(platform: &Platform, owner: &TestUser, member: &TestUse
     let api = platform.api();
     let gig = api.create_gig(owner, "Mail test gig").await;
     api.invite(owner, &gig, &[member]).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let id = loop {
+    let id = eventually_some(WAIT, || async {
         let response = api.get("/notifications", Some(&member.access)).await;
         assert_eq!(response.status, StatusCode::OK);
-        if let Some(id) = response.body["items"][0]["id"].as_str() {
-            break MailId::from_string(id);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the invitation is notified\n{}",
-            platform.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        response.body["items"][0]["id"]
+            .as_str()
+            .map(MailId::from_string)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the invitation is notified\n{}", platform.logs()));
     let store = platform.store().await;
-    loop {
+    let settled = eventually_some(WAIT, || async {
         let record = store.mails.find(&id).await.expect("store");
-        if let Some(mail) = record.as_ref().filter(|m| m.status.is_final()) {
-            return mail.clone();
+        record.filter(|m| m.status.is_final())
+    })
+    .await;
+    match settled {
+        Some(mail) => mail,
+        None => {
+            let record = store.mails.find(&id).await.expect("store");
+            panic!("the mail settles: {record:?}\n{}", platform.logs())
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the mail settles: {record:?}\n{}",
-            platform.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -21,13 +21,10 @@ async fn platform(sink: &SmtpSink) -> Platform {
 }
 
 async fn socket_of(platform: &Platform, user: &TestUser) -> SocketClient {
-    SocketClient::connect(
-        &platform.socket_url(),
-        json!({ "token": user.access }),
-        None,
-    )
-    .await
-    .expect("socket connects through the gateway")
+    platform
+        .connect_socket(&user.access)
+        .await
+        .expect("socket connects through the gateway")
 }
 
 async fn notifications(platform: &Platform, user: &TestUser, query: &str) -> Value {
@@ -115,13 +112,7 @@ async fn an_invitation_is_pushed_live_listed_and_mailed_and_only_its_recipient_s
     assert_eq!(unread["unread_count"], 0);
 
     // The answer goes back to the owner, live, without a mail.
-    let accepted = api
-        .post(
-            &format!("/gigs/{gig}/membership/accept"),
-            &json!({}),
-            Some(&member.access),
-        )
-        .await;
+    let accepted = api.accept_invitation(&member, &gig).await;
     assert_eq!(accepted.status, StatusCode::OK);
     let answer = owner_socket
         .expect_event("notification", WAIT)

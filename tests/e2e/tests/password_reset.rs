@@ -86,13 +86,7 @@ async fn a_reset_sets_a_new_password_once_and_ends_every_session() {
         api.get("/auth/me", Some(&user.access)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let refreshed = api
-        .post(
-            "/auth/refresh",
-            &json!({ "refresh_token": user.refresh }),
-            None,
-        )
-        .await;
+    let refreshed = api.refresh(&user.refresh).await;
     assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         api.login(&user.email, &user.password).await.status,

@@ -204,21 +204,14 @@ async fn roles_and_ownership_are_enforced_on_every_profile_route() {
 async fn a_suspended_influencer_disappears_from_public_view() {
     let platform = Platform::start_api_only().await;
     let api = platform.api();
-    let email = format!("admin-{}@example.com", platform.namespace);
-    platform
-        .create_admin(&email, "admin passphrase long enough")
-        .unwrap();
-    let admin = api.login(&email, "admin passphrase long enough").await;
-    let admin_token = admin.body["access_token"].as_str().unwrap();
+    let admin = platform.sign_in_new_admin().await;
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
 
-    api.patch(
-        &format!("/admin/users/{}", influencer.id),
-        &json!({ "status": "suspended" }),
-        Some(admin_token),
-    )
-    .await;
+    let suspended = api
+        .set_user_status(&influencer.id, "suspended", Some(&admin.access))
+        .await;
+    assert_eq!(suspended.status, StatusCode::OK, "{:?}", suspended.body);
 
     let response = api
         .get(

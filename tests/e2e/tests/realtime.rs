@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use noillin_auth::{Claims, Role, unix_now};
+use noillin_auth::Role;
 use noillin_redis::Push;
 use noillin_test_support::{Platform, SocketClient, SocketError};
 use serde_json::json;
@@ -94,19 +94,7 @@ async fn presence_crosses_nodes_through_the_cluster_adapter() {
 #[tokio::test]
 async fn handshakes_without_a_valid_token_or_from_a_foreign_origin_are_refused() {
     let platform = Platform::builder().worker(0).start().await.unwrap();
-    let now = unix_now();
-    let expired = platform
-        .tokens
-        .sign(&Claims {
-            sub: "user-1".into(),
-            role: Role::Brand,
-            ver: 0,
-            iat: now - 600,
-            exp: now - 60,
-            iss: "noillin".into(),
-            aud: "noillin-api".into(),
-        })
-        .unwrap();
+    let expired = platform.expired_token_for("user-1", Role::Brand);
     let forged = noillin_auth::TokenKeys::new(b"not-the-platform-secret-not-the-platform")
         .issue("user-1", Role::Admin, 0, Duration::from_secs(60))
         .unwrap();

@@ -6,16 +6,16 @@ mod throttle;
 
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use noillin_domain::{
     BrandProfile, Email, InfluencerProfile, Role, User, UserId, UserStatus, ValidationErrors,
     check_password,
 };
 use noillin_messaging::Event;
-use noillin_redis::RealtimeCommand;
-use noillin_store::{Constraint, NewProfile, RefreshToken, Rotation, StoreError};
+use noillin_redis::{RealtimeCommand, user_room};
+use noillin_store::{Constraint, NewProfile, RefreshToken, Rotation, Store, StoreError};
 
-use crate::{AppState, error::ApiError, outbox};
+use crate::{AppState, error::ApiError, extract::MAX_ID_LEN, outbox};
 
 pub use throttle::LoginThrottle;
 
@@ -69,21 +69,22 @@ pub async fn register(
             "must be brand or influencer",
         ));
     }
-    let user = create_user(state, input).await?;
+    let user = create_user(&state.store, input).await?;
     tracing::info!(user_id = %user.id, role = user.role.as_str(), "user registered");
     let tokens = start_session(state, &user).await?;
     Ok((user, tokens))
 }
 
-/// Creates an administrator (from the command line; admins never self-register).
+/// Creates an administrator (from the command line, which needs nothing but the store; admins
+/// never self-register).
 pub async fn create_admin(
-    state: &AppState,
+    store: &Store,
     email: &str,
     password: String,
     name: &str,
 ) -> Result<User, ApiError> {
     let user = create_user(
-        state,
+        store,
         Registration {
             email: email.to_owned(),
             password,
@@ -98,7 +99,7 @@ pub async fn create_admin(
 
 /// Validates, hashes the password, and stores the user with the profile its role has — all or
 /// nothing; every field error at once.
-async fn create_user(state: &AppState, input: Registration) -> Result<User, ApiError> {
+async fn create_user(store: &Store, input: Registration) -> Result<User, ApiError> {
     let mut errors = ValidationErrors::default();
     let email = match Email::parse(&input.email) {
         Ok(email) => {
@@ -137,7 +138,7 @@ async fn create_user(state: &AppState, input: Registration) -> Result<User, ApiE
         )),
         Role::Admin => NewProfile::None,
     };
-    match state.store.users.insert(&user, &profile).await {
+    match store.users.insert(&user, &profile).await {
         Ok(()) => Ok(user),
         Err(StoreError::Conflict(Constraint::UserEmail)) => Err(ApiError::Conflict(
             "email-taken",
@@ -190,7 +191,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair,
         family_id: String::new(),
         user_id: UserId::from_string(""),
         issued_at: now,
-        expires_at: now + signed(state.auth.refresh_ttl),
+        expires_at: expiry(now, state.auth.refresh_ttl),
     };
     match state
         .store
@@ -206,12 +207,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair,
                 .await?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or(ApiError::Unauthorized("invalid-refresh-token"))?;
-            Ok(TokenPair {
-                access_token: issue_access(state, &user)?,
-                token_type: "Bearer",
-                expires_in: state.auth.access_ttl.as_secs(),
-                refresh_token: next_token,
-            })
+            token_pair(state, &user, next_token)
         }
         Rotation::Reused { user_id, family_id } => {
             tracing::warn!(user_id = %user_id, family_id, "refresh token reused; family revoked");
@@ -263,7 +259,7 @@ pub async fn request_password_reset(
     }
     let token = secrets::random_token()?;
     let token_hash = secrets::token_hash(&token);
-    let expires_at = Timestamp::now() + signed(state.auth.reset_ttl);
+    let expires_at = expiry(Timestamp::now(), state.auth.reset_ttl);
     let mail = Event::PasswordResetMail {
         user_id: user.id.to_string(),
         email: user.email.to_string(),
@@ -331,6 +327,20 @@ pub async fn confirm_password_reset(
     Ok(())
 }
 
+/// The user `id` names when it is an active influencer: the only users others may look up or
+/// invite.
+pub async fn active_influencer(state: &AppState, id: &UserId) -> Result<Option<User>, ApiError> {
+    if id.as_str().len() > MAX_ID_LEN {
+        return Ok(None);
+    }
+    Ok(state
+        .store
+        .users
+        .find_by_id(id)
+        .await?
+        .filter(|u| u.role == Role::Influencer && u.status == UserStatus::Active))
+}
+
 /// Suspends or reinstates a user. Suspension ends every session at once: refresh tokens are
 /// revoked, access tokens stop working (token version), open sockets are closed.
 pub async fn set_status(
@@ -368,7 +378,7 @@ async fn end_all_sessions(state: &AppState, user: &User, now: Timestamp) -> Resu
     state
         .redis
         .publish_command(&RealtimeCommand::Disconnect {
-            room: format!("user:{}", user.id),
+            room: user_room(user.id.as_str()),
         })
         .await?;
     Ok(())
@@ -385,19 +395,15 @@ async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiEr
             family_id: new_family_id()?,
             user_id: user.id.clone(),
             issued_at: now,
-            expires_at: now + signed(state.auth.refresh_ttl),
+            expires_at: expiry(now, state.auth.refresh_ttl),
         })
         .await?;
-    Ok(TokenPair {
-        access_token: issue_access(state, user)?,
-        token_type: "Bearer",
-        expires_in: state.auth.access_ttl.as_secs(),
-        refresh_token,
-    })
+    token_pair(state, user, refresh_token)
 }
 
-fn issue_access(state: &AppState, user: &User) -> Result<String, ApiError> {
-    state
+/// A fresh access token for `user`, handed out with the refresh token stored for it.
+fn token_pair(state: &AppState, user: &User, refresh_token: String) -> Result<TokenPair, ApiError> {
+    let access_token = state
         .tokens
         .issue(
             user.id.as_str(),
@@ -405,7 +411,13 @@ fn issue_access(state: &AppState, user: &User) -> Result<String, ApiError> {
             user.token_version,
             state.auth.access_ttl,
         )
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing an access token: {e}")))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing an access token: {e}")))?;
+    Ok(TokenPair {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.auth.access_ttl.as_secs(),
+        refresh_token,
+    })
 }
 
 /// A sign-in's family id: 128 random bits, hex.
@@ -413,6 +425,8 @@ fn new_family_id() -> Result<String, ApiError> {
     Ok(secrets::random_token()?[..32].to_owned())
 }
 
-fn signed(duration: Duration) -> SignedDuration {
-    SignedDuration::try_from(duration).unwrap_or(SignedDuration::MAX)
+/// `now + ttl`, at most the end of the calendar: no configured lifetime can overflow into a
+/// panic.
+fn expiry(now: Timestamp, ttl: Duration) -> Timestamp {
+    now.saturating_add(ttl).unwrap_or(Timestamp::MAX)
 }

@@ -1,22 +1,21 @@
 //! Gigs: creation, editing, publication, group membership, and the slots a gig can be booked
 //! at. Handlers call these; the rules live in the domain crate.
 
-use jiff::Timestamp;
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
 use noillin_domain::{
-    Role, UserId, UserStatus, ValidationErrors,
-    availability::{Schedule, SlotQuery, slots},
-    gig::{Gig, GigChange, GigId, GigMember, GigStatus, MemberState, changes},
+    UserId, ValidationErrors,
+    availability::{MAX_QUERY_DAYS, Schedule, SlotError, SlotQuery, slots},
+    gig::{Gig, GigChange, GigId, GigMember, GigStatus, MAX_MEMBERS, MemberState, changes},
 };
 use noillin_messaging::Event;
 use noillin_store::{Constraint, StoreError};
 
-use crate::{AppState, error::ApiError, extract::RequestId, outbox};
+use crate::{AppState, accounts, error::ApiError, extract::RequestId, outbox};
 
 /// Loads a gig `viewer` may see; others' drafts and unknown ids are the same 404.
 pub async fn visible(state: &AppState, id: &str, viewer: &UserId) -> Result<Gig, ApiError> {
-    if id.len() > 64 {
-        return Err(ApiError::NotFound);
-    }
     state
         .store
         .gigs
@@ -132,47 +131,60 @@ pub async fn set_members(
     invited: Vec<(String, u32)>,
     request: &RequestId,
 ) -> Result<Gig, ApiError> {
-    let mut gig = original.clone();
-    if gig.status != GigStatus::Draft {
+    if original.status != GigStatus::Draft {
         return Err(ApiError::Conflict(
             "not-a-draft",
             "members can change only while the gig is a draft".into(),
         ));
     }
-    let mut errors = ValidationErrors::default();
-    let mut members = vec![GigMember {
+    let mut gig = original.clone();
+    let owner = GigMember {
         user_id: gig.owner_id.clone(),
         share_bps: owner_share_bps,
         state: MemberState::Accepted,
-    }];
-    for (i, (user_id, share_bps)) in invited.into_iter().enumerate() {
-        let user_id = UserId::from_string(user_id);
-        let is_influencer = user_id.as_str().len() <= 64
-            && state
-                .store
-                .users
-                .find_by_id(&user_id)
-                .await?
-                .is_some_and(|u| u.role == Role::Influencer && u.status == UserStatus::Active);
-        if !is_influencer {
-            errors.add(
-                format!("members[{i}].user_id"),
-                "unknown_influencer",
-                "is not an active influencer",
-            );
-        }
-        members.push(GigMember {
-            user_id,
-            share_bps,
-            state: MemberState::Invited,
-        });
+    };
+    let others = invited.into_iter().map(|(user_id, share_bps)| GigMember {
+        user_id: UserId::from_string(user_id),
+        share_bps,
+        state: MemberState::Invited,
+    });
+    gig.members = std::iter::once(owner).chain(others).collect();
+    let mut errors = ValidationErrors::default();
+    for error in gig.validate_members().err().unwrap_or_default().0 {
+        errors.add(request_field(&error.field), error.code, error.message);
     }
-    gig.members = members;
-    if let Err(e) = gig.validate_members() {
-        errors.0.extend(e.0);
+    // A store read per member only for a list of an allowed size.
+    if gig.members.len() <= MAX_MEMBERS {
+        for (i, member) in gig.members.iter().skip(1).enumerate() {
+            if accounts::active_influencer(state, &member.user_id)
+                .await?
+                .is_none()
+            {
+                errors.add(
+                    format!("members[{i}].user_id"),
+                    "unknown_influencer",
+                    "is not an active influencer",
+                );
+            }
+        }
     }
     errors.into_result(())?;
     save(state, &original, gig, request).await
+}
+
+/// The request's name for a field [`Gig::validate_members`] names by the gig's member list,
+/// where the owner comes first: the request gives the owner's share apart and counts the other
+/// members from 0.
+fn request_field(gig_field: &str) -> String {
+    let place = gig_field
+        .strip_prefix("members[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(index, rest)| Some((index.parse::<usize>().ok()?, rest)));
+    match place {
+        Some((0, ".share_bps")) => "owner_share_bps".to_owned(),
+        Some((index, rest)) if index > 0 => format!("members[{}]{rest}", index - 1),
+        _ => gig_field.to_owned(),
+    }
 }
 
 /// A member's answer to its invitation.
@@ -207,6 +219,17 @@ pub async fn answer_invitation(
     save(state, &original, gig, request).await
 }
 
+/// Refuses a slot range the engine would refuse, before anything is loaded.
+pub fn check_range(from: Timestamp, to: Timestamp) -> Result<(), ApiError> {
+    if to <= from {
+        return Err(slot_error(SlotError::EmptyRange));
+    }
+    if to.duration_since(from) > SignedDuration::from_hours(MAX_QUERY_DAYS * 24) {
+        return Err(slot_error(SlotError::RangeTooLong));
+    }
+    Ok(())
+}
+
 /// The instants in `[from, to)` the gig can start at, by the engine that booking will use.
 pub async fn gig_slots(
     state: &AppState,
@@ -215,7 +238,13 @@ pub async fn gig_slots(
     to: Timestamp,
 ) -> Result<Vec<Timestamp>, ApiError> {
     let member_ids: Vec<UserId> = gig.members.iter().map(|m| m.user_id.clone()).collect();
-    let rules = state.store.availability.get_many(&member_ids).await?;
+    let mut rules: HashMap<UserId, _> = state
+        .store
+        .availability
+        .get_many(&member_ids)
+        .await?
+        .into_iter()
+        .collect();
     let mut schedules = Vec::with_capacity(member_ids.len());
     for id in &member_ids {
         let profile = state
@@ -230,15 +259,10 @@ pub async fn gig_slots(
                 profile.time_zone
             ))
         })?;
-        let rules = rules
-            .iter()
-            .find(|(user, _)| user == id)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_default();
         // Busy time arrives with bookings; until then every member is free in their windows.
         schedules.push(Schedule {
             time_zone,
-            rules,
+            rules: rules.remove(id).unwrap_or_default(),
             busy: Vec::new(),
         });
     }
@@ -254,10 +278,38 @@ pub async fn gig_slots(
         booked_starts: &[],
         now: Timestamp::now(),
     };
-    slots(&query, from, to).map_err(|e| match e {
-        noillin_domain::availability::SlotError::Invalid(errors) => {
-            ApiError::Internal(anyhow::anyhow!("stored gig or rules invalid: {errors:?}"))
+    slots(&query, from, to).map_err(slot_error)
+}
+
+/// What a refused slot query answers: a bad range is the client's, anything else is stored
+/// data the engine does not accept, ours.
+fn slot_error(e: SlotError) -> ApiError {
+    match e {
+        SlotError::EmptyRange => ApiError::invalid("to", "invalid_range", "must be after from"),
+        SlotError::RangeTooLong => ApiError::invalid(
+            "to",
+            "range_too_long",
+            format!("the range may span at most {MAX_QUERY_DAYS} days"),
+        ),
+        SlotError::OutOfRange => ApiError::invalid("to", "invalid_range", e.to_string()),
+        SlotError::NoMembers | SlotError::Invalid(_) => {
+            ApiError::Internal(anyhow::anyhow!("stored gig or rules refused: {e:?}"))
         }
-        other => ApiError::invalid("to", "invalid_range", &other.to_string()),
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_errors_are_named_as_the_request_names_them() {
+        assert_eq!(request_field("members[0].share_bps"), "owner_share_bps");
+        assert_eq!(
+            request_field("members[1].share_bps"),
+            "members[0].share_bps"
+        );
+        assert_eq!(request_field("members[3].user_id"), "members[2].user_id");
+        assert_eq!(request_field("members"), "members");
+    }
 }

@@ -1,6 +1,6 @@
 //! `/admin`: administrators' actions on users.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use noillin_domain::{UserId, UserStatus};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -8,8 +8,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState, accounts,
-    error::{ApiError, ApiResult},
-    extract::{Admin, ApiJson, WithRole},
+    error::ApiResult,
+    extract::{Admin, ApiJson, PathId, WithRole},
     routes::{ProblemDoc, views::UserView},
 };
 
@@ -37,12 +37,9 @@ pub struct UserUpdate {
 async fn update_user(
     State(state): State<AppState>,
     WithRole(admin, _): WithRole<Admin>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(update): ApiJson<UserUpdate>,
 ) -> ApiResult<axum::Json<UserView>> {
-    if id.len() > 64 {
-        return Err(ApiError::NotFound);
-    }
     let status = match update.status {
         StatusChange::Active => UserStatus::Active,
         StatusChange::Suspended => UserStatus::Suspended,

@@ -1,23 +1,17 @@
 //! `/availability`: the signed-in influencer's weekly windows and date overrides, in their
 //! profile's time zone.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 use jiff::civil::Date;
-use noillin_domain::availability::{AvailabilityRules, Override, WeeklyRules};
+use noillin_domain::availability::{AvailabilityRules, MAX_OVERRIDES, Override, WeeklyRules};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{ApiJson, Influencer, WithRole},
+    extract::{ApiJson, ApiPath, Influencer, WithRole},
     routes::ProblemDoc,
 };
-
-/// Most date overrides one influencer may keep.
-const MAX_OVERRIDES: usize = 400;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -66,17 +60,17 @@ fn parse_date(date: &str) -> Result<Date, ApiError> {
 async fn set_override(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
-    Path(date): Path<String>,
+    ApiPath(date): ApiPath<String>,
     ApiJson(value): ApiJson<Override>,
 ) -> ApiResult<axum::Json<AvailabilityRules>> {
     let date = parse_date(&date)?;
     value.validate()?;
-    let current = state.store.availability.get(user.id()).await?;
-    if !current.overrides.contains_key(&date) && current.overrides.len() >= MAX_OVERRIDES {
+    let mut rules = state.store.availability.get(user.id()).await?;
+    if !rules.overrides.contains_key(&date) && rules.overrides.len() >= MAX_OVERRIDES {
         return Err(ApiError::invalid(
             "date",
             "too_many_overrides",
-            "at most 400 overrides; remove past ones first",
+            format!("at most {MAX_OVERRIDES} overrides; remove past ones first"),
         ));
     }
     state
@@ -84,7 +78,8 @@ async fn set_override(
         .availability
         .set_override(user.id(), date, &value)
         .await?;
-    Ok(axum::Json(state.store.availability.get(user.id()).await?))
+    rules.overrides.insert(date, value);
+    Ok(axum::Json(rules))
 }
 
 /// Removes the override of one local date.
@@ -94,7 +89,7 @@ async fn set_override(
 async fn remove_override(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
-    Path(date): Path<String>,
+    ApiPath(date): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let date = parse_date(&date)?;
     state

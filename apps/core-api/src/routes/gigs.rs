@@ -1,14 +1,10 @@
 //! `/gigs`: influencers offer gigs (alone or as a group); everyone signed in reads published
 //! ones and their bookable slots.
 
-use axum::{
-    extract::{Path, Query, State},
-    http::StatusCode,
-};
-use jiff::Timestamp;
+use axum::{extract::State, http::StatusCode};
+use jiff::{Timestamp, tz::TimeZone};
 use noillin_domain::{
-    SocialPlatform,
-    availability::MAX_QUERY_DAYS,
+    SocialPlatform, ValidationErrors,
     gig::{FULL_SHARE_BPS, Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
 };
 use serde::{Deserialize, Serialize};
@@ -18,9 +14,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{ApiJson, AuthUser, Influencer, RequestId, WithRole},
+    extract::{ApiJson, ApiQuery, AuthUser, Influencer, PathId, RequestId, WithRole},
     gigs,
-    routes::{ProblemDoc, page_limit},
+    routes::{ProblemDoc, next_cursor, page_limit},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,6 +39,24 @@ pub struct MoneyDto {
     pub amount_minor: i64,
     /// ISO 4217 code, e.g. `EUR`.
     pub currency: String,
+}
+
+impl From<MoneyDto> for Money {
+    fn from(m: MoneyDto) -> Self {
+        Money {
+            amount_minor: m.amount_minor,
+            currency: m.currency,
+        }
+    }
+}
+
+impl From<&Money> for MoneyDto {
+    fn from(m: &Money) -> Self {
+        MoneyDto {
+            amount_minor: m.amount_minor,
+            currency: m.currency.clone(),
+        }
+    }
 }
 
 /// Slot terms.
@@ -136,10 +150,7 @@ impl From<&Gig> for GigView {
             deliverables: g.deliverables.clone(),
             platform: g.platform,
             category: g.category.clone(),
-            price: MoneyDto {
-                amount_minor: g.price.amount_minor,
-                currency: g.price.currency.clone(),
-            },
+            price: MoneyDto::from(&g.price),
             terms: g.terms.into(),
             status: status.to_owned(),
             members: g
@@ -185,22 +196,15 @@ async fn create_gig(
     ApiJson(body): ApiJson<NewGig>,
 ) -> ApiResult<(StatusCode, axum::Json<GigView>)> {
     let now = Timestamp::now();
-    let gig = Gig {
+    let mut gig = Gig {
         id: GigId::generate(),
         owner_id: user.id().clone(),
-        title: body.title.trim().to_owned(),
+        title: body.title,
         description: body.description,
-        deliverables: body
-            .deliverables
-            .into_iter()
-            .map(|d| d.trim().to_owned())
-            .collect(),
+        deliverables: body.deliverables,
         platform: body.platform,
-        category: body.category.trim().to_owned(),
-        price: Money {
-            amount_minor: body.price.amount_minor,
-            currency: body.price.currency,
-        },
+        category: body.category,
+        price: body.price.into(),
         terms: body.terms.into(),
         status: GigStatus::Draft,
         members: vec![GigMember {
@@ -212,12 +216,14 @@ async fn create_gig(
         created_at: now,
         updated_at: now,
     };
+    trim_text(&mut gig);
     gig.validate()?;
     state.store.gigs.insert(&gig, &[]).await?;
     Ok((StatusCode::CREATED, axum::Json(GigView::from(&gig))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: the gigs you own or are invited to (any status). Otherwise published gigs.
@@ -242,9 +248,8 @@ pub struct GigPage {
 async fn list_gigs(
     State(state): State<AppState>,
     user: AuthUser,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<GigPage>> {
-    let Query(query) = query.map_err(|e| ApiError::invalid("query", "invalid", &e.body_text()))?;
     let limit = page_limit(query.limit, "after", query.after.as_deref())?;
     let page = noillin_store::PageRequest {
         after: query.after,
@@ -255,12 +260,9 @@ async fn list_gigs(
     } else {
         state.store.gigs.list_published(&page).await?
     };
-    let next_after = (gigs.len() == limit as usize)
-        .then(|| gigs.last().map(|g| g.id.to_string()))
-        .flatten();
     Ok(axum::Json(GigPage {
         items: gigs.iter().map(GigView::from).collect(),
-        next_after,
+        next_after: next_cursor(&gigs, limit, |g| g.id.to_string()),
     }))
 }
 
@@ -270,7 +272,7 @@ async fn list_gigs(
 async fn get_gig(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<axum::Json<GigView>> {
     let gig = gigs::visible(&state, &id, user.id()).await?;
     Ok(axum::Json(GigView::from(&gig)))
@@ -295,7 +297,7 @@ pub struct GigUpdate {
 async fn update_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     request: RequestId,
     ApiJson(update): ApiJson<GigUpdate>,
 ) -> ApiResult<axum::Json<GigView>> {
@@ -308,33 +310,40 @@ async fn update_gig(
         ));
     }
     if let Some(v) = update.title {
-        gig.title = v.trim().to_owned();
+        gig.title = v;
     }
     if let Some(v) = update.description {
         gig.description = v;
     }
     if let Some(v) = update.deliverables {
-        gig.deliverables = v.into_iter().map(|d| d.trim().to_owned()).collect();
+        gig.deliverables = v;
     }
     if let Some(v) = update.platform {
         gig.platform = v;
     }
     if let Some(v) = update.category {
-        gig.category = v.trim().to_owned();
+        gig.category = v;
     }
     if let Some(v) = update.price {
-        gig.price = Money {
-            amount_minor: v.amount_minor,
-            currency: v.currency,
-        };
+        gig.price = v.into();
     }
     if let Some(v) = update.terms {
         gig.terms = v.into();
     }
+    trim_text(&mut gig);
     gig.validate()?;
     Ok(axum::Json(GigView::from(
         &gigs::save(&state, &original, gig, &request).await?,
     )))
+}
+
+/// Stores a gig's one-line texts without surrounding blanks, however the client sent them (the
+/// description keeps its layout).
+fn trim_text(gig: &mut Gig) {
+    let trim = |text: &mut String| *text = text.trim().to_owned();
+    trim(&mut gig.title);
+    trim(&mut gig.category);
+    gig.deliverables.iter_mut().for_each(trim);
 }
 
 /// Publishes a draft: valid, and every member accepted.
@@ -343,7 +352,7 @@ async fn update_gig(
 async fn publish_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
     let gig = gigs::owned(&state, &id, user.id()).await?;
@@ -358,7 +367,7 @@ async fn publish_gig(
 async fn archive_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
     let gig = gigs::owned(&state, &id, user.id()).await?;
@@ -391,7 +400,7 @@ pub struct MembersRequest {
 async fn set_members(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     request: RequestId,
     ApiJson(body): ApiJson<MembersRequest>,
 ) -> ApiResult<axum::Json<GigView>> {
@@ -412,7 +421,7 @@ async fn set_members(
 async fn accept_invitation(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
     Ok(axum::Json(GigView::from(
@@ -426,7 +435,7 @@ async fn accept_invitation(
 async fn decline_invitation(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
     Ok(axum::Json(GigView::from(
@@ -435,6 +444,7 @@ async fn decline_invitation(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SlotsQuery {
     /// RFC 3339 instant, inclusive.
@@ -443,6 +453,35 @@ pub struct SlotsQuery {
     pub to: String,
     /// IANA zone to present the slots in (default UTC).
     pub tz: Option<String>,
+}
+
+impl SlotsQuery {
+    /// The range and the zone, with every field error at once.
+    fn read(&self) -> Result<(Timestamp, Timestamp, TimeZone), ApiError> {
+        let mut errors = ValidationErrors::default();
+        let from = self
+            .from
+            .parse::<Timestamp>()
+            .map_err(|_| errors.add("from", "invalid_instant", "must be an RFC 3339 instant"))
+            .ok();
+        let to = self
+            .to
+            .parse::<Timestamp>()
+            .map_err(|_| errors.add("to", "invalid_instant", "must be an RFC 3339 instant"))
+            .ok();
+        let zone = TimeZone::get(self.zone_name())
+            .map_err(|_| errors.add("tz", "invalid_time_zone", "must be an IANA time zone"))
+            .ok();
+        let (Some(from), Some(to), Some(zone)) = (from, to, zone) else {
+            return Err(ApiError::Validation(errors));
+        };
+        gigs::check_range(from, to)?;
+        Ok((from, to, zone))
+    }
+
+    fn zone_name(&self) -> &str {
+        self.tz.as_deref().unwrap_or("UTC")
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -465,52 +504,18 @@ pub struct SlotList {
 async fn gig_slots(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
-    query: Result<Query<SlotsQuery>, axum::extract::rejection::QueryRejection>,
+    PathId(id): PathId,
+    ApiQuery(query): ApiQuery<SlotsQuery>,
 ) -> ApiResult<axum::Json<SlotList>> {
-    let Query(query) = query.map_err(|e| ApiError::invalid("query", "invalid", &e.body_text()))?;
+    let (from, to, zone) = query.read()?;
     let gig = gigs::visible(&state, &id, user.id()).await?;
-    let mut errors = noillin_domain::ValidationErrors::default();
-    let from = query
-        .from
-        .parse::<Timestamp>()
-        .map_err(|_| errors.add("from", "invalid_instant", "must be an RFC 3339 instant"))
-        .ok();
-    let to = query
-        .to
-        .parse::<Timestamp>()
-        .map_err(|_| errors.add("to", "invalid_instant", "must be an RFC 3339 instant"))
-        .ok();
-    let zone_name = query.tz.unwrap_or_else(|| "UTC".to_owned());
-    let zone = jiff::tz::TimeZone::get(&zone_name)
-        .map_err(|_| errors.add("tz", "invalid_time_zone", "must be an IANA time zone"))
-        .ok();
-    let (Some(from), Some(to), Some(zone)) = (from, to, zone) else {
-        return Err(ApiError::Validation(errors));
-    };
-    if to <= from {
-        return Err(ApiError::invalid(
-            "to",
-            "invalid_range",
-            "must be after from",
-        ));
-    }
-    if to.duration_since(from) > jiff::SignedDuration::from_hours(MAX_QUERY_DAYS * 24) {
-        return Err(ApiError::invalid(
-            "to",
-            "range_too_long",
-            "the range may span at most 62 days",
-        ));
-    }
-    let duration = jiff::SignedDuration::from_mins(i64::from(gig.terms.duration_minutes));
-    // Drafts can be previewed by their members; archived gigs offer nothing.
-    let bookable = gig.status == GigStatus::Published
-        || (gig.status == GigStatus::Draft && gig.is_member(user.id()));
-    let starts = if bookable {
-        gigs::gig_slots(&state, &gig, from, to).await?
-    } else {
+    // Archived gigs offer nothing. A draft is visible to its members only, who may preview it.
+    let starts = if gig.status == GigStatus::Archived {
         Vec::new()
+    } else {
+        gigs::gig_slots(&state, &gig, from, to).await?
     };
+    let duration = jiff::SignedDuration::from_mins(i64::from(gig.terms.duration_minutes));
     let slots = starts
         .into_iter()
         .map(|start| SlotView {
@@ -520,13 +525,13 @@ async fn gig_slots(
         .collect();
     Ok(axum::Json(SlotList {
         gig_id: gig.id.to_string(),
-        time_zone: zone_name,
+        time_zone: query.zone_name().to_owned(),
         slots,
     }))
 }
 
 /// An instant as RFC 3339 with the offset `zone` has at that instant.
-fn rfc3339_in(instant: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+fn rfc3339_in(instant: Timestamp, zone: &TimeZone) -> String {
     instant
         .display_with_offset(zone.to_offset(instant))
         .to_string()

@@ -9,7 +9,7 @@ mod notifications;
 mod profiles;
 pub mod views;
 
-use axum::{Router, extract::DefaultBodyLimit, routing::get};
+use axum::{Router, extract::DefaultBodyLimit, http::StatusCode, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
 use noillin_service::{http, ops, problem};
 use serde::Serialize;
@@ -23,7 +23,7 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable};
 
-use crate::AppState;
+use crate::{AppState, error::ApiError, extract::MAX_ID_LEN};
 
 /// Largest JSON body the API reads (the gateway allows more for later uploads).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -50,8 +50,6 @@ pub struct FieldErrorDoc {
 
 /// Longest page a list returns.
 const MAX_PAGE: u32 = 100;
-/// Longest cursor (an id from a previous page) a list accepts.
-const MAX_CURSOR_LEN: usize = 64;
 
 /// Checks a list's paging query: the page size (`limit`, 1 to 100, default 20) and the cursor
 /// (named `cursor_field`, an id from a previous page). Returns the page size.
@@ -59,23 +57,32 @@ pub(crate) fn page_limit(
     limit: Option<u32>,
     cursor_field: &str,
     cursor: Option<&str>,
-) -> Result<u32, crate::error::ApiError> {
+) -> Result<u32, ApiError> {
     let limit = limit.unwrap_or(20);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(crate::error::ApiError::invalid(
+        return Err(ApiError::invalid(
             "limit",
             "out_of_range",
             "must be between 1 and 100",
         ));
     }
-    if cursor.is_some_and(|c| c.len() > MAX_CURSOR_LEN) {
-        return Err(crate::error::ApiError::invalid(
+    if cursor.is_some_and(|c| c.len() > MAX_ID_LEN) {
+        return Err(ApiError::invalid(
             cursor_field,
             "invalid",
             "must be an id from a previous page",
         ));
     }
     Ok(limit)
+}
+
+/// The cursor of the page after `items`: its last id when the page is full (a full last page
+/// costs the client one more, empty, request).
+pub(crate) fn next_cursor<T>(items: &[T], limit: u32, id: impl Fn(&T) -> String) -> Option<String> {
+    items
+        .last()
+        .filter(|_| items.len() >= limit as usize)
+        .map(id)
 }
 
 /// The API's routes and their OpenAPI description, from the same declarations.
@@ -114,6 +121,7 @@ pub fn router(state: AppState, readiness: ops::Readiness, metrics: PrometheusHan
             "/openapi.json",
             get(move || async move { axum::Json(spec) }),
         )
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     http::instrument(
@@ -122,5 +130,14 @@ pub fn router(state: AppState, readiness: ops::Readiness, metrics: PrometheusHan
             .nest("/api/v1", api)
             .merge(Router::from(Scalar::with_url("/api/docs", openapi)))
             .fallback(problem::not_found),
+    )
+}
+
+/// A known path with a method it does not have; axum keeps the `Allow` header.
+async fn method_not_allowed() -> problem::Problem {
+    problem::Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
     )
 }

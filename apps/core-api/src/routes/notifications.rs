@@ -1,7 +1,7 @@
 //! `/notifications`: what the signed-in user was told about, newest first, and marking it read.
 //! Everyone sees only their own; another user's notification id answers 404.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use noillin_domain::notification::{Notification, NotificationId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -9,13 +9,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
-    error::{ApiError, ApiResult},
-    extract::AuthUser,
-    routes::{ProblemDoc, page_limit},
+    error::ApiResult,
+    extract::{ApiQuery, AuthUser, PathId},
+    routes::{ProblemDoc, next_cursor, page_limit},
 };
-
-/// Longest id a client can present (ids are UUIDs).
-const MAX_ID_LEN: usize = 64;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,6 +53,7 @@ impl From<&Notification> for NotificationView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: only unread notifications.
@@ -82,9 +80,8 @@ pub struct NotificationPage {
 async fn list_notifications(
     State(state): State<AppState>,
     user: AuthUser,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<NotificationPage>> {
-    let Query(query) = query.map_err(|e| ApiError::invalid("query", "invalid", &e.body_text()))?;
     let limit = page_limit(query.limit, "before", query.before.as_deref())?;
     let before = query.before.map(NotificationId::from_string);
     let notifications = &state.store.notifications;
@@ -92,13 +89,10 @@ async fn list_notifications(
         .list(user.id(), query.unread, before.as_ref(), limit)
         .await?;
     let unread_count = notifications.unread_count(user.id()).await?;
-    let next_before = (items.len() == limit as usize)
-        .then(|| items.last().map(|n| n.id.to_string()))
-        .flatten();
     Ok(axum::Json(NotificationPage {
         items: items.iter().map(NotificationView::from).collect(),
         unread_count,
-        next_before,
+        next_before: next_cursor(&items, limit, |n| n.id.to_string()),
     }))
 }
 
@@ -108,11 +102,8 @@ async fn list_notifications(
 async fn mark_read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<axum::Json<NotificationView>> {
-    if id.len() > MAX_ID_LEN {
-        return Err(ApiError::NotFound);
-    }
     let notification = state
         .store
         .notifications

@@ -1,16 +1,16 @@
 //! Profiles: each user reads and edits their own; anyone signed in reads an influencer's public
 //! profile. Brands' profiles are private to the brand.
 
-use axum::extract::{Path, State};
-use noillin_domain::{Role, UserId, UserStatus};
+use axum::extract::State;
+use noillin_domain::UserId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    AppState,
+    AppState, accounts,
     error::{ApiError, ApiResult},
-    extract::{ApiJson, AuthUser, Brand, Influencer, WithRole},
+    extract::{ApiJson, AuthUser, Brand, Influencer, PathId, WithRole},
     routes::{
         ProblemDoc,
         views::{BrandProfileView, InfluencerProfileView, SocialAccountView},
@@ -104,19 +104,10 @@ async fn update_my_influencer_profile(
 async fn influencer_profile(
     State(state): State<AppState>,
     _viewer: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<axum::Json<InfluencerProfileView>> {
-    if id.len() > 64 {
-        return Err(ApiError::NotFound);
-    }
     let id = UserId::from_string(id);
-    let visible = state
-        .store
-        .users
-        .find_by_id(&id)
-        .await?
-        .is_some_and(|u| u.role == Role::Influencer && u.status == UserStatus::Active);
-    if !visible {
+    if accounts::active_influencer(&state, &id).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     let profile = state

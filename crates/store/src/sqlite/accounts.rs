@@ -1,6 +1,21 @@
 //! Users and profiles in SQLite.
 
-use super::*;
+use async_trait::async_trait;
+use jiff::Timestamp;
+use noillin_domain::{BrandProfile, Email, InfluencerProfile, Role, User, UserId, UserStatus};
+use rusqlite::{OptionalExtension, Row, Transaction};
+
+use super::{SqliteStore, changed_one, corrupt, db_error, from_json, millis, timestamp, to_json};
+use crate::{NewProfile, ProfileRepository, StoreError, UserRepository};
+
+/// The columns of `users`, in the order [`UserRow::from_row`] reads them.
+const USER_COLUMNS: &str = "id, email, password_hash, role, status, token_version, display_name, \
+                            created_at, updated_at";
+
+const INFLUENCER_COLUMNS: &str = "user_id, display_name, bio, niches, languages, location, \
+                                  time_zone, social_accounts, rating, review_count";
+
+const BRAND_COLUMNS: &str = "user_id, company_name, industry, website, contact_name";
 
 /// A `users` row as stored, before its values are checked.
 struct UserRow {
@@ -47,7 +62,7 @@ impl UserRow {
     }
 }
 
-/// An `influencer_profiles` row as stored.
+/// An `influencer_profiles` row: the profile with its lists encoded as JSON.
 struct InfluencerRow {
     user_id: String,
     display_name: String,
@@ -62,6 +77,21 @@ struct InfluencerRow {
 }
 
 impl InfluencerRow {
+    fn encode(profile: &InfluencerProfile) -> Result<Self, StoreError> {
+        Ok(Self {
+            user_id: profile.user_id.as_str().to_owned(),
+            display_name: profile.display_name.clone(),
+            bio: profile.bio.clone(),
+            niches: to_json(&profile.niches)?,
+            languages: to_json(&profile.languages)?,
+            location: profile.location.clone(),
+            time_zone: profile.time_zone.clone(),
+            social_accounts: to_json(&profile.social_accounts)?,
+            rating: profile.rating,
+            review_count: i64::from(profile.review_count),
+        })
+    }
+
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             user_id: row.get(0)?,
@@ -86,14 +116,32 @@ impl InfluencerRow {
             languages: from_json("languages", &self.languages)?,
             location: self.location,
             time_zone: self.time_zone,
-            social_accounts: from_json::<Vec<SocialAccount>>(
-                "social accounts",
-                &self.social_accounts,
-            )?,
+            social_accounts: from_json("social accounts", &self.social_accounts)?,
             rating: self.rating,
             review_count: u32::try_from(self.review_count)
                 .map_err(|e| corrupt("review count", e))?,
         })
+    }
+
+    /// Runs `sql` with the row's values bound as `?1`..`?10` in `INFLUENCER_COLUMNS` order;
+    /// returns how many rows it changed.
+    fn execute(&self, tx: &Transaction<'_>, sql: &str) -> Result<usize, StoreError> {
+        tx.execute(
+            sql,
+            rusqlite::params![
+                self.user_id,
+                self.display_name,
+                self.bio,
+                self.niches,
+                self.languages,
+                self.location,
+                self.time_zone,
+                self.social_accounts,
+                self.rating,
+                self.review_count,
+            ],
+        )
+        .map_err(db_error)
     }
 }
 
@@ -107,98 +155,106 @@ fn brand_from_row(row: &Row<'_>) -> rusqlite::Result<BrandProfile> {
     })
 }
 
-/// The values of an influencer profile in `INFLUENCER_COLUMNS` order after `user_id`, encoded.
-struct InfluencerValues {
-    display_name: String,
-    bio: String,
-    niches: String,
-    languages: String,
-    location: Option<String>,
-    time_zone: String,
-    social_accounts: String,
-    rating: Option<f64>,
-    review_count: i64,
-}
-
-impl InfluencerValues {
-    fn encode(profile: &InfluencerProfile) -> Result<Self, StoreError> {
-        Ok(Self {
-            display_name: profile.display_name.clone(),
-            bio: profile.bio.clone(),
-            niches: to_json(&profile.niches)?,
-            languages: to_json(&profile.languages)?,
-            location: profile.location.clone(),
-            time_zone: profile.time_zone.clone(),
-            social_accounts: to_json(&profile.social_accounts)?,
-            rating: profile.rating,
-            review_count: i64::from(profile.review_count),
-        })
-    }
-}
-
-/// Inserts the influencer profile of `user_id` (the user being created, whatever
-/// `profile.user_id` says).
-fn insert_influencer(
+/// Runs `sql` with the brand profile's values bound as `?1`..`?5` in `BRAND_COLUMNS` order;
+/// returns how many rows it changed.
+fn execute_brand(
     tx: &Transaction<'_>,
-    user_id: &str,
-    values: &InfluencerValues,
-) -> Result<(), StoreError> {
-    tx.execute(
-        &format!(
-            "INSERT INTO influencer_profiles ({INFLUENCER_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-        ),
-        rusqlite::params![
-            user_id,
-            values.display_name,
-            values.bio,
-            values.niches,
-            values.languages,
-            values.location,
-            values.time_zone,
-            values.social_accounts,
-            values.rating,
-            values.review_count,
-        ],
-    )
-    .map_err(db_error)?;
-    Ok(())
-}
-
-fn insert_brand(
-    tx: &Transaction<'_>,
-    user_id: &str,
+    sql: &str,
     profile: &BrandProfile,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     tx.execute(
-        &format!("INSERT INTO brand_profiles ({BRAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        sql,
         rusqlite::params![
-            user_id,
+            profile.user_id.as_str(),
             profile.company_name,
             profile.industry,
             profile.website,
             profile.contact_name,
         ],
     )
-    .map_err(db_error)?;
-    Ok(())
+    .map_err(db_error)
 }
 
+const UPDATE_INFLUENCER: &str = "UPDATE influencer_profiles SET display_name = ?2, bio = ?3, \
+                                 niches = ?4, languages = ?5, location = ?6, time_zone = ?7, \
+                                 social_accounts = ?8, rating = ?9, review_count = ?10 \
+                                 WHERE user_id = ?1";
+
+const UPDATE_BRAND: &str = "UPDATE brand_profiles SET company_name = ?2, industry = ?3, \
+                            website = ?4, contact_name = ?5 WHERE user_id = ?1";
+
 /// The profile to insert with a user, encoded before the blocking task starts.
-enum ProfileValues {
-    Influencer(InfluencerValues),
+enum ProfileRow {
+    Influencer(InfluencerRow),
     Brand(BrandProfile),
     None,
+}
+
+impl SqliteStore {
+    /// The user whose `column` (a unique one) holds `value`.
+    async fn find_user(
+        &self,
+        column: &'static str,
+        value: String,
+    ) -> Result<Option<User>, StoreError> {
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"),
+                    [value],
+                    UserRow::from_row,
+                )
+                .optional()
+                .map_err(db_error)?
+                .map(UserRow::into_user)
+                .transpose()
+        })
+        .await
+    }
+
+    /// Sets `column` to `value`, stamps `updated_at` and bumps the token version in one
+    /// statement; returns the updated user.
+    async fn bump_token_version(
+        &self,
+        id: &UserId,
+        column: &'static str,
+        value: String,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let id = id.as_str().to_owned();
+        self.write(move |tx| {
+            tx.query_row(
+                &format!(
+                    "UPDATE users SET {column} = ?1, token_version = token_version + 1, \
+                     updated_at = ?2 WHERE id = ?3 RETURNING {USER_COLUMNS}"
+                ),
+                rusqlite::params![value, millis(now), id],
+                UserRow::from_row,
+            )
+            .optional()
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound)?
+            .into_user()
+        })
+        .await
+    }
 }
 
 #[async_trait]
 impl UserRepository for SqliteStore {
     async fn insert(&self, user: &User, profile: &NewProfile) -> Result<(), StoreError> {
         let user = user.clone();
+        // The profile belongs to the user being created, whatever its `user_id` says.
         let profile = match profile {
-            NewProfile::Influencer(p) => ProfileValues::Influencer(InfluencerValues::encode(p)?),
-            NewProfile::Brand(p) => ProfileValues::Brand(p.clone()),
-            NewProfile::None => ProfileValues::None,
+            NewProfile::Influencer(p) => ProfileRow::Influencer(InfluencerRow {
+                user_id: user.id.as_str().to_owned(),
+                ..InfluencerRow::encode(p)?
+            }),
+            NewProfile::Brand(p) => ProfileRow::Brand(BrandProfile {
+                user_id: user.id.clone(),
+                ..p.clone()
+            }),
+            NewProfile::None => ProfileRow::None,
         };
         self.write(move |tx| {
             tx.execute(
@@ -219,48 +275,33 @@ impl UserRepository for SqliteStore {
             )
             .map_err(db_error)?;
             match &profile {
-                ProfileValues::Influencer(values) => {
-                    insert_influencer(tx, user.id.as_str(), values)
-                }
-                ProfileValues::Brand(brand) => insert_brand(tx, user.id.as_str(), brand),
-                ProfileValues::None => Ok(()),
-            }
+                ProfileRow::Influencer(row) => row.execute(
+                    tx,
+                    &format!(
+                        "INSERT INTO influencer_profiles ({INFLUENCER_COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                    ),
+                )?,
+                ProfileRow::Brand(brand) => execute_brand(
+                    tx,
+                    &format!(
+                        "INSERT INTO brand_profiles ({BRAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                    ),
+                    brand,
+                )?,
+                ProfileRow::None => 0,
+            };
+            Ok(())
         })
         .await
     }
 
     async fn find_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        let id = id.as_str().to_owned();
-        self.read(move |connection| {
-            connection
-                .query_row(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-                    [id],
-                    UserRow::from_row,
-                )
-                .optional()
-                .map_err(db_error)?
-                .map(UserRow::into_user)
-                .transpose()
-        })
-        .await
+        self.find_user("id", id.as_str().to_owned()).await
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
-        let email = email.as_str().to_owned();
-        self.read(move |connection| {
-            connection
-                .query_row(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
-                    [email],
-                    UserRow::from_row,
-                )
-                .optional()
-                .map_err(db_error)?
-                .map(UserRow::into_user)
-                .transpose()
-        })
-        .await
+        self.find_user("email", email.as_str().to_owned()).await
     }
 
     async fn set_status(
@@ -269,22 +310,8 @@ impl UserRepository for SqliteStore {
         status: UserStatus,
         now: Timestamp,
     ) -> Result<User, StoreError> {
-        let id = id.as_str().to_owned();
-        self.write(move |tx| {
-            tx.query_row(
-                &format!(
-                    "UPDATE users SET status = ?1, token_version = token_version + 1, \
-                     updated_at = ?2 WHERE id = ?3 RETURNING {USER_COLUMNS}"
-                ),
-                rusqlite::params![status.as_str(), millis(now), id],
-                UserRow::from_row,
-            )
-            .optional()
-            .map_err(db_error)?
-            .ok_or(StoreError::NotFound)?
-            .into_user()
-        })
-        .await
+        self.bump_token_version(id, "status", status.as_str().to_owned(), now)
+            .await
     }
 
     async fn set_password_hash(
@@ -293,23 +320,8 @@ impl UserRepository for SqliteStore {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<User, StoreError> {
-        let id = id.as_str().to_owned();
-        let password_hash = password_hash.to_owned();
-        self.write(move |tx| {
-            tx.query_row(
-                &format!(
-                    "UPDATE users SET password_hash = ?1, token_version = token_version + 1, \
-                     updated_at = ?2 WHERE id = ?3 RETURNING {USER_COLUMNS}"
-                ),
-                rusqlite::params![password_hash, millis(now), id],
-                UserRow::from_row,
-            )
-            .optional()
-            .map_err(db_error)?
-            .ok_or(StoreError::NotFound)?
-            .into_user()
-        })
-        .await
+        self.bump_token_version(id, "password_hash", password_hash.to_owned(), now)
+            .await
     }
 }
 
@@ -335,34 +347,9 @@ impl ProfileRepository for SqliteStore {
     }
 
     async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError> {
-        let user_id = profile.user_id.as_str().to_owned();
-        let values = InfluencerValues::encode(profile)?;
-        self.write(move |tx| {
-            let changed = tx
-                .execute(
-                    "UPDATE influencer_profiles SET display_name = ?2, bio = ?3, niches = ?4, \
-                     languages = ?5, location = ?6, time_zone = ?7, social_accounts = ?8, \
-                     rating = ?9, review_count = ?10 WHERE user_id = ?1",
-                    rusqlite::params![
-                        user_id,
-                        values.display_name,
-                        values.bio,
-                        values.niches,
-                        values.languages,
-                        values.location,
-                        values.time_zone,
-                        values.social_accounts,
-                        values.rating,
-                        values.review_count,
-                    ],
-                )
-                .map_err(db_error)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
-        })
-        .await
+        let row = InfluencerRow::encode(profile)?;
+        self.write(move |tx| changed_one(row.execute(tx, UPDATE_INFLUENCER)?))
+            .await
     }
 
     async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError> {
@@ -382,25 +369,7 @@ impl ProfileRepository for SqliteStore {
 
     async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError> {
         let profile = profile.clone();
-        self.write(move |tx| {
-            let changed = tx
-                .execute(
-                    "UPDATE brand_profiles SET company_name = ?2, industry = ?3, website = ?4, \
-                     contact_name = ?5 WHERE user_id = ?1",
-                    rusqlite::params![
-                        profile.user_id.as_str(),
-                        profile.company_name,
-                        profile.industry,
-                        profile.website,
-                        profile.contact_name,
-                    ],
-                )
-                .map_err(db_error)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |tx| changed_one(execute_brand(tx, UPDATE_BRAND, &profile)?))
+            .await
     }
 }

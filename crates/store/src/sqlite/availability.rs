@@ -12,8 +12,8 @@ use noillin_domain::{
 };
 use rusqlite::Connection;
 
-use super::{SqliteStore, corrupt, db_error, from_json, to_json};
-use crate::{AvailabilityRepository, StoreError};
+use super::{SqliteStore, changed_one, corrupt, db_error, from_json, to_json};
+use crate::{AvailabilityRepository, StoreError, distinct};
 
 /// The weekly rows and override rows of the users in the JSON array `?1`, in one statement (so
 /// one snapshot): `(user_id, date, json)` where `date` is NULL for the weekly row.
@@ -24,21 +24,15 @@ const RULES_OF_USERS: &str = "\
     SELECT user_id, date, value FROM availability_overrides \
     WHERE user_id IN (SELECT value FROM json_each(?1))";
 
-/// The rules of each of `users` (distinct, in the order given; empty rules for users without
-/// rows).
+/// The rules of each of `users` (distinct), in the order given; empty rules for users without
+/// rows.
 fn rules_of(
     connection: &Connection,
     users: &[String],
 ) -> Result<Vec<(UserId, AvailabilityRules)>, StoreError> {
-    let mut distinct: Vec<&String> = Vec::with_capacity(users.len());
-    for user in users {
-        if !distinct.contains(&user) {
-            distinct.push(user);
-        }
-    }
     let mut found: HashMap<String, AvailabilityRules> = HashMap::new();
-    if !distinct.is_empty() {
-        let ids = to_json(&distinct)?;
+    if !users.is_empty() {
+        let ids = to_json(users)?;
         let mut statement = connection
             .prepare_cached(RULES_OF_USERS)
             .map_err(db_error)?;
@@ -67,10 +61,10 @@ fn rules_of(
             }
         }
     }
-    Ok(distinct
-        .into_iter()
+    Ok(users
+        .iter()
         .map(|user| {
-            let rules = found.remove(user.as_str()).unwrap_or_default();
+            let rules = found.remove(user).unwrap_or_default();
             (UserId::from_string(user.clone()), rules)
         })
         .collect())
@@ -96,7 +90,10 @@ impl AvailabilityRepository for SqliteStore {
         &self,
         users: &[UserId],
     ) -> Result<Vec<(UserId, AvailabilityRules)>, StoreError> {
-        let users: Vec<String> = users.iter().map(|u| u.as_str().to_owned()).collect();
+        let users: Vec<String> = distinct(users)
+            .into_iter()
+            .map(|u| u.as_str().to_owned())
+            .collect();
         self.read(move |connection| rules_of(connection, &users))
             .await
     }
@@ -147,10 +144,7 @@ impl AvailabilityRepository for SqliteStore {
                     rusqlite::params![user, date],
                 )
                 .map_err(db_error)?;
-            if removed == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
+            changed_one(removed)
         })
         .await
     }

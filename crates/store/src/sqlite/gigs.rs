@@ -73,7 +73,7 @@ fn version_value(version: u64) -> Result<i64, StoreError> {
     })
 }
 
-/// Decodes the `document` column of every row of `rows`.
+/// Runs `statement` and decodes the gig document in the first column of each row.
 fn gigs_from(
     statement: &mut rusqlite::Statement<'_>,
     params: impl rusqlite::Params,

@@ -6,7 +6,7 @@ use noillin_domain::{
     Email,
     mail::{Mail, MailId, MailStatus},
 };
-use rusqlite::OptionalExtension;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{SqliteStore, corrupt, db_error, millis, timestamp};
 use crate::{MailRepository, StoreError};
@@ -60,38 +60,54 @@ impl MailRow {
     }
 }
 
+/// The mail with this id, as stored.
+fn select(connection: &Connection, id: &str) -> Result<Option<MailRow>, StoreError> {
+    connection
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM mails WHERE id = ?1"),
+            [id],
+            MailRow::read,
+        )
+        .optional()
+        .map_err(db_error)
+}
+
 #[async_trait]
 impl MailRepository for SqliteStore {
     async fn insert(&self, mail: &Mail) -> Result<Mail, StoreError> {
         let mail = mail.clone();
-        // Insert and read back in one IMMEDIATE transaction: of two racing inserts the second
-        // finds the first one's row, and both return it.
+        // One IMMEDIATE transaction: of two racing inserts the second finds the first one's
+        // row, and both return it.
         let row = self
             .write(move |tx| {
-                tx.execute(
-                    &format!(
-                        "INSERT INTO mails ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-                         ON CONFLICT (id) DO NOTHING"
-                    ),
-                    rusqlite::params![
-                        mail.id.as_str(),
-                        mail.to.as_str(),
-                        mail.template,
-                        mail.subject,
-                        mail.status.as_str(),
-                        i64::from(mail.attempts),
-                        mail.last_error,
-                        millis(mail.created_at),
-                        millis(mail.updated_at),
-                    ],
-                )
-                .map_err(db_error)?;
-                tx.query_row(
-                    &format!("SELECT {COLUMNS} FROM mails WHERE id = ?1"),
-                    [mail.id.as_str()],
-                    MailRow::read,
-                )
-                .map_err(db_error)
+                let inserted = tx
+                    .query_row(
+                        &format!(
+                            "INSERT INTO mails ({COLUMNS}) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                             ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
+                        ),
+                        rusqlite::params![
+                            mail.id.as_str(),
+                            mail.to.as_str(),
+                            mail.template,
+                            mail.subject,
+                            mail.status.as_str(),
+                            i64::from(mail.attempts),
+                            mail.last_error,
+                            millis(mail.created_at),
+                            millis(mail.updated_at),
+                        ],
+                        MailRow::read,
+                    )
+                    .optional()
+                    .map_err(db_error)?;
+                match inserted {
+                    Some(row) => Ok(row),
+                    None => select(tx, mail.id.as_str())?.ok_or_else(|| {
+                        StoreError::Unavailable("mail vanished after a duplicate insert".into())
+                    }),
+                }
             })
             .await?;
         row.into_mail()
@@ -99,19 +115,8 @@ impl MailRepository for SqliteStore {
 
     async fn find(&self, id: &MailId) -> Result<Option<Mail>, StoreError> {
         let id = id.as_str().to_owned();
-        self.read(move |connection| {
-            connection
-                .query_row(
-                    &format!("SELECT {COLUMNS} FROM mails WHERE id = ?1"),
-                    [id],
-                    MailRow::read,
-                )
-                .optional()
-                .map_err(db_error)?
-                .map(MailRow::into_mail)
-                .transpose()
-        })
-        .await
+        self.read(move |connection| select(connection, &id)?.map(MailRow::into_mail).transpose())
+            .await
     }
 
     async fn start_attempt(

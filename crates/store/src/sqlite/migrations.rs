@@ -21,17 +21,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
 /// once: each migration runs in its own `BEGIN IMMEDIATE` transaction (one writer at a time) and
 /// re-checks inside it whether another process applied it meanwhile.
 pub(super) fn migrate(connection: &mut Connection, now_ms: i64) -> Result<usize, StoreError> {
-    let tx = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+    // Checked first without the write lock, like each migration below: only a fresh file needs
+    // it, and an existing database then opens without queueing behind writers.
+    if !has_migrations_table(connection)? {
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    INTEGER PRIMARY KEY NOT NULL,
+                 applied_at INTEGER NOT NULL
+             ) STRICT;",
+        )
         .map_err(db_error)?;
-    tx.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    INTEGER PRIMARY KEY NOT NULL,
-             applied_at INTEGER NOT NULL
-         ) STRICT;",
-    )
-    .map_err(db_error)?;
-    tx.commit().map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+    }
 
     let mut applied = 0;
     for (index, sql) in MIGRATIONS.iter().enumerate() {
@@ -71,6 +75,18 @@ pub(super) fn migrate(connection: &mut Connection, now_ms: i64) -> Result<usize,
         );
     }
     Ok(applied)
+}
+
+fn has_migrations_table(connection: &Connection) -> Result<bool, StoreError> {
+    connection
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()
+        .map(|row| row.is_some())
+        .map_err(db_error)
 }
 
 fn is_applied(connection: &Connection, version: i64) -> Result<bool, StoreError> {

@@ -1,6 +1,14 @@
 //! Refresh-token families and password reset tokens in SQLite.
 
-use super::*;
+use async_trait::async_trait;
+use jiff::Timestamp;
+use noillin_domain::UserId;
+use rusqlite::{OptionalExtension, Transaction};
+
+use super::{SqliteStore, db_error, millis, outbox};
+use crate::{
+    OutboxMessage, PasswordResetRepository, RefreshToken, Rotation, SessionRepository, StoreError,
+};
 
 /// The state of a presented refresh token.
 struct StoredToken {
@@ -11,26 +19,44 @@ struct StoredToken {
     revoked_at: Option<i64>,
 }
 
+fn insert_token(tx: &Transaction<'_>, token: &RefreshToken) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            token.token_hash,
+            token.family_id,
+            token.user_id.as_str(),
+            millis(token.issued_at),
+            millis(token.expires_at),
+        ],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Revokes every unrevoked token whose `column` holds `value`.
+fn revoke_where(
+    tx: &Transaction<'_>,
+    column: &'static str,
+    value: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "UPDATE refresh_tokens SET revoked_at = ?1 WHERE {column} = ?2 AND revoked_at IS NULL"
+        ),
+        rusqlite::params![now, value],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
 #[async_trait]
 impl SessionRepository for SqliteStore {
     async fn insert(&self, token: &RefreshToken) -> Result<(), StoreError> {
         let token = token.clone();
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, \
-                 expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![
-                    token.token_hash,
-                    token.family_id,
-                    token.user_id.as_str(),
-                    millis(token.issued_at),
-                    millis(token.expires_at),
-                ],
-            )
-            .map_err(db_error)?;
-            Ok(())
-        })
-        .await
+        self.write(move |tx| insert_token(tx, &token)).await
     }
 
     async fn rotate(
@@ -71,12 +97,7 @@ impl SessionRepository for SqliteStore {
             if stored.consumed_at.is_some() {
                 // Presented again after it was rotated: replay or theft. Even when the family
                 // is already revoked (an earlier replay, a racing rotation), this is reuse.
-                tx.execute(
-                    "UPDATE refresh_tokens SET revoked_at = ?1 \
-                     WHERE family_id = ?2 AND revoked_at IS NULL",
-                    rusqlite::params![now, stored.family_id],
-                )
-                .map_err(db_error)?;
+                revoke_where(tx, "family_id", &stored.family_id, now)?;
                 return Ok(Rotation::Reused {
                     user_id: UserId::from_string(stored.user_id),
                     family_id: stored.family_id,
@@ -92,21 +113,16 @@ impl SessionRepository for SqliteStore {
             .map_err(db_error)?;
             // The next token joins the presented token's family and user, whatever the caller
             // put in `next`.
-            tx.execute(
-                "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, \
-                 expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![
-                    next.token_hash,
-                    stored.family_id,
-                    stored.user_id,
-                    millis(next.issued_at),
-                    millis(next.expires_at),
-                ],
-            )
-            .map_err(db_error)?;
-            Ok(Rotation::Rotated {
-                user_id: UserId::from_string(stored.user_id),
-            })
+            let user_id = UserId::from_string(stored.user_id);
+            insert_token(
+                tx,
+                &RefreshToken {
+                    family_id: stored.family_id,
+                    user_id: user_id.clone(),
+                    ..next
+                },
+            )?;
+            Ok(Rotation::Rotated { user_id })
         })
         .await
     }
@@ -140,31 +156,15 @@ impl SessionRepository for SqliteStore {
     async fn revoke_family(&self, family_id: &str, now: Timestamp) -> Result<(), StoreError> {
         let family_id = family_id.to_owned();
         let now = millis(now);
-        self.write(move |tx| {
-            tx.execute(
-                "UPDATE refresh_tokens SET revoked_at = ?1 \
-                 WHERE family_id = ?2 AND revoked_at IS NULL",
-                rusqlite::params![now, family_id],
-            )
-            .map_err(db_error)?;
-            Ok(())
-        })
-        .await
+        self.write(move |tx| revoke_where(tx, "family_id", &family_id, now))
+            .await
     }
 
     async fn revoke_user(&self, user_id: &UserId, now: Timestamp) -> Result<(), StoreError> {
         let user_id = user_id.as_str().to_owned();
         let now = millis(now);
-        self.write(move |tx| {
-            tx.execute(
-                "UPDATE refresh_tokens SET revoked_at = ?1 \
-                 WHERE user_id = ?2 AND revoked_at IS NULL",
-                rusqlite::params![now, user_id],
-            )
-            .map_err(db_error)?;
-            Ok(())
-        })
-        .await
+        self.write(move |tx| revoke_where(tx, "user_id", &user_id, now))
+            .await
     }
 }
 

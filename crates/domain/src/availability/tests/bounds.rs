@@ -11,13 +11,7 @@ fn booking_checks_use_the_listing_rules() {
     member.busy = busy(&[("2026-06-10T10:00:00Z", "2026-06-10T11:00:00Z")]);
     let members = [member];
     let settings = SlotSettings::new(mins(60));
-    let query = SlotQuery {
-        members: &members,
-        settings: &settings,
-        cap_zone: &members[0].time_zone,
-        booked_starts: &[],
-        now: at(LONG_AGO),
-    };
+    let query = query(&members, &settings, &[], at(LONG_AGO));
     let bookable = |start: &str| is_bookable(&query, at(start)).unwrap();
     assert!(bookable("2026-06-10T09:00:00Z"));
     assert!(bookable("2026-06-10T11:00:00Z"));
@@ -62,13 +56,7 @@ fn available_intervals_join_touching_windows_and_clip_to_the_range() {
 fn ranges_must_be_non_empty_and_at_most_62_days() {
     let members = [daily("UTC", &[window("09:00", "17:00")])];
     let settings = SlotSettings::new(mins(60));
-    let query = SlotQuery {
-        members: &members,
-        settings: &settings,
-        cap_zone: &members[0].time_zone,
-        booked_starts: &[],
-        now: at(LONG_AGO),
-    };
+    let query = query(&members, &settings, &[], at(LONG_AGO));
     let from = at(DAY_START);
     assert_eq!(slots(&query, from, from), Err(SlotError::EmptyRange));
     assert_eq!(
@@ -95,13 +83,7 @@ fn invalid_input_is_refused_with_field_paths() {
         interval: Some(jiff::SignedDuration::ZERO),
         ..SlotSettings::new(mins(60))
     };
-    let query = SlotQuery {
-        members: &members,
-        settings: &settings,
-        cap_zone: &members[0].time_zone,
-        booked_starts: &[],
-        now: at(LONG_AGO),
-    };
+    let query = query(&members, &settings, &[], at(LONG_AGO));
     let Err(SlotError::Invalid(ValidationErrors(errors))) =
         slots(&query, at(DAY_START), at(NEXT_DAY))
     else {
@@ -131,13 +113,7 @@ fn queries_at_the_edges_of_time_fail_cleanly() {
     let settings = SlotSettings::new(mins(60));
     let day = jiff::SignedDuration::from_hours(24);
     for now in [Timestamp::MIN, Timestamp::MAX] {
-        let query = SlotQuery {
-            members: &members,
-            settings: &settings,
-            cap_zone: &members[0].time_zone,
-            booked_starts: &[Timestamp::MIN, Timestamp::MAX],
-            now,
-        };
+        let query = query(&members, &settings, &[Timestamp::MIN, Timestamp::MAX], now);
         for (from, to) in [
             (Timestamp::MIN, Timestamp::MIN + day),
             (Timestamp::MAX - day, Timestamp::MAX),

@@ -191,13 +191,7 @@ fn a_local_day_at_the_cap_offers_no_slots() {
         "2026-06-10T15:00:00Z",
         "2026-06-11T10:00:00Z",
     ]);
-    let query = SlotQuery {
-        members: &members,
-        settings: &settings,
-        cap_zone: &members[0].time_zone,
-        booked_starts: &booked,
-        now: at(LONG_AGO),
-    };
+    let query = query(&members, &settings, &booked, at(LONG_AGO));
     assert_eq!(
         slots(&query, at(DAY_START), at(TWO_DAYS_LATER)).unwrap(),
         instants(&[
@@ -220,11 +214,8 @@ fn the_cap_counts_local_days_of_the_cap_zone() {
     let kiritimati = zone("Pacific/Kiritimati");
     let booked = [at("2026-06-09T11:00:00Z")];
     let query = SlotQuery {
-        members: &members,
-        settings: &settings,
         cap_zone: &kiritimati,
-        booked_starts: &booked,
-        now: at(LONG_AGO),
+        ..query(&members, &settings, &booked, at(LONG_AGO))
     };
     let found = slots(&query, at("2026-06-09T00:00:00Z"), at(NEXT_DAY)).unwrap();
     assert_eq!(found.len(), 10 + 14);

@@ -44,6 +44,22 @@ pub(super) fn daily(zone_name: &str, windows: &[LocalWindow]) -> Schedule {
     }
 }
 
+/// A query with the first member's zone as the cap zone.
+pub(super) fn query<'a>(
+    members: &'a [Schedule],
+    settings: &'a SlotSettings,
+    booked: &'a [Timestamp],
+    now: Timestamp,
+) -> SlotQuery<'a> {
+    SlotQuery {
+        members,
+        settings,
+        cap_zone: &members[0].time_zone,
+        booked_starts: booked,
+        now,
+    }
+}
+
 /// The slots of `members`, with the first member's zone as the cap zone and no bookings.
 pub(super) fn slots_of(
     members: &[Schedule],
@@ -52,14 +68,7 @@ pub(super) fn slots_of(
     from: &str,
     to: &str,
 ) -> Vec<Timestamp> {
-    let query = SlotQuery {
-        members,
-        settings,
-        cap_zone: &members[0].time_zone,
-        booked_starts: &[],
-        now: at(now),
-    };
-    slots(&query, at(from), at(to)).unwrap()
+    slots(&query(members, settings, &[], at(now)), at(from), at(to)).unwrap()
 }
 
 /// Instants written as RFC 3339 strings, for comparing with results.

@@ -212,21 +212,6 @@ impl Scenario {
     }
 }
 
-fn query<'a>(
-    members: &'a [Schedule],
-    settings: &'a SlotSettings,
-    booked: &'a [Timestamp],
-    now: Timestamp,
-) -> SlotQuery<'a> {
-    SlotQuery {
-        members,
-        settings,
-        cap_zone: &members[0].time_zone,
-        booked_starts: booked,
-        now,
-    }
-}
-
 /// Whether `[start, start + duration)` lies inside one of `intervals`.
 fn inside(intervals: &[Interval], start: Timestamp, end: Timestamp) -> bool {
     intervals.iter().any(|i| i.start <= start && end <= i.end)
