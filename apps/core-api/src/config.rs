@@ -17,7 +17,7 @@ pub const DEFAULT_PORT: u16 = 4000;
 pub struct Config {
     /// `PORT`, `LOG_FORMAT`, `NAMESPACE`.
     pub common: CommonConfig,
-    /// `REDIS_URL`: slot locks, rate limits, pushes.
+    /// `REDIS_URL`: rate limits, session state for realtime, pushes.
     pub redis_url: String,
     /// `RABBITMQ_URL`: domain events and jobs.
     pub rabbitmq_url: String,

@@ -1,6 +1,6 @@
-//! core-api: authentication, gigs, availability, bookings, payments, chat history and the admin
-//! API, under `/api/v1`. Writes the store, takes slot locks in Redis, publishes domain events to
-//! RabbitMQ.
+//! core-api: accounts, profiles, gigs, availability and slots, notifications and the admin API,
+//! under `/api/v1`. Writes the store, keeps rate limits and session state in Redis, and publishes
+//! domain events to RabbitMQ through the transactional outbox.
 
 pub mod accounts;
 pub mod cli;
