@@ -1,10 +1,11 @@
 //! The embedded adapter: one SQLite file in WAL mode, shared safely by several processes.
 //!
-//! rusqlite is synchronous, so every operation runs on the blocking pool
-//! (`spawn_blocking`) against the process's one connection. Several processes (core-api
-//! replicas, the worker) may open the same file: WAL lets readers run beside the writer, and every
-//! write transaction is `BEGIN IMMEDIATE`, so it takes the write lock up front and waits for it
-//! through the busy handler (a deferred transaction that upgrades to a writer would fail with
+//! rusqlite is synchronous, so every operation runs on the blocking pool (`spawn_blocking`).
+//! Each process has one writing connection and a few reading ones: WAL lets readers run beside
+//! the writer and beside each other, so reads neither wait for a write nor for one another.
+//! Several processes (core-api replicas, the worker) may open the same file; every write
+//! transaction is `BEGIN IMMEDIATE`, so it takes the write lock up front and waits for it through
+//! the busy handler (a deferred transaction that upgrades to a writer would fail with
 //! `SQLITE_BUSY` at once instead).
 //!
 //! Timestamps are stored as unix milliseconds: sub-millisecond precision is dropped. Gigs
@@ -43,15 +44,32 @@ const FILE_NAME: &str = "noillin.sqlite3";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
-    // One connection per process; the mutex makes its use one operation at a time.
+    /// The one writing connection of this process; the mutex makes writes one at a time.
     connection: Arc<Mutex<Connection>>,
+    /// Read-only connections, used one operation at a time each.
+    readers: Arc<Readers>,
+}
+
+/// A fixed set of read-only connections: a permit guarantees an idle one is in `idle`.
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
+}
+
+/// How many reading connections a process opens: reads are CPU-bound in SQLite, so a couple per
+/// core keeps every core busy without piling up memory (each connection has its own page cache).
+fn reader_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, std::num::NonZeroUsize::get)
+        .saturating_mul(2)
+        .clamp(2, 16)
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) `noillin.sqlite3` in `data_dir` and applies the migrations.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let data_dir = data_dir.to_owned();
-        let connection = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+        let connection = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             std::fs::create_dir_all(&data_dir).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
             })?;
@@ -59,35 +77,71 @@ impl SqliteStore {
             let mut connection = Connection::open(&path).map_err(db_error)?;
             configure(&connection)?;
             let applied = migrations::migrate(&mut connection, Timestamp::now().as_millisecond())?;
+            // Opened after the migrations, so no reader ever sees an older schema.
+            let readers = (0..reader_count())
+                .map(|_| open_reader(&path))
+                .collect::<Result<Vec<_>, _>>()?;
             tracing::info!(
                 path = %path.display(),
                 migrations_applied = applied,
                 schema_version = migrations::MIGRATIONS.len(),
+                readers = readers.len(),
                 "SQLite store opened"
             );
-            Ok(connection)
+            Ok((connection, readers))
         })
         .await
         .map_err(join_error)??;
+        let (connection, readers) = connection;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
+            readers: Arc::new(Readers {
+                permits: tokio::sync::Semaphore::new(readers.len()),
+                idle: Mutex::new(readers),
+            }),
         })
     }
 
-    /// Runs `f` on the connection, on the blocking pool, outside any explicit transaction (a
-    /// single statement is its own snapshot).
+    /// Runs `f` on an idle reading connection, on the blocking pool, outside any explicit
+    /// transaction (a single statement is its own snapshot).
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
-            let connection = connection.lock().map_err(|_| poisoned())?;
-            f(&connection)
+        // Never closed, so acquiring only waits.
+        let permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("SQLite readers closed".into()))?;
+        let readers = self.readers.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let connection = readers
+                .idle
+                .lock()
+                .map_err(|_| poisoned())?
+                .pop()
+                .ok_or_else(|| StoreError::Unavailable("no idle SQLite reader".into()))?;
+            let result = f(&connection);
+            // Given back even when `f` failed: a failed statement leaves the connection usable.
+            readers
+                .idle
+                .lock()
+                .map_err(|_| poisoned())?
+                .push(connection);
+            result
         })
-        .await
-        .map_err(join_error)?
+        .await;
+        match result {
+            Ok(result) => result,
+            Err(e) => {
+                // The task panicked with the connection in hand: one reader fewer from now on.
+                permit.forget();
+                Err(join_error(e))
+            }
+        }
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds and rolled back
@@ -110,6 +164,16 @@ impl SqliteStore {
         .await
         .map_err(join_error)?
     }
+}
+
+/// A connection that can only read (`query_only`), with the same busy timeout as the writer.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(db_error)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
+    connection
+        .pragma_update(None, "query_only", "ON")
+        .map_err(db_error)?;
+    Ok(connection)
 }
 
 /// Per-connection settings, and WAL mode for the file.
@@ -263,6 +327,40 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn reads_do_not_wait_for_the_writing_connection_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let writer = store.connection.clone();
+        let holder = std::thread::spawn(move || {
+            let _busy_writer = writer.lock().unwrap();
+            locked_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        });
+        locked_rx.recv().unwrap();
+
+        let reads = futures::future::join_all((0..3 * reader_count()).map(|_| store.ping()));
+        let answered = tokio::time::timeout(Duration::from_secs(10), reads).await;
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+
+        let answers = answered.expect("reads finished while the writer was held");
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        let write = store
+            .read(|connection| {
+                connection
+                    .execute("CREATE TABLE not_allowed (x)", [])
+                    .map_err(db_error)
+            })
+            .await;
+        assert!(
+            matches!(write, Err(StoreError::Unavailable(_))),
+            "{write:?}"
+        );
     }
 
     #[tokio::test]
