@@ -12,6 +12,7 @@ pub mod outbox;
 mod routes;
 
 use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
 use noillin_auth::TokenKeys;
 use noillin_messaging::{BrokerLink, Event};
 use noillin_redis::Redis;
@@ -75,8 +76,10 @@ pub struct App {
 }
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let metrics = http::install_metrics()?;
+    /// Builds the app on `config.common.port` (0 picks a free port: see [`App::port`]).
+    /// `metrics` renders `/metrics`; the binary passes the process-wide recorder's handle, an
+    /// in-process test one of its own.
+    pub async fn build(config: Config, metrics: PrometheusHandle) -> anyhow::Result<Self> {
         let state = AppState::connect(&config).await?;
         let broker = BrokerLink::start(
             config.rabbitmq_url.clone(),
@@ -96,7 +99,17 @@ impl App {
         })
     }
 
-    /// Serves until SIGTERM/SIGINT, then drains in-flight requests.
+    /// The port the app listens on.
+    pub fn port(&self) -> anyhow::Result<u16> {
+        Ok(self.listener.local_addr()?.port())
+    }
+
+    /// Stops the app when triggered, as SIGTERM does.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or [`App::shutdown`]), then drains in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         http::log_listening(SERVICE, &self.listener)?;
         self.shutdown.trigger_on_signal();

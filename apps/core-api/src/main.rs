@@ -17,7 +17,10 @@ async fn main() -> ExitCode {
     };
     noillin_service::main("core-api", |config: Config| async move {
         match command {
-            cli::Command::Serve => App::build(config).await?.run_until_stopped().await,
+            cli::Command::Serve => {
+                let metrics = noillin_service::http::install_metrics()?;
+                App::build(config, metrics).await?.run_until_stopped().await
+            }
             cli::Command::CreateAdmin { email, name } => {
                 cli::create_admin(&config, &email, &name).await
             }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 use noillin_auth::TokenKeys;
 use noillin_redis::Redis;
 use noillin_service::{http, ops, problem, shutdown::Shutdown};
@@ -47,8 +48,9 @@ pub struct App {
 }
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let metrics = http::install_metrics()?;
+    /// Builds the app; `metrics` is the handle `/metrics` renders (the binary passes the
+    /// process-wide recorder's).
+    pub async fn build(config: Config, metrics: PrometheusHandle) -> anyhow::Result<Self> {
         let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
         let adapter = redis
             .socketio_adapter()

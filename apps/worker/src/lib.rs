@@ -14,6 +14,7 @@ use std::sync::{
 
 use anyhow::Context;
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 use noillin_mail::Mailer;
 use noillin_messaging::{BrokerLink, Concern};
 use noillin_redis::Redis;
@@ -37,8 +38,9 @@ pub struct App {
 }
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let metrics = http::install_metrics()?;
+    /// Builds the app; `metrics` is the handle `/metrics` renders (the binary passes the
+    /// process-wide recorder's).
+    pub async fn build(config: Config, metrics: PrometheusHandle) -> anyhow::Result<Self> {
         let store = noillin_store::open(&config.store)
             .await
             .context("opening the store")?;

@@ -7,7 +7,10 @@ use worker::{App, Config};
 #[tokio::main]
 async fn main() -> ExitCode {
     noillin_service::main("worker", |config: Config| async move {
-        App::build(config).await?.run_until_stopped().await
+        App::build(config, noillin_service::http::install_metrics()?)
+            .await?
+            .run_until_stopped()
+            .await
     })
     .await
 }

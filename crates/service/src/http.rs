@@ -36,6 +36,12 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
+/// A metrics handle of its own, not the process's recorder: for an app built in-process by a
+/// test, where the process-wide recorder belongs to nobody (its `/metrics` stays empty).
+pub fn unregistered_metrics() -> PrometheusHandle {
+    PrometheusBuilder::new().build_recorder().handle()
+}
+
 /// Binds 127.0.0.1:`port`. Backend processes are never reachable from outside the machine;
 /// only the gateway is.
 pub async fn bind(port: u16) -> std::io::Result<TcpListener> {

@@ -33,6 +33,34 @@ pub fn unique_namespace() -> String {
     format!("t{}", &id[..12])
 }
 
+/// Deletes what a test with `namespace` left on the shared servers: its Redis keys, and its
+/// RabbitMQ exchanges and queues (the retry queues of `retry`'s delays among them). Runs on a
+/// thread with its own runtime, so it can be called from `Drop`, inside a runtime or not.
+pub fn delete_shared_state(namespace: &str, retry: noillin_messaging::RetryPolicy) {
+    let namespace = namespace.to_owned();
+    let _ = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            if let Ok(redis) = noillin_redis::Redis::new(&redis_url(), &namespace) {
+                let _ = redis.delete_namespace().await;
+            }
+            if let Ok(broker) =
+                noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup")
+                    .await
+            {
+                let _ = broker.delete_topology(&retry).await;
+                broker.close().await;
+            }
+        });
+    })
+    .join();
+}
+
 /// Polls `condition` every 50 ms until it holds or `timeout` passes.
 pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut condition: F) -> bool
 where

@@ -439,45 +439,14 @@ impl Platform {
     }
 
     fn cleanup_shared_servers(&self) {
-        let namespace = self.namespace.clone();
         // The workers declared retry queues for their delays: delete those, not the defaults.
         let retry = self
             .env
             .iter()
             .find(|(key, _)| key == "WORKER_RETRY_DELAYS_MS")
-            .map(|(_, delays)| {
-                noillin_messaging::RetryPolicy::new(
-                    delays
-                        .split(',')
-                        .filter_map(|d| d.trim().parse().ok())
-                        .map(Duration::from_millis)
-                        .collect(),
-                )
-            })
+            .and_then(|(_, delays)| delays.parse().ok())
             .unwrap_or_default();
-        // Drop cannot await, and may run inside a runtime: do the async cleanup on a thread
-        // with its own runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(redis) = noillin_redis::Redis::new(&redis_url(), &namespace) {
-                    let _ = redis.delete_namespace().await;
-                }
-                if let Ok(broker) =
-                    noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup")
-                        .await
-                {
-                    let _ = broker.delete_topology(&retry).await;
-                    broker.close().await;
-                }
-            });
-        })
-        .join();
+        crate::delete_shared_state(&self.namespace, retry);
     }
 }
 

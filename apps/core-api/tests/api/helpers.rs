@@ -1,0 +1,101 @@
+//! `spawn_app`: core-api built in-process on a free port, against a SQLite store in a temporary
+//! directory and a namespace of its own on the shared Redis and RabbitMQ, torn down when dropped.
+
+use std::thread::JoinHandle;
+
+use core_api::{App, Config};
+use noillin_service::{ServiceConfig, config::EnvSource, http, shutdown::Shutdown};
+use noillin_test_support::{ApiClient, rabbitmq_url, redis_url, unique_namespace};
+use tempfile::TempDir;
+
+/// A running core-api. Dropping it stops the app (in-flight requests drained, the outbox relay
+/// and the broker connection closed), then deletes its Redis keys, RabbitMQ names and files.
+pub struct TestApp {
+    /// `http://127.0.0.1:{port}`.
+    pub address: String,
+    /// A client of this app's `/api/v1`.
+    pub api: ApiClient,
+    pub namespace: String,
+    shutdown: Shutdown,
+    /// The app runs on a runtime of its own, on this thread: joining it proves every task of the
+    /// app has ended, so nothing re-declares RabbitMQ names after the cleanup deleted them.
+    server: Option<JoinHandle<()>>,
+    _dir: TempDir,
+}
+
+/// Starts core-api with the test's settings plus `extra` variables.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    noillin_service::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let namespace = unique_namespace();
+    let mut vars = vec![
+        ("PORT".to_owned(), "0".to_owned()),
+        ("NAMESPACE".to_owned(), namespace.clone()),
+        ("REDIS_URL".to_owned(), redis_url()),
+        ("RABBITMQ_URL".to_owned(), rabbitmq_url()),
+        (
+            "JWT_SECRET".to_owned(),
+            format!("in-process-secret-{}", uuid::Uuid::new_v4().simple()),
+        ),
+        ("DATA_DIR".to_owned(), dir.path().display().to_string()),
+    ];
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let config = Config::from_env(&EnvSource::from_pairs(vars)).expect("a valid configuration");
+
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the app");
+        runtime.block_on(async move {
+            let app = match App::build(config, http::unregistered_metrics()).await {
+                Ok(app) => app,
+                Err(e) => {
+                    let _ = started_tx.send(Err(format!("{e:#}")));
+                    return;
+                }
+            };
+            let _ = started_tx.send(
+                app.port()
+                    .map_err(|e| e.to_string())
+                    .map(|port| (port, app.shutdown())),
+            );
+            if let Err(e) = app.run_until_stopped().await {
+                eprintln!("core-api stopped on an error: {e:#}");
+            }
+        });
+    });
+    let (port, shutdown) = started_rx
+        .await
+        .expect("the app thread reports its start")
+        .expect("core-api builds");
+    let address = format!("http://127.0.0.1:{port}");
+    TestApp {
+        api: ApiClient::new(&address),
+        address,
+        namespace,
+        shutdown,
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
+        }
+        noillin_test_support::delete_shared_state(&self.namespace, Default::default());
+    }
+}
