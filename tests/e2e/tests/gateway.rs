@@ -139,6 +139,8 @@ fn the_renderer_refuses_bad_input() {
     let cases = [
         ("CORE_API_UPSTREAMS", "127.0.0.1:4000; evil"),
         ("RATE_API", "lots"),
+        ("RATE_AUTH_SESSION", "60r/h"),
+        ("BURST_AUTH_SESSION", "60; evil"),
         ("MODE", "staging"),
     ];
     for (var, value) in cases {
