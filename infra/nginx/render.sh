@@ -10,8 +10,14 @@
 #   MODE                local (default) or prod
 #   LISTEN              local mode: port on 127.0.0.1 (default 8080)
 #   SERVER_NAME, TLS_CERT, TLS_KEY   prod mode: the site name and certificate paths (required)
-#   RATE_API, RATE_AUTH per-client-address request rates (default 50r/s and 10r/m)
+#   RATE_API, RATE_AUTH per-client-address request rates (default 50r/s and 10r/m); RATE_AUTH
+#                       covers login, register and password reset
 #   BURST_AUTH          requests allowed above RATE_AUTH in a burst (default 10)
+#   RATE_AUTH_SESSION   per-client-address rate of token refresh and logout (default 60r/m: an
+#                       office of a few hundred users behind one address, each refreshing every
+#                       15 minutes, stays far below it)
+#   BURST_AUTH_SESSION  requests allowed above RATE_AUTH_SESSION in a burst (default 60: that
+#                       office coming back online at once)
 #   WORKER_PROCESSES    default auto
 set -euo pipefail
 
@@ -26,6 +32,8 @@ LISTEN=${LISTEN:-8080}
 RATE_API=${RATE_API:-50r/s}
 RATE_AUTH=${RATE_AUTH:-10r/m}
 BURST_AUTH=${BURST_AUTH:-10}
+RATE_AUTH_SESSION=${RATE_AUTH_SESSION:-60r/m}
+BURST_AUTH_SESSION=${BURST_AUTH_SESSION:-60}
 WORKER_PROCESSES=${WORKER_PROCESSES:-auto}
 
 conf_dir=$(mkdir -p "$(dirname "$OUT")" && cd "$(dirname "$OUT")" && pwd)
@@ -36,6 +44,8 @@ PREFIX=$(cd "$PREFIX" && pwd)
 [[ $RATE_API =~ ^[0-9]+r/[sm]$ ]] || die "RATE_API must look like 50r/s"
 [[ $RATE_AUTH =~ ^[0-9]+r/[sm]$ ]] || die "RATE_AUTH must look like 10r/m"
 [[ $BURST_AUTH =~ ^[0-9]+$ ]] || die "BURST_AUTH must be a number"
+[[ $RATE_AUTH_SESSION =~ ^[0-9]+r/[sm]$ ]] || die "RATE_AUTH_SESSION must look like 60r/m"
+[[ $BURST_AUTH_SESSION =~ ^[0-9]+$ ]] || die "BURST_AUTH_SESSION must be a number"
 [[ $WORKER_PROCESSES =~ ^(auto|[0-9]+)$ ]] || die "WORKER_PROCESSES must be auto or a number"
 
 servers() { # upstream server lines from a space-separated address list
@@ -65,6 +75,7 @@ prod)
         listen 80;
         listen [::]:80;
         server_name $SERVER_NAME;
+        include $conf_dir/errors.conf;
         location / {
             return 301 https://$SERVER_NAME\$request_uri;
         }
@@ -100,13 +111,15 @@ render() { # template -> output, substituting every placeholder
     text=${text//@RATE_API@/$RATE_API}
     text=${text//@RATE_AUTH@/$RATE_AUTH}
     text=${text//@BURST_AUTH@/$BURST_AUTH}
+    text=${text//@RATE_AUTH_SESSION@/$RATE_AUTH_SESSION}
+    text=${text//@BURST_AUTH_SESSION@/$BURST_AUTH_SESSION}
     text=${text//@CORE_API_SERVERS@/$core_servers}
     text=${text//@REALTIME_SERVERS@/$realtime_servers}
     text=${text//@SERVERS@/$server_blocks}
     printf '%s\n' "$text" >"$2"
 }
 
-for snippet in gateway.conf proxy.conf routes.conf; do
+for snippet in gateway.conf errors.conf proxy.conf routes.conf; do
     render "$here/$snippet" "$conf_dir/$snippet"
 done
 render "$here/nginx.conf.in" "$OUT"

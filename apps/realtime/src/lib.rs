@@ -80,7 +80,8 @@ impl App {
             Router::new()
                 .merge(ops::router(SERVICE, readiness, metrics))
                 .fallback(problem::not_found)
-                .layer(layer),
+                .layer(layer)
+                .layer(axum::middleware::from_fn(sockets::refuse_repeated_origin)),
         );
         let listener = http::bind(config.common.port)
             .await

@@ -1,7 +1,14 @@
 //! Socket lifecycle: handshake authentication, room membership and presence.
 
+use axum::{
+    extract::Request,
+    http::{HeaderMap, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
 use noillin_auth::{Claims, TokenError};
 use noillin_redis::user_room;
+use noillin_service::problem::Problem;
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::{
@@ -50,13 +57,8 @@ async fn authenticate<A: Adapter>(
     State(state): State<SocketState>,
     TryData(handshake): TryData<Handshake>,
 ) -> Result<(), Refusal> {
-    if let Some(origin) = socket.req_parts().headers.get("origin") {
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|o| state.allowed_origins.iter().any(|a| a == o));
-        if !allowed {
-            return Err(Refusal::Origin);
-        }
+    if !origin_allowed(&socket.req_parts().headers, &state.allowed_origins) {
+        return Err(Refusal::Origin);
     }
     let handshake = handshake.map_err(|_| Refusal::Unauthorized)?;
     let claims: Claims = state.tokens.verify(&handshake.token).map_err(|e| match e {
@@ -75,6 +77,42 @@ async fn authenticate<A: Adapter>(
     }
     socket.extensions.insert(SocketUser { id: claims.sub });
     Ok(())
+}
+
+/// Whether a handshake's `Origin` may open a socket: none (not a browser), or exactly one that
+/// is allowed. A browser sends one `Origin`; with two, a check of either one alone could be
+/// passed by the allowed one while the other is what the client really is.
+fn origin_allowed(headers: &HeaderMap, allowed_origins: &[String]) -> bool {
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    match (origins.next(), origins.next()) {
+        (None, _) => true,
+        (Some(origin), None) => origin
+            .to_str()
+            .is_ok_and(|o| allowed_origins.iter().any(|a| a == o)),
+        (Some(_), Some(_)) => false,
+    }
+}
+
+/// Refuses any request with more than one `Origin` header (400) before it reaches Socket.IO or
+/// any other route: no client sends that honestly, and each consumer of the header would
+/// otherwise pick one of them.
+pub async fn refuse_repeated_origin(request: Request, next: Next) -> Response {
+    if request
+        .headers()
+        .get_all(header::ORIGIN)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "The request is malformed",
+        )
+        .with_detail("more than one Origin header")
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(user): Extension<SocketUser>) {
@@ -101,4 +139,42 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(user): Extension
 async fn on_disconnect<A: Adapter>(socket: SocketRef<A>) {
     metrics::gauge!("realtime_sockets_connected").decrement(1.0);
     tracing::info!(sid = %socket.id, "socket disconnected");
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn origins(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(header::ORIGIN, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_handshake_is_judged_by_all_of_its_origins_not_the_first() {
+        let allowed = vec!["http://app.noillin.test".to_owned()];
+
+        assert!(origin_allowed(&origins(&[]), &allowed));
+        assert!(origin_allowed(
+            &origins(&["http://app.noillin.test"]),
+            &allowed
+        ));
+        assert!(!origin_allowed(
+            &origins(&["https://evil.example"]),
+            &allowed
+        ));
+        assert!(!origin_allowed(
+            &origins(&["http://app.noillin.test", "https://evil.example"]),
+            &allowed
+        ));
+        assert!(!origin_allowed(
+            &origins(&["http://app.noillin.test", "http://app.noillin.test"]),
+            &allowed
+        ));
+    }
 }

@@ -340,6 +340,12 @@ impl Platform {
         self.dir.path()
     }
 
+    /// What the gateway's NGINX wrote to its error log so far (render.sh puts the log beside
+    /// the config; NGINX writes each message as it happens, unbuffered).
+    pub fn gateway_error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("nginx/error.log")).unwrap_or_default()
+    }
+
     fn start_gateway(&mut self) -> anyhow::Result<()> {
         let conf_dir = self.dir.path().join("nginx");
         let conf = conf_dir.join("nginx.conf");

@@ -1,7 +1,7 @@
 //! The gateway: routing, problem responses, limits and the rendered configurations.
 
 use noillin_test_support::{Platform, nginx_binary, render_gateway};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 
 #[tokio::test]
 async fn the_api_health_probe_answers_through_the_gateway_with_a_request_id() {
@@ -139,6 +139,8 @@ fn the_renderer_refuses_bad_input() {
     let cases = [
         ("CORE_API_UPSTREAMS", "127.0.0.1:4000; evil"),
         ("RATE_API", "lots"),
+        ("RATE_AUTH_SESSION", "60r/h"),
+        ("BURST_AUTH_SESSION", "60; evil"),
         ("MODE", "staging"),
     ];
     for (var, value) in cases {
@@ -203,6 +205,153 @@ async fn the_auth_routes_have_a_stricter_rate_limit_than_the_rest() {
             "other routes are not limited by the auth zone"
         );
     }
+    let log = platform.gateway_error_log();
+    assert!(!log.contains("uninitialized"), "{log}");
+}
+
+#[tokio::test]
+async fn refreshes_and_logouts_from_one_address_are_not_held_to_the_sign_in_limit() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .auth_rate_limit("10r/m", 5)
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+    // The first of the six requests the strict zone lets through at once.
+    let user = api.register("brand").await;
+
+    // Three times what the strict zone lets through at once: an office's users refreshing.
+    let (mut access, mut refresh) = (user.access.clone(), user.refresh.clone());
+    for attempt in 1..=18 {
+        let response = api.refresh(&refresh).await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "refresh {attempt}: {:?}",
+            response.body
+        );
+        access = response.body["access_token"].as_str().unwrap().to_owned();
+        refresh = response.body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    let logout = api
+        .post(
+            "/auth/logout",
+            &serde_json::json!({ "refresh_token": refresh }),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT, "{:?}", logout.body);
+
+    // Sign-ins stay strict. Unknown emails, each its own: core-api's per-account throttle
+    // must not be what answers 429 here.
+    let mut statuses = Vec::new();
+    for attempt in 0..12 {
+        let login = api
+            .login(&format!("nobody-{attempt}@example.com"), "wrong password")
+            .await;
+        statuses.push(login.status);
+    }
+    assert!(
+        statuses[..5].iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "the rest of the burst passes: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn errors_nginx_answers_itself_are_problem_documents_with_the_gateway_headers() {
+    let platform = Platform::start_api_only().await;
+    let client = reqwest::Client::new();
+    let long_path = format!("/api/v1/{}", "a".repeat(20 * 1024));
+
+    let cases = [
+        (
+            "TRACE",
+            client.request(Method::TRACE, platform.url("/api/v1/auth/me")),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "/problems/method-not-allowed",
+        ),
+        (
+            "a NUL byte in the path",
+            client.get(platform.url("/api/v1/gigs/a%00b")),
+            StatusCode::BAD_REQUEST,
+            "/problems/bad-request",
+        ),
+        (
+            "a header larger than NGINX's buffers",
+            client
+                .get(platform.url("/api/healthz"))
+                .header("x-filler", "a".repeat(20 * 1024)),
+            StatusCode::BAD_REQUEST,
+            "/problems/bad-request",
+        ),
+        (
+            "a path longer than NGINX's buffers",
+            client.get(platform.url(&long_path)),
+            StatusCode::URI_TOO_LONG,
+            "/problems/uri-too-long",
+        ),
+    ];
+    for (case, request, status, kind) in cases {
+        let response = request.send().await.unwrap();
+
+        assert_eq!(response.status(), status, "{case}");
+        let headers = response.headers().clone();
+        assert_eq!(
+            headers["content-type"], "application/problem+json",
+            "{case}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{case}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{case}");
+        assert_eq!(
+            headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{case}"
+        );
+        let request_ids: Vec<_> = headers.get_all("x-request-id").iter().collect();
+        assert_eq!(request_ids.len(), 1, "{case}");
+        assert_eq!(request_ids[0].len(), 32, "{case}");
+        assert!(headers.get("retry-after").is_none(), "{case}");
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert_eq!(
+                headers["allow"], "GET, HEAD, POST, PUT, PATCH, DELETE",
+                "{case}"
+            );
+        } else {
+            assert!(headers.get("allow").is_none(), "{case}");
+        }
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["type"], kind, "{case}");
+        assert_eq!(body["status"], status.as_u16(), "{case}");
+    }
+
+    let log = platform.gateway_error_log();
+    assert!(!log.contains("uninitialized"), "{log}");
+}
+
+#[tokio::test]
+async fn an_unreachable_core_api_is_a_503_problem_with_retry_after() {
+    let mut platform = Platform::start_api_only().await;
+    // Dropping the process kills it: the gateway's upstream now refuses connections.
+    platform.core_api.clear();
+
+    let response = reqwest::get(platform.url("/api/healthz")).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(response.headers()["retry-after"], "5");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "/problems/unavailable");
+    assert_eq!(body["status"], 503);
+    let log = platform.gateway_error_log();
+    assert!(!log.contains("uninitialized"), "{log}");
 }
 
 #[tokio::test]

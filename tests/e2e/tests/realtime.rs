@@ -139,6 +139,49 @@ async fn handshakes_without_a_valid_token_or_from_a_foreign_origin_are_refused()
 }
 
 #[tokio::test]
+async fn a_handshake_with_two_origins_is_refused_through_the_gateway() {
+    let platform = Platform::builder().worker(0).start().await.unwrap();
+    // The Engine.IO handshake, the first request of every Socket.IO client (long-polling).
+    let handshake = || reqwest::Client::new().get(platform.url("/socket/?EIO=4&transport=polling"));
+    let allowed = "http://app.noillin.test";
+    let evil = "https://evil.example";
+
+    // NGINX forwards every Origin header a client sends; realtime sees both.
+    for (case, first, second) in [
+        ("allowed first", allowed, evil),
+        ("evil first", evil, allowed),
+        ("the allowed one twice", allowed, allowed),
+    ] {
+        let response = handshake()
+            .header("origin", first)
+            .header("origin", second)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::BAD_REQUEST,
+            "{case}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{case}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["type"], "/problems/bad-request", "{case}");
+    }
+
+    let one = handshake().header("origin", allowed).send().await.unwrap();
+    assert_eq!(one.status(), reqwest::StatusCode::OK);
+    let open = one.text().await.unwrap();
+    assert!(
+        open.starts_with("0{") && open.contains("\"sid\""),
+        "an Engine.IO open packet: {open}"
+    );
+}
+
+#[tokio::test]
 async fn an_oversized_frame_closes_the_socket() {
     let platform = Platform::builder().worker(0).start().await.unwrap();
     let auth = json!({ "token": platform.token_for("user-1", Role::Brand) });
