@@ -277,14 +277,49 @@ async fn override_dates_are_only_yyyy_mm_dd_in_the_path() {
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
 }
 
+/// Overwrites `user_id`'s weekly windows in the platform's store with a value no code of ours
+/// writes: in its SQLite file, or in its MongoDB database when `MONGO_URI` is set.
+async fn plant_unreadable_weekly_windows(platform: &Platform, user_id: &str) {
+    if let Ok(uri) = std::env::var("MONGO_URI") {
+        use mongodb::bson::{Document, doc};
+        let client = mongodb::Client::with_uri_str(&uri)
+            .await
+            .expect("MONGO_URI connects");
+        // The database the platform's processes pick: the URI's own, else MONGO_DATABASE.
+        let name = client.default_database().map_or_else(
+            || format!("noillin_e2e_{}", platform.namespace),
+            |db| db.name().to_owned(),
+        );
+        let options = mongodb::options::DatabaseOptions::builder()
+            .write_concern(mongodb::options::WriteConcern::majority())
+            .build();
+        let planted = client
+            .database_with_options(&name, options)
+            .collection::<Document>("availability")
+            .update_one(
+                doc! { "_id": user_id },
+                doc! { "$set": { "weekly": { "monday": "whenever" } } },
+            )
+            .await
+            .expect("planting in MongoDB");
+        assert_eq!(planted.matched_count, 1);
+    } else {
+        let connection =
+            rusqlite::Connection::open(platform.dir().join("data").join("noillin.sqlite3"))
+                .expect("the platform's SQLite file opens");
+        let planted = connection
+            .execute(
+                "UPDATE availability_weekly SET weekly = '{\"monday\": \"whenever\"}' \
+                 WHERE user_id = ?1",
+                [user_id],
+            )
+            .expect("planting in SQLite");
+        assert_eq!(planted, 1);
+    }
+}
+
 #[tokio::test]
 async fn a_stored_record_that_cannot_be_decoded_is_a_500_without_retry_after() {
-    if std::env::var_os("MONGO_URI").is_some() {
-        // The record is planted in the platform's SQLite file; on MongoDB the adapter's unit
-        // tests cover decoding, and the API's mapping of the error is the same for both.
-        eprintln!("skipped: the platform stores in MongoDB, not in a SQLite file");
-        return;
-    }
     let platform = Platform::start_api_only().await;
     let api = platform.api();
     let influencer = api.register("influencer").await;
@@ -296,16 +331,7 @@ async fn a_stored_record_that_cannot_be_decoded_is_a_500_without_retry_after() {
         )
         .await;
     assert_eq!(set.status, StatusCode::OK);
-
-    let connection =
-        rusqlite::Connection::open(platform.dir().join("data").join("noillin.sqlite3")).unwrap();
-    let planted = connection
-        .execute(
-            "UPDATE availability_weekly SET weekly = '{\"monday\": \"whenever\"}' WHERE user_id = ?1",
-            [&influencer.id],
-        )
-        .unwrap();
-    assert_eq!(planted, 1);
+    plant_unreadable_weekly_windows(&platform, &influencer.id).await;
 
     let response = api.get("/availability", Some(&influencer.access)).await;
     assert_eq!(
@@ -318,7 +344,7 @@ async fn a_stored_record_that_cannot_be_decoded_is_a_500_without_retry_after() {
     assert!(response.headers.get("retry-after").is_none());
     let body = response.body.to_string();
     assert!(
-        !body.contains("whenever") && !body.contains("SQLite"),
+        !body.contains("whenever") && !body.contains("unreadable") && !body.contains("store"),
         "the cause stays in the logs: {body}"
     );
     let logged = noillin_test_support::eventually(Duration::from_secs(10), || async {
