@@ -50,6 +50,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Unavailable(reason) => ApiError::Unavailable(reason),
+            // Retrying reads the same data: a 500 (the cause is logged, never sent), not a 503
+            // that invites the client to try again.
+            StoreError::Corrupt(reason) => {
+                ApiError::Internal(anyhow::anyhow!("corrupt stored data: {reason}"))
+            }
             StoreError::Conflict(constraint) => ApiError::Internal(anyhow::anyhow!(
                 "unhandled store conflict on {constraint:?}"
             )),
@@ -159,3 +164,22 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_stored_data_is_an_internal_error_without_retry_after_or_detail() {
+        let response = ApiError::from(StoreError::Corrupt(
+            "unreadable role in SQLite: wizard".into(),
+        ))
+        .into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+
+        let unavailable = ApiError::from(StoreError::Unavailable("locked".into())).into_response();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(unavailable.headers().get(header::RETRY_AFTER).is_some());
+    }
+}

@@ -17,6 +17,9 @@ pub enum Failure {
     /// A dependency (store, Redis, SMTP server) is down or refused for now.
     #[error("{0}")]
     Unavailable(String),
+    /// Stored data the message needs cannot be decoded; every retry would read it again.
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 impl Failure {
@@ -24,7 +27,7 @@ impl Failure {
     /// message that cannot be read or handled).
     pub fn retryable(&self) -> bool {
         match self {
-            Failure::Malformed(_) => false,
+            Failure::Malformed(_) | Failure::Corrupt(_) => false,
             Failure::Unavailable(_) => true,
         }
     }
@@ -32,7 +35,10 @@ impl Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        Failure::Unavailable(format!("store: {e}"))
+        match e {
+            StoreError::Corrupt(_) => Failure::Corrupt(format!("store: {e}")),
+            _ => Failure::Unavailable(format!("store: {e}")),
+        }
     }
 }
 
@@ -66,5 +72,25 @@ impl Handlers {
             | Event::GigPublished { .. }
             | Event::GigArchived { .. } => notify::gig_event(self, envelope, last_attempt).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_stored_data_parks_the_message_at_once_with_its_reason() {
+        let failure = Failure::from(StoreError::Corrupt(
+            "unreadable role in SQLite: wizard".into(),
+        ));
+        assert!(!failure.retryable());
+        assert!(
+            failure
+                .to_string()
+                .contains("unreadable role in SQLite: wizard"),
+            "{failure}"
+        );
+        assert!(Failure::from(StoreError::Unavailable("database is locked".into())).retryable());
     }
 }

@@ -48,7 +48,7 @@ pub use engine::{MAX_QUERY_DAYS, SlotError, SlotQuery, available_intervals, is_b
 pub use resolve::boundary_instant;
 pub use rules::{
     AvailabilityRules, DayTime, Interval, InvalidDayTime, LocalWindow, Override, Schedule,
-    SlotSettings, WeeklyRules,
+    SlotSettings, WeeklyRules, parse_local_date,
 };
 pub use validate::{MAX_OVERRIDES, MAX_WINDOWS_PER_DAY};
 

@@ -500,6 +500,25 @@ mod tests {
     }
 
     #[test]
+    fn gig_text_refuses_bidi_overrides_and_invisible_only_values_but_not_other_scripts() {
+        let mut g = gig();
+        g.title = "Promo \u{202D}video".into();
+        g.description = "\u{200B}\u{200C}".into();
+        g.category = "\u{FEFF}".into();
+        g.deliverables = vec!["Reel \u{2067}x\u{2069}".into()];
+        assert_eq!(
+            fields(g.validate()),
+            vec!["title", "description", "category", "deliverables[0]"]
+        );
+
+        let mut g = gig();
+        g.title = "جلسة تصوير 📸".into();
+        g.description = "צילום מקצועי\n👩\u{200D}🎤 live".into();
+        g.category = "תוכן".into();
+        assert_eq!(fields(g.validate()), Vec::<String>::new());
+    }
+
+    #[test]
     fn terms_errors_are_named_as_the_api_names_them() {
         let mut g = gig();
         g.terms.duration_minutes = 1;

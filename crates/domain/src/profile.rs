@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{UserId, ValidationErrors};
+use crate::{UserId, ValidationErrors, validation::is_invisible};
 
 /// Where an influencer publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,11 +19,16 @@ pub enum SocialPlatform {
     Snapchat,
 }
 
+/// The largest follower count an account may claim: more than there are people, far below
+/// `i64::MAX`, so every count fits the API's and the stores' signed 64-bit integers.
+pub const MAX_FOLLOWERS: u64 = 10_000_000_000;
+
 /// One account of an influencer on one platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocialAccount {
     pub platform: SocialPlatform,
     pub handle: String,
+    /// At most [`MAX_FOLLOWERS`].
     pub followers: u64,
 }
 
@@ -97,12 +102,21 @@ impl InfluencerProfile {
             let handle = account.handle.trim().trim_start_matches('@');
             if handle.is_empty()
                 || handle.len() > 100
-                || handle.chars().any(|c| c.is_whitespace() || c.is_control())
+                || handle
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
             {
                 errors.add(
                     format!("social_accounts[{i}].handle"),
                     "invalid_handle",
                     "must be 1-100 characters without spaces",
+                );
+            }
+            if account.followers > MAX_FOLLOWERS {
+                errors.add(
+                    format!("social_accounts[{i}].followers"),
+                    "too_large",
+                    format!("must be at most {MAX_FOLLOWERS}"),
                 );
             }
         }
@@ -261,6 +275,69 @@ mod tests {
                 ("social_accounts[1].handle".to_owned(), "invalid_handle"),
             ]
         );
+    }
+
+    #[test]
+    fn follower_counts_are_bounded_well_inside_a_signed_64_bit_integer() {
+        let mut profile = influencer();
+        let account = |followers| SocialAccount {
+            platform: SocialPlatform::Youtube,
+            handle: "ana".into(),
+            followers,
+        };
+        profile.social_accounts = vec![account(0), account(MAX_FOLLOWERS)];
+        assert_eq!(codes(profile.validate()), vec![]);
+        for too_many in [MAX_FOLLOWERS + 1, i64::MAX as u64 + 1, u64::MAX] {
+            profile.social_accounts = vec![account(10), account(too_many)];
+            assert_eq!(
+                codes(profile.validate()),
+                vec![("social_accounts[1].followers".to_owned(), "too_large")],
+                "{too_many}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_with_bidi_overrides_or_only_invisible_characters_are_refused() {
+        let mut profile = influencer();
+        profile.display_name = "\u{202E}anA".into();
+        profile.location = Some("\u{200B}\u{FEFF}".into());
+        profile.niches = vec!["\u{2066}travel\u{2069}".into()];
+        profile.social_accounts = vec![SocialAccount {
+            platform: SocialPlatform::Instagram,
+            handle: "ana\u{200B}".into(),
+            followers: 1,
+        }];
+        assert_eq!(
+            codes(profile.validate()),
+            vec![
+                ("display_name".to_owned(), "invalid_characters"),
+                ("niches[0]".to_owned(), "invalid_characters"),
+                ("location".to_owned(), "invisible_only"),
+                ("social_accounts[0].handle".to_owned(), "invalid_handle"),
+            ]
+        );
+
+        let mut brand = BrandProfile::new(UserId::generate(), "\u{2060}".into());
+        brand.contact_name = Some("Ana \u{202B}Silva".into());
+        assert_eq!(
+            codes(brand.validate()),
+            vec![
+                ("company_name".to_owned(), "invisible_only"),
+                ("contact_name".to_owned(), "invalid_characters"),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_in_right_to_left_scripts_and_with_emoji_are_accepted() {
+        let mut profile = influencer();
+        profile.display_name = "ليلى 👩\u{200D}🍳".into();
+        profile.bio = "שלום! Cooking 🧑\u{200D}🤝\u{200D}🧑".into();
+        profile.location = Some("القاهرة".into());
+        assert_eq!(codes(profile.validate()), vec![]);
+        let brand = BrandProfile::new(UserId::generate(), "شركة النور".into());
+        assert_eq!(codes(brand.validate()), vec![]);
     }
 
     #[test]

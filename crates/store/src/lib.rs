@@ -65,6 +65,11 @@ pub enum StoreError {
     /// The store could not be reached or failed; the operation may be retried.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A stored row or document cannot be decoded (an unknown enum text, an unparsable
+    /// timestamp, a malformed JSON column): data no code of ours writes. Retrying reads the same
+    /// data, so callers must not retry; the text names what was unreadable, for the logs only.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
 }
 
 /// The profile created together with a user.

@@ -125,7 +125,12 @@ where
     documents.into_iter().map(convert).collect()
 }
 
+/// Maps a driver error: a document the driver cannot decode into our type is corrupt data,
+/// everything else makes the store unavailable for this operation.
 fn unavailable(error: MongoError) -> StoreError {
+    if matches!(error.kind.as_ref(), ErrorKind::BsonDeserialization(_)) {
+        return StoreError::Corrupt(format!("undecodable document in MongoDB: {error}"));
+    }
     StoreError::Unavailable(error.to_string())
 }
 
@@ -153,7 +158,7 @@ fn timestamp(date: DateTime) -> Result<Timestamp, StoreError> {
 }
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("unreadable {what} in MongoDB: {detail}"))
+    StoreError::Corrupt(format!("unreadable {what} in MongoDB: {detail}"))
 }
 
 fn to_bson<T: Serialize>(value: &T) -> Result<bson::Bson, StoreError> {
@@ -189,5 +194,22 @@ mod tests {
         };
         assert!(is_duplicate_key(&write_error(11000)));
         assert!(!is_duplicate_key(&write_error(121)));
+    }
+
+    #[test]
+    fn a_document_the_driver_cannot_decode_is_corrupt_and_other_failures_unavailable() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Counted {
+            #[allow(dead_code)]
+            count: i64,
+        }
+        let decoding = bson::from_document::<Counted>(doc! { "count": "many" }).unwrap_err();
+        let undecodable: MongoError = ErrorKind::BsonDeserialization(decoding).into();
+        assert!(matches!(unavailable(undecodable), StoreError::Corrupt(_)));
+
+        let refused: mongodb::error::WriteError =
+            bson::from_document(doc! { "code": 121, "errmsg": "validation" }).unwrap();
+        let refused: MongoError = ErrorKind::Write(WriteFailure::WriteError(refused)).into();
+        assert!(matches!(unavailable(refused), StoreError::Unavailable(_)));
     }
 }

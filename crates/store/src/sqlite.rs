@@ -216,9 +216,18 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
-/// Maps a SQLite error: a unique violation on `users.email` is a conflict, everything else
-/// (including "database is locked/busy") makes the store unavailable for this operation.
+/// Maps a SQLite error: a unique violation on `users.email` is a conflict, a column value of
+/// the wrong type or range is corrupt data, everything else (including "database is
+/// locked/busy") makes the store unavailable for this operation.
 fn db_error(error: rusqlite::Error) -> StoreError {
+    if matches!(
+        error,
+        rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    ) {
+        return StoreError::Corrupt(format!("unreadable column in SQLite: {error}"));
+    }
     if let rusqlite::Error::SqliteFailure(
         ffi::Error {
             code: ErrorCode::ConstraintViolation,
@@ -258,7 +267,7 @@ fn poisoned() -> StoreError {
 }
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("unreadable {what} in SQLite: {detail}"))
+    StoreError::Corrupt(format!("unreadable {what} in SQLite: {detail}"))
 }
 
 /// `NotFound` when a write meant for one existing row changed none.

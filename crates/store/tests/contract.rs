@@ -2990,3 +2990,71 @@ mod sqlite_shared_file {
         );
     }
 }
+
+/// Rows no code of ours writes, planted with rusqlite in the file the adapter reads. SQLite only:
+/// planting needs raw access to the adapter's storage, which this suite has for the file but not
+/// for MongoDB; the MongoDB adapter's decoding of such documents is covered by its unit tests
+/// (`crates/store/src/mongo/*.rs`), which decode the same kinds of bad documents.
+mod sqlite_corrupt_data {
+    use super::*;
+
+    fn plant(dir: &Path, statement: &str, params: impl rusqlite::Params) {
+        let connection = rusqlite::Connection::open(dir.join("noillin.sqlite3")).unwrap();
+        assert_eq!(connection.execute(statement, params).unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_the_adapter_cannot_decode_are_corrupt_not_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sqlite(dir.path()).await;
+        let (wizard, _) = insert_influencer(&store, "wizard@example.com").await;
+        let (timeless, _) = insert_influencer(&store, "timeless@example.com").await;
+        let (scheduler, _) = insert_influencer(&store, "scheduler@example.com").await;
+        set_weekly(&store, &scheduler.id, &office_hours()).await;
+
+        plant(
+            dir.path(),
+            "UPDATE users SET role = 'wizard' WHERE id = ?1",
+            [wizard.id.as_str()],
+        );
+        plant(
+            dir.path(),
+            "UPDATE users SET created_at = ?2 WHERE id = ?1",
+            rusqlite::params![timeless.id.as_str(), i64::MAX],
+        );
+        plant(
+            dir.path(),
+            "UPDATE availability_weekly SET weekly = '{\"monday\": \"always\"}' WHERE user_id = ?1",
+            [scheduler.id.as_str()],
+        );
+
+        let unknown_role = store.users.find_by_id(&wizard.id).await;
+        assert!(
+            matches!(&unknown_role, Err(StoreError::Corrupt(reason)) if reason.contains("wizard")),
+            "{unknown_role:?}"
+        );
+        let bad_timestamp = store.users.find_by_id(&timeless.id).await;
+        assert!(
+            matches!(bad_timestamp, Err(StoreError::Corrupt(_))),
+            "{bad_timestamp:?}"
+        );
+        let bad_json = store.availability.get(&scheduler.id).await;
+        assert!(
+            matches!(bad_json, Err(StoreError::Corrupt(_))),
+            "{bad_json:?}"
+        );
+        let many = store
+            .availability
+            .get_many(&[wizard.id.clone(), scheduler.id.clone()])
+            .await;
+        assert!(matches!(many, Err(StoreError::Corrupt(_))), "{many:?}");
+
+        // The rest of the store still answers: corruption is reported per record.
+        let (healthy, _) = insert_influencer(&store, "healthy@example.com").await;
+        assert_eq!(
+            store.users.find_by_id(&healthy.id).await.unwrap(),
+            Some(healthy)
+        );
+        store.ping().await.unwrap();
+    }
+}

@@ -3,7 +3,9 @@
 
 use axum::{extract::State, http::StatusCode};
 use jiff::civil::Date;
-use noillin_domain::availability::{AvailabilityRules, MAX_OVERRIDES, Override, WeeklyRules};
+use noillin_domain::availability::{
+    AvailabilityRules, MAX_OVERRIDES, Override, WeeklyRules, parse_local_date,
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -49,8 +51,13 @@ async fn replace_weekly(
 }
 
 fn parse_date(date: &str) -> Result<Date, ApiError> {
-    date.parse::<Date>()
-        .map_err(|_| ApiError::invalid("date", "invalid_date", "must be a date such as 2026-06-10"))
+    parse_local_date(date).ok_or_else(|| {
+        ApiError::invalid(
+            "date",
+            "invalid_date",
+            "must be a date YYYY-MM-DD such as 2026-06-10",
+        )
+    })
 }
 
 /// Sets one local date: `{"kind": "blocked"}` or `{"kind": "windows", "windows": [...]}`.

@@ -87,9 +87,26 @@ impl<'de> Deserialize<'de> for DayTime {
     }
 }
 
+/// A local date written `YYYY-MM-DD`: a four-digit year, two-digit month and day, and a real
+/// calendar date. `None` for anything else, including forms jiff's own parser also takes
+/// (`20260101`, signed six-digit years such as `+002026-01-03`), which no client means.
+pub fn parse_local_date(text: &str) -> Option<Date> {
+    let (year, rest) = text.split_once('-')?;
+    let (month, day) = rest.split_once('-')?;
+    let digits = |part: &str, len: usize| {
+        (part.len() == len && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<i16>().ok())
+            .flatten()
+    };
+    let month = i8::try_from(digits(month, 2)?).ok()?;
+    let day = i8::try_from(digits(day, 2)?).ok()?;
+    Date::new(digits(year, 4)?, month, day).ok()
+}
+
 /// A stretch of one local day during which the influencer can be booked: `[start, end)` in
 /// wall-clock time of their zone, `start < end`, `end` at most `24:00`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LocalWindow {
     pub start: DayTime,
     pub end: DayTime,
@@ -103,9 +120,10 @@ impl LocalWindow {
     }
 }
 
-/// The windows of each weekday. A weekday without windows is not bookable.
+/// The windows of each weekday. A weekday without windows is not bookable. An absent weekday
+/// has no windows; a key that is no weekday is refused (a misspelt day must not clear it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct WeeklyRules {
     pub monday: Vec<LocalWindow>,
     pub tuesday: Vec<LocalWindow>,
@@ -170,7 +188,12 @@ impl WeeklyRules {
 
 /// What one local date looks like instead of its weekday's windows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "windows", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    content = "windows",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Override {
     /// Not bookable at all that day.
     Blocked,

@@ -409,13 +409,13 @@ mod tests {
             "created_at": DateTime::from_millis(0), "updated_at": DateTime::from_millis(0),
         };
         let user: UserDoc = bson::from_document(document.clone()).unwrap();
-        assert!(matches!(user.into_user(), Err(StoreError::Unavailable(_))));
+        assert!(matches!(user.into_user(), Err(StoreError::Corrupt(_))));
 
         let mut negative = document;
         negative.insert("email", "ana@example.com");
         negative.insert("token_version", -1_i64);
         let user: UserDoc = bson::from_document(negative).unwrap();
-        assert!(matches!(user.into_user(), Err(StoreError::Unavailable(_))));
+        assert!(matches!(user.into_user(), Err(StoreError::Corrupt(_))));
 
         let missing = doc! { "_id": "u1" };
         assert!(bson::from_document::<UserDoc>(missing).is_err());

@@ -245,10 +245,7 @@ mod tests {
     fn unexpected_availability_documents_are_errors_not_panics() {
         let bad_date = doc! { "_id": "u1", "overrides": { "June 10": { "kind": "blocked" } } };
         let decoded: AvailabilityDoc = bson::from_document(bad_date).unwrap();
-        assert!(matches!(
-            decoded.into_rules(),
-            Err(StoreError::Unavailable(_))
-        ));
+        assert!(matches!(decoded.into_rules(), Err(StoreError::Corrupt(_))));
 
         let bad_time = doc! {
             "_id": "u1",

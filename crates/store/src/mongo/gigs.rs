@@ -377,20 +377,14 @@ mod tests {
         let mut document = bson::to_document(&GigDoc::encode(&gig()).unwrap()).unwrap();
         document.insert("version", -1_i64);
         let decoded: GigDoc = bson::from_document(document.clone()).unwrap();
-        assert!(matches!(
-            decoded.into_gig(),
-            Err(StoreError::Unavailable(_))
-        ));
+        assert!(matches!(decoded.into_gig(), Err(StoreError::Corrupt(_))));
 
         document.insert("version", 1_i64);
         let mut terms = document.get_document("terms").unwrap().clone();
         terms.insert("horizon_days", i64::from(u32::MAX) + 1);
         document.insert("terms", terms);
         let decoded: GigDoc = bson::from_document(document.clone()).unwrap();
-        assert!(matches!(
-            decoded.into_gig(),
-            Err(StoreError::Unavailable(_))
-        ));
+        assert!(matches!(decoded.into_gig(), Err(StoreError::Corrupt(_))));
 
         document.insert("status", "deleted");
         assert!(bson::from_document::<GigDoc>(document).is_err());

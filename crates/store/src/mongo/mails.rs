@@ -197,15 +197,9 @@ mod tests {
         );
         let mut negative = MailDoc::encode(&mail);
         negative.attempts = -1;
-        assert!(matches!(
-            negative.into_mail(),
-            Err(StoreError::Unavailable(_))
-        ));
+        assert!(matches!(negative.into_mail(), Err(StoreError::Corrupt(_))));
         let mut bounced = MailDoc::encode(&mail);
         bounced.status = "bounced".into();
-        assert!(matches!(
-            bounced.into_mail(),
-            Err(StoreError::Unavailable(_))
-        ));
+        assert!(matches!(bounced.into_mail(), Err(StoreError::Corrupt(_))));
     }
 }

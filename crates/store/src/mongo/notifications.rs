@@ -262,7 +262,7 @@ mod tests {
         let decoded: NotificationDoc = bson::from_document(document).unwrap();
         assert!(matches!(
             decoded.into_notification(),
-            Err(StoreError::Unavailable(_))
+            Err(StoreError::Corrupt(_))
         ));
     }
 }

@@ -217,6 +217,74 @@ fn rules_read_and_write_as_plain_json() {
 }
 
 #[test]
+fn unknown_weekday_keys_and_window_or_override_fields_are_refused_not_ignored() {
+    for bad in [
+        serde_json::json!({ "mon": [{ "start": "09:00", "end": "17:00" }] }),
+        serde_json::json!({ "monday": [], "Funday": [] }),
+        serde_json::json!({ "Monday": [] }),
+    ] {
+        let error = serde_json::from_value::<WeeklyRules>(bad.clone()).unwrap_err();
+        assert!(
+            error.to_string().starts_with("unknown field"),
+            "{bad}: {error}"
+        );
+    }
+    let extra =
+        serde_json::json!({ "monday": [{ "start": "09:00", "end": "17:00", "tz": "UTC" }] });
+    assert!(serde_json::from_value::<WeeklyRules>(extra).is_err());
+    let extra = serde_json::json!({ "kind": "blocked", "until": "2026-06-12" });
+    assert!(serde_json::from_value::<Override>(extra).is_err());
+
+    let partial: WeeklyRules = serde_json::from_value(
+        serde_json::json!({ "friday": [{ "start": "09:00", "end": "17:00" }] }),
+    )
+    .unwrap();
+    assert_eq!(partial.friday, vec![window("09:00", "17:00")]);
+    assert!(
+        partial.monday.is_empty(),
+        "an absent weekday has no windows"
+    );
+    let blocked: Override =
+        serde_json::from_value(serde_json::json!({ "kind": "blocked" })).unwrap();
+    assert_eq!(blocked, Override::Blocked);
+}
+
+#[test]
+fn local_dates_are_exactly_yyyy_mm_dd_calendar_dates() {
+    for (text, expected) in [
+        ("2026-01-01", date(2026, 1, 1)),
+        ("2028-02-29", date(2028, 2, 29)),
+        ("0001-12-31", date(1, 12, 31)),
+        ("9999-12-31", date(9999, 12, 31)),
+    ] {
+        assert_eq!(parse_local_date(text), Some(expected), "{text}");
+    }
+    for text in [
+        "20260101",
+        "+002026-01-03",
+        "-009999-01-01",
+        "2026-1-01",
+        "2026-01-1",
+        "26-01-01",
+        "02026-01-01",
+        "2026-02-30",
+        "2027-02-29",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-01-00",
+        "2026-01-01T00:00",
+        " 2026-01-01",
+        "2026-01-01 ",
+        "2026/01/01",
+        "2026-+1-01",
+        "２０２６-01-01",
+        "",
+    ] {
+        assert_eq!(parse_local_date(text), None, "{text:?}");
+    }
+}
+
+#[test]
 fn overrides_take_the_place_of_the_weekday() {
     let mut rules = AvailabilityRules {
         weekly: WeeklyRules::every_day(&[window("09:00", "17:00")]),
