@@ -20,7 +20,10 @@ use jiff::Timestamp;
 use mongodb::{
     ClientSession, Collection,
     bson::{DateTime, Document, doc},
-    error::{Error as MongoError, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT},
+    error::{
+        Error as MongoError, ErrorKind, TRANSIENT_TRANSACTION_ERROR,
+        UNKNOWN_TRANSACTION_COMMIT_RESULT, WriteFailure,
+    },
     options::{ReadConcern, ReadPreference, SelectionCriteria, WriteConcern},
 };
 use serde::{Deserialize, Serialize};
@@ -112,6 +115,35 @@ fn claimable(now: DateTime) -> Document {
     }
 }
 
+/// The server's code for a write that conflicted with a concurrent transaction.
+const WRITE_CONFLICT: i32 = 112;
+
+/// Whether a transaction that failed with `error` may be run again from the start: the server
+/// labelled the error transient, or it is a write conflict. MongoDB labels write conflicts
+/// itself; some MongoDB-compatible servers (DocumentDB) report them without the label, and a
+/// conflict between racing transactions must end in one winner, not in an outage.
+fn may_run_again(error: &MongoError) -> bool {
+    // A commit whose outcome stayed unknown may have been applied: running the transaction
+    // again could report a conflict with its own write.
+    if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) {
+        return false;
+    }
+    error.contains_label(TRANSIENT_TRANSACTION_ERROR) || is_write_conflict(error)
+}
+
+fn is_write_conflict(error: &MongoError) -> bool {
+    match error.kind.as_ref() {
+        ErrorKind::Command(command) => command.code == WRITE_CONFLICT,
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == WRITE_CONFLICT,
+        ErrorKind::InsertMany(insert) => insert
+            .write_errors
+            .iter()
+            .flatten()
+            .any(|write| write.code == WRITE_CONFLICT),
+        _ => false,
+    }
+}
+
 /// The pause before attempt `attempt` (2 or more) of a transaction.
 fn retry_delay(attempt: u32) -> Duration {
     FIRST_RETRY_DELAY.saturating_mul(1 << (attempt.saturating_sub(2)).min(16))
@@ -148,7 +180,7 @@ impl MongoStore {
     ///
     /// With messages, both run in one transaction on a fresh session (`write` gets the session
     /// and must pass it to each of its operations), retried as a whole on a
-    /// `TransientTransactionError`. Without messages, `write` runs alone, without a session, as
+    /// `TransientTransactionError` or a write conflict. Without messages, `write` runs alone, without a session, as
     /// the single-document write it is.
     ///
     /// `context` is handed to `write` on each attempt, so that `write`'s future may borrow it.
@@ -206,11 +238,7 @@ impl MongoStore {
                     e
                 }
             };
-            // A commit whose outcome stayed unknown may have been applied: running the
-            // transaction again could report a conflict with its own write.
-            let retry = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                && !error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT);
-            if !retry || attempt == TRANSACTION_ATTEMPTS {
+            if !may_run_again(&error) || attempt == TRANSACTION_ATTEMPTS {
                 return Err(unavailable(error));
             }
             attempt += 1;
@@ -358,6 +386,51 @@ mod tests {
         }
         let back: OutboxDoc = bson::from_document(document).unwrap();
         assert_eq!(back.into_message().unwrap(), message);
+    }
+
+    fn server_error(code: i32, name: &str) -> bson::Document {
+        bson::doc! { "code": code, "codeName": name, "errmsg": "from the server" }
+    }
+
+    #[test]
+    fn an_unlabelled_write_conflict_runs_the_transaction_again() {
+        let command: mongodb::error::CommandError =
+            bson::from_document(server_error(WRITE_CONFLICT, "WriteConflict")).unwrap();
+        assert!(may_run_again(&MongoError::from(ErrorKind::Command(
+            command
+        ))));
+        let write: mongodb::error::WriteError =
+            bson::from_document(server_error(WRITE_CONFLICT, "WriteConflict")).unwrap();
+        assert!(may_run_again(&MongoError::from(ErrorKind::Write(
+            WriteFailure::WriteError(write)
+        ))));
+        let mut insert = server_error(WRITE_CONFLICT, "WriteConflict");
+        insert.insert("index", 0);
+        let insert: mongodb::error::InsertManyError =
+            bson::from_document(bson::doc! { "writeErrors": [insert] }).unwrap();
+        assert!(may_run_again(&MongoError::from(ErrorKind::InsertMany(
+            insert
+        ))));
+    }
+
+    #[test]
+    fn other_server_errors_end_the_transaction() {
+        for (code, name) in [(11000, "DuplicateKey"), (13, "Unauthorized")] {
+            let command: mongodb::error::CommandError =
+                bson::from_document(server_error(code, name)).unwrap();
+            assert!(!may_run_again(&MongoError::from(ErrorKind::Command(
+                command
+            ))));
+            let write: mongodb::error::WriteError =
+                bson::from_document(server_error(code, name)).unwrap();
+            assert!(!may_run_again(&MongoError::from(ErrorKind::Write(
+                WriteFailure::WriteError(write)
+            ))));
+        }
+        let io = std::io::Error::other("connection reset");
+        assert!(!may_run_again(&MongoError::from(ErrorKind::Io(
+            std::sync::Arc::new(io)
+        ))));
     }
 
     #[test]
