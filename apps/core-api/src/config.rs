@@ -28,6 +28,8 @@ pub struct Config {
     /// Token lifetimes and sign-in limits (`ACCESS_TOKEN_TTL_SECS`, `REFRESH_TOKEN_TTL_SECS`,
     /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`, `LOGIN_MAX_FAILURES_PER_IP`, `LOGIN_FAILURE_WINDOW_SECS`).
     pub auth: AuthSettings,
+    /// `OUTBOX_MAX_ATTEMPTS`: refusals by the broker after which an outbox message is parked.
+    pub outbox_max_attempts: u32,
 }
 
 impl ServiceConfig for Config {
@@ -61,6 +63,11 @@ impl ServiceConfig for Config {
             failure_window: Duration::from_secs(positive("LOGIN_FAILURE_WINDOW_SECS", 15 * 60)),
             max_resets_per_hour: positive("PASSWORD_RESETS_PER_HOUR", 3),
         };
+        let outbox_max_attempts =
+            env.parse_or::<u32>("OUTBOX_MAX_ATTEMPTS", crate::outbox::DEFAULT_MAX_ATTEMPTS);
+        if outbox_max_attempts == 0 {
+            env.problem("OUTBOX_MAX_ATTEMPTS", "must be at least 1");
+        }
         env.finish(|| {
             Some(Self {
                 common,
@@ -69,7 +76,39 @@ impl ServiceConfig for Config {
                 store,
                 jwt_secret: jwt_secret?,
                 auth,
+                outbox_max_attempts,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn read(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars = vec![("JWT_SECRET", SECRET)];
+        vars.extend_from_slice(pairs);
+        Config::from_env(&EnvSource::from_pairs(vars))
+    }
+
+    #[test]
+    fn outbox_max_attempts_defaults_to_ten_and_must_be_a_positive_count() {
+        assert_eq!(read(&[]).unwrap().outbox_max_attempts, 10);
+        assert_eq!(
+            read(&[("OUTBOX_MAX_ATTEMPTS", "3")])
+                .unwrap()
+                .outbox_max_attempts,
+            3
+        );
+        for bad in ["0", "-1", "many", "99999999999"] {
+            let problems = read(&[("OUTBOX_MAX_ATTEMPTS", bad)]).unwrap_err().problems;
+            assert!(
+                problems.len() == 1 && problems[0].starts_with("OUTBOX_MAX_ATTEMPTS:"),
+                "{bad}: {problems:?}"
+            );
+        }
     }
 }

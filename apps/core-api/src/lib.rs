@@ -72,6 +72,7 @@ pub struct App {
     state: AppState,
     /// Domain events out, for the outbox relay; connects and heals in the background.
     broker: BrokerLink,
+    relay: outbox::RelaySettings,
     shutdown: Shutdown,
 }
 
@@ -95,6 +96,7 @@ impl App {
             router,
             state,
             broker,
+            relay: outbox::RelaySettings::with_max_attempts(config.outbox_max_attempts),
             shutdown: Shutdown::default(),
         })
     }
@@ -119,7 +121,7 @@ impl App {
                 self.state.store.outbox.clone(),
                 self.broker.clone(),
                 self.state.relay_waker.clone(),
-                outbox::RelaySettings::default(),
+                self.relay,
             )
             .run(self.shutdown.clone()),
         );

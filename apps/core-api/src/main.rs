@@ -24,6 +24,8 @@ async fn main() -> ExitCode {
             cli::Command::CreateAdmin { email, name } => {
                 cli::create_admin(&config, &email, &name).await
             }
+            cli::Command::ListParkedOutbox => cli::list_parked_outbox(&config).await,
+            cli::Command::RetryParkedOutbox { id } => cli::retry_parked_outbox(&config, &id).await,
         }
     })
     .await

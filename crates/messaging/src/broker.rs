@@ -1,7 +1,10 @@
 //! The RabbitMQ connection: declaring the topology, publishing with confirms, consuming with
 //! manual acknowledgements.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
@@ -53,8 +56,9 @@ impl From<lapin::Error> for PublishError {
 pub struct Broker {
     connection: Connection,
     topology: Topology,
-    /// One confirm-mode channel shared by every publish of this connection, opened on first
-    /// use and reopened if it closed: opening a channel per event would double the round trips.
+    /// One confirm-mode channel for every publish of this connection, opened on first use and
+    /// reopened if it closed or failed: opening a channel per event would double the round
+    /// trips. One batch at a time holds it (see [`Broker::publish_to`]).
     publisher: tokio::sync::Mutex<Option<Publisher>>,
     /// Delays whose holding exchange and queue this connection has declared.
     delay_tiers: tokio::sync::Mutex<HashSet<Duration>>,
@@ -204,7 +208,8 @@ impl Broker {
     /// Publishes messages persistently with the `mandatory` flag and waits for the broker's
     /// confirms; the result of each message is at its index. All are sent before any confirm
     /// is awaited, so a batch costs about one round trip, not one per message. A message no
-    /// queue is bound for is an error, not a silent success.
+    /// queue is bound for is an error, not a silent success: it is told apart by the message id
+    /// of what the broker returned. Concurrent batches take turns on the connection's channel.
     pub async fn publish_batch(
         &self,
         messages: &[OutgoingMessage],
@@ -302,50 +307,80 @@ impl Broker {
         exchange: &str,
         messages: &[OutgoingMessage],
     ) -> Vec<Result<(), PublishError>> {
-        let publisher = match self.publisher().await {
-            Ok(publisher) => publisher,
-            Err(e) => return messages.iter().map(|_| Err(e.clone().into())).collect(),
+        // The batch owns the channel from its first send to its last confirm. lapin hands each
+        // returned message to whichever confirm completes next, not to the one it belongs to,
+        // so returns can only be told apart while no other publish shares the window.
+        let mut slot = self.publisher.lock().await;
+        // Taken out of the slot for the batch: if this future is dropped halfway, the next
+        // batch opens a fresh channel rather than inherit confirms and returns it cannot place.
+        let publisher = match slot.take() {
+            Some(publisher) if publisher.channel.status().connected() => publisher,
+            _ => match self.open_publisher().await {
+                Ok(publisher) => publisher,
+                Err(e) => return messages.iter().map(|_| Err(e.clone().into())).collect(),
+            },
         };
+        let mut channel_failed = None;
         let mut pending = Vec::with_capacity(messages.len());
         for message in messages {
-            pending.push(publisher.send(exchange, message).await);
+            let sent = match &channel_failed {
+                Some(e) => Err(lapin::Error::clone(e)),
+                None => publisher.send(exchange, message).await,
+            };
+            if let Err(e) = &sent {
+                channel_failed.get_or_insert_with(|| e.clone());
+            }
+            pending.push(sent);
         }
-        let mut results = Vec::with_capacity(messages.len());
-        for (message, sent) in messages.iter().zip(pending) {
-            results.push(match sent {
-                Ok(confirm) => match confirm.await {
-                    Ok(Confirmation::Ack(None)) => Ok(()),
-                    Ok(Confirmation::Ack(Some(_))) => {
-                        Err(PublishError::Unroutable(message.routing_key.clone()))
+        let mut confirmations = Vec::with_capacity(messages.len());
+        let mut returned = HashMap::new();
+        for sent in pending {
+            let confirmation = match sent {
+                Ok(confirm) => confirm.await,
+                Err(e) => Err(e),
+            };
+            confirmations.push(match confirmation {
+                Ok(confirmation) => {
+                    let acked = confirmation.is_ack();
+                    let requested = !matches!(confirmation, Confirmation::NotRequested);
+                    // Whichever confirm carries a return, it names its message by id.
+                    if let Some(message) = confirmation.take_message()
+                        && let Some(id) = message.properties.message_id()
+                    {
+                        returned.insert(id.to_string(), message.delivery.routing_key.to_string());
                     }
-                    Ok(Confirmation::Nack(_) | Confirmation::NotRequested) => {
-                        Err(PublishError::Nacked)
-                    }
-                    Err(e) => Err(e.into()),
-                },
-                Err(e) => Err(e.into()),
+                    Ok(acked && requested)
+                }
+                Err(e) => {
+                    channel_failed.get_or_insert_with(|| e.clone());
+                    Err(e)
+                }
             });
         }
-        results
+        if channel_failed.is_none() {
+            *slot = Some(publisher);
+        }
+        messages
+            .iter()
+            .zip(confirmations)
+            .map(|(message, confirmation)| {
+                match (returned.get(&message.message_id), confirmation) {
+                    (Some(routing_key), _) => Err(PublishError::Unroutable(routing_key.clone())),
+                    (None, Ok(true)) => Ok(()),
+                    (None, Ok(false)) => Err(PublishError::Nacked),
+                    (None, Err(e)) => Err(e.into()),
+                }
+            })
+            .collect()
     }
 
-    /// The connection's confirm-mode publishing channel, opened on first use and reopened if
-    /// it closed.
-    async fn publisher(&self) -> Result<Publisher, lapin::Error> {
-        // Hold the lock only to find the channel: publishes confirm concurrently on it.
-        let mut slot = self.publisher.lock().await;
-        if let Some(publisher) = slot.as_ref()
-            && publisher.channel.status().connected()
-        {
-            return Ok(publisher.clone());
-        }
+    /// Opens a confirm-mode publishing channel.
+    async fn open_publisher(&self) -> Result<Publisher, lapin::Error> {
         let channel = self.connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        let publisher = Publisher { channel };
-        *slot = Some(publisher.clone());
-        Ok(publisher)
+        Ok(Publisher { channel })
     }
 
     /// Declares the retry queues of a concern: one per delay, each holding messages for its
@@ -469,7 +504,6 @@ fn quorum_arguments() -> FieldTable {
 }
 
 /// Publishes from one confirm-mode channel.
-#[derive(Clone)]
 struct Publisher {
     channel: Channel,
 }

@@ -171,6 +171,85 @@ async fn a_batch_is_confirmed_message_by_message_and_an_unroutable_one_fails_alo
     broker.delete_topology(&policy).await.unwrap();
 }
 
+/// Positions of `count` distinct unroutable messages in a batch of `len`, drawn from `seed`
+/// (a xorshift: the seed is printed, so a failing round can be replayed).
+fn unroutable_positions(seed: &mut u64, len: usize, count: usize) -> Vec<usize> {
+    let mut positions = Vec::new();
+    while positions.len() < count {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        let position = usize::try_from(*seed % len as u64).expect("below len");
+        if !positions.contains(&position) {
+            positions.push(position);
+        }
+    }
+    positions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_report_exactly_their_own_unroutable_messages_round_after_round() {
+    const ROUNDS: usize = 100;
+    const BATCH: usize = 100;
+    const UNROUTABLE: usize = 5;
+    let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);
+    let broker = broker().await;
+    let mut seed = u64::from(uuid::Uuid::new_v4().as_fields().0) | 1;
+    println!("unroutable positions seeded with {seed}");
+    let mut delivered = std::collections::HashSet::new();
+
+    for round in 0..ROUNDS {
+        // Two batches at once on the one connection, each with unroutable messages of its own.
+        let batches: Vec<Vec<_>> = (0..2)
+            .map(|side| {
+                let mut batch: Vec<_> = (0..BATCH).map(|n| event(n).outgoing().unwrap()).collect();
+                for position in unroutable_positions(&mut seed, BATCH, UNROUTABLE) {
+                    batch[position].routing_key = format!("nobody.listens.{side}.{position}");
+                }
+                batch
+            })
+            .collect();
+        let (left, right) = tokio::join!(
+            broker.publish_batch(&batches[0]),
+            broker.publish_batch(&batches[1])
+        );
+
+        for (batch, results) in batches.iter().zip([left, right]) {
+            assert_eq!(results.len(), BATCH);
+            for (i, (message, result)) in batch.iter().zip(&results).enumerate() {
+                if message.routing_key.starts_with("nobody.listens") {
+                    assert!(
+                        matches!(result, Err(noillin_messaging::PublishError::Unroutable(k)) if *k == message.routing_key),
+                        "round {round}, message {i} ({}): {result:?}",
+                        message.routing_key
+                    );
+                } else {
+                    assert!(result.is_ok(), "round {round}, message {i}: {result:?}");
+                    delivered.insert(message.message_id.clone());
+                }
+            }
+        }
+    }
+
+    let mut subscription = broker
+        .consume(Concern::System, 200, "batch-rounds-test", policy.clone())
+        .await
+        .unwrap();
+    let mut received = std::collections::HashSet::new();
+    while received.len() < delivered.len() {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            .await
+            .expect("a delivery in time")
+            .unwrap()
+            .unwrap();
+        received.insert(delivery.envelope().unwrap().id.to_string());
+        delivery.ack().await.unwrap();
+    }
+    assert_eq!(received, delivered, "exactly the confirmed messages arrive");
+
+    broker.delete_topology(&policy).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_delayed_message_arrives_after_its_delay_under_its_own_routing_key() {
     let policy = RetryPolicy::new(vec![Duration::from_millis(100)]);

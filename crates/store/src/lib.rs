@@ -287,8 +287,77 @@ pub trait OutboxRepository: Send + Sync {
     /// Gives back the messages of `ids` still held by `claim_token` (publishing failed), so any
     /// relay can claim them at once.
     async fn release(&self, claim_token: &str, ids: &[String]) -> Result<(), StoreError>;
-    /// How many messages wait (claimed or not).
+    /// Records that the broker refused the messages of `refusals` still held by `claim_token`:
+    /// each refusal counts as an attempt. Below `policy`'s last attempt the message is given
+    /// back but not claimable before `now` plus the policy's delay for its count; at the last
+    /// one it is parked with the refusal's reason. Returns the ids parked now.
+    async fn refuse(
+        &self,
+        claim_token: &str,
+        refusals: &[OutboxRefusal],
+        now: Timestamp,
+        policy: &RefusalPolicy,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Parked messages, longest parked first, at most `limit`.
+    async fn parked(&self, limit: u32) -> Result<Vec<ParkedOutboxMessage>, StoreError>;
+    /// Un-parks a message: its attempts count from zero again and any relay can claim it at
+    /// once. `false` when no parked message has this id.
+    async fn retry_parked(&self, id: &str) -> Result<bool, StoreError>;
+    /// How many messages wait to be published (claimed or not; parked ones do not wait).
     async fn pending(&self) -> Result<u64, StoreError>;
+}
+
+/// How the outbox treats a message the broker refuses (no queue is bound for it, or the broker
+/// nacked it): refusing it again at once would only repeat, so each refusal holds it back for a
+/// delay of its own, doubling from `first_delay` up to `max_delay`, while other messages flow;
+/// the `max_attempts`-th refusal parks it for an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusalPolicy {
+    /// Refusals after which a message is parked; at least 1.
+    pub max_attempts: u32,
+    pub first_delay: std::time::Duration,
+    pub max_delay: std::time::Duration,
+}
+
+impl RefusalPolicy {
+    /// How long a message refused `attempts` times (1 or more) is held back.
+    pub fn delay_after(&self, attempts: u32) -> std::time::Duration {
+        let doublings = attempts.saturating_sub(1).min(31);
+        self.first_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+
+    /// Whether a message refused `attempts` times is parked.
+    pub fn parks_after(&self, attempts: u32) -> bool {
+        attempts >= self.max_attempts
+    }
+
+    /// When a message refused `attempts` times at `now` may be claimed again.
+    pub fn retry_at(&self, now: Timestamp, attempts: u32) -> Timestamp {
+        now.saturating_add(self.delay_after(attempts))
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+/// A message the broker refused, with the broker's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRefusal {
+    pub id: String,
+    pub reason: String,
+}
+
+/// A message parked after the broker refused it too often: kept in the outbox, never claimed,
+/// until an operator retries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedOutboxMessage {
+    pub id: String,
+    pub routing_key: String,
+    /// Refusals, the last of which parked it.
+    pub attempts: u32,
+    /// The last refusal's reason.
+    pub reason: String,
+    pub parked_at: Timestamp,
 }
 
 /// Users' notifications.

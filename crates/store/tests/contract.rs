@@ -32,8 +32,8 @@ use noillin_domain::{
     notification::{GigNotice, Notification, NotificationId, NotificationKind},
 };
 use noillin_store::{
-    Constraint, NewProfile, OutboxMessage, PageRequest, RefreshToken, Rotation, Store, StoreConfig,
-    StoreError,
+    Constraint, NewProfile, OutboxMessage, OutboxRefusal, PageRequest, ParkedOutboxMessage,
+    RefreshToken, RefusalPolicy, Rotation, Store, StoreConfig, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -1963,6 +1963,214 @@ async fn only_the_holding_claim_completes_or_releases_a_message(store: &Store) {
     assert_eq!(store.outbox.pending().await.unwrap(), 0);
 }
 
+/// Refusals hold a message back a minute, doubling up to ten; the third parks it.
+fn refusal_policy() -> RefusalPolicy {
+    RefusalPolicy {
+        max_attempts: 3,
+        first_delay: std::time::Duration::from_secs(60),
+        max_delay: std::time::Duration::from_secs(600),
+    }
+}
+
+fn refusal(id: &str, reason: &str) -> OutboxRefusal {
+    OutboxRefusal {
+        id: id.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Claims what is claimable at `at`, under a fresh token, for a minute.
+async fn claim_at(store: &Store, at: Timestamp) -> (String, Vec<OutboxMessage>) {
+    let token = claim_token();
+    let claimed = store
+        .outbox
+        .claim(&token, 100, at, at + SignedDuration::from_mins(1))
+        .await
+        .unwrap();
+    (token, claimed)
+}
+
+async fn a_refused_message_waits_its_own_delay_while_others_are_claimed(store: &Store) {
+    let batch = messages(3);
+    store.outbox.append(&batch).await.unwrap();
+    let t0 = now();
+    let (token, claimed) = claim_at(store, t0).await;
+    assert_eq!(claimed, batch);
+    let policy = refusal_policy();
+    let refused = [refusal(&batch[0].id, "no queue is bound")];
+
+    // A claim that does not hold the message changes nothing.
+    let parked = store
+        .outbox
+        .refuse(&claim_token(), &refused, t0, &policy)
+        .await
+        .unwrap();
+    assert!(parked.is_empty());
+    let parked = store
+        .outbox
+        .refuse(&token, &refused, t0, &policy)
+        .await
+        .unwrap();
+    assert!(parked.is_empty(), "one refusal of three parks nothing");
+    store
+        .outbox
+        .release(&token, &ids_of(&batch[1..]))
+        .await
+        .unwrap();
+
+    let (published, meanwhile) = claim_at(store, t0).await;
+    assert_eq!(meanwhile, batch[1..], "the others flow at once");
+    store
+        .outbox
+        .complete(&published, &ids_of(&meanwhile))
+        .await
+        .unwrap();
+    let (_, early) = claim_at(store, t0 + SignedDuration::from_secs(60)).await;
+    assert_eq!(early, vec![], "held back for its whole first delay");
+    let (second, later) = claim_at(store, t0 + SignedDuration::from_millis(60_001)).await;
+    assert_eq!(later, batch[..1]);
+    assert_eq!(store.outbox.pending().await.unwrap(), 1);
+
+    // The second refusal doubles the delay.
+    let t1 = t0 + SignedDuration::from_millis(60_001);
+    store
+        .outbox
+        .refuse(&second, &refused, t1, &policy)
+        .await
+        .unwrap();
+    let (_, early) = claim_at(store, t1 + SignedDuration::from_secs(120)).await;
+    assert_eq!(early, vec![]);
+    let (_, later) = claim_at(store, t1 + SignedDuration::from_millis(120_001)).await;
+    assert_eq!(later, batch[..1]);
+}
+
+async fn a_message_refused_max_attempts_times_is_parked_and_never_claimed(store: &Store) {
+    let batch = messages(2);
+    store.outbox.append(&batch).await.unwrap();
+    let policy = refusal_policy();
+    let mut at = now();
+    for attempt in 1..=3 {
+        let (token, claimed) = claim_at(store, at).await;
+        if attempt == 1 {
+            assert_eq!(claimed, batch);
+            // The other message is published meanwhile.
+            store
+                .outbox
+                .complete(&token, &ids_of(&batch[1..]))
+                .await
+                .unwrap();
+        } else {
+            assert_eq!(claimed, batch[..1], "attempt {attempt}");
+        }
+        let parked = store
+            .outbox
+            .refuse(
+                &token,
+                &[refusal(&batch[0].id, &format!("refusal {attempt}"))],
+                at,
+                &policy,
+            )
+            .await
+            .unwrap();
+        if attempt < 3 {
+            assert!(parked.is_empty(), "attempt {attempt}");
+            at += SignedDuration::from_hours(1);
+        } else {
+            assert_eq!(parked, ids_of(&batch[..1]));
+        }
+    }
+
+    let (_, claimed) = claim_at(store, at + SignedDuration::from_hours(24 * 365)).await;
+    assert_eq!(claimed, vec![], "a parked message is never claimed");
+    assert_eq!(store.outbox.pending().await.unwrap(), 0, "nor waiting");
+    assert_eq!(
+        store.outbox.parked(10).await.unwrap(),
+        vec![ParkedOutboxMessage {
+            id: batch[0].id.clone(),
+            routing_key: batch[0].routing_key.clone(),
+            attempts: 3,
+            reason: "refusal 3".into(),
+            parked_at: at,
+        }]
+    );
+}
+
+async fn parked_messages_are_listed_and_a_retried_one_is_claimed_again(store: &Store) {
+    let batch = messages(3);
+    store.outbox.append(&batch).await.unwrap();
+    let park_at_once = RefusalPolicy {
+        max_attempts: 1,
+        ..refusal_policy()
+    };
+    let t0 = now();
+    for (message, at) in [
+        (&batch[1], t0),
+        (&batch[0], t0 + SignedDuration::from_secs(1)),
+    ] {
+        let token = claim_token();
+        store
+            .outbox
+            .claim(&token, 100, at, at + SignedDuration::from_mins(1))
+            .await
+            .unwrap();
+        let parked = store
+            .outbox
+            .refuse(&token, &[refusal(&message.id, "nacked")], at, &park_at_once)
+            .await
+            .unwrap();
+        assert_eq!(parked, vec![message.id.clone()]);
+        let unheld: Vec<String> = ids_of(&batch)
+            .into_iter()
+            .filter(|id| *id != message.id)
+            .collect();
+        store.outbox.release(&token, &unheld).await.unwrap();
+    }
+
+    let listed = store.outbox.parked(10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|p| &p.id).collect::<Vec<_>>(),
+        vec![&batch[1].id, &batch[0].id],
+        "longest parked first"
+    );
+    assert_eq!(store.outbox.parked(1).await.unwrap(), listed[..1]);
+    assert!(
+        listed
+            .iter()
+            .all(|p| p.attempts == 1 && p.reason == "nacked")
+    );
+
+    assert!(store.outbox.retry_parked(&batch[1].id).await.unwrap());
+    assert!(
+        !store.outbox.retry_parked(&batch[1].id).await.unwrap(),
+        "no longer parked"
+    );
+    assert!(
+        !store.outbox.retry_parked(&batch[2].id).await.unwrap(),
+        "never parked"
+    );
+    assert!(!store.outbox.retry_parked("no-such-message").await.unwrap());
+    assert_eq!(store.outbox.parked(10).await.unwrap(), listed[1..]);
+    assert_eq!(store.outbox.pending().await.unwrap(), 2);
+
+    let (token, claimed) = claim_at(store, now()).await;
+    assert_eq!(
+        ids_of(&claimed),
+        vec![batch[1].id.clone(), batch[2].id.clone()]
+    );
+    // Its count starts again: one more refusal of three parks nothing.
+    let parked = store
+        .outbox
+        .refuse(
+            &token,
+            &[refusal(&batch[1].id, "nacked")],
+            now(),
+            &refusal_policy(),
+        )
+        .await
+        .unwrap();
+    assert!(parked.is_empty());
+}
+
 /// Appends 200 messages through the first store, then drains the outbox with 4 concurrent
 /// claimers (taking turns over `stores`), each claiming up to 25 at a time and completing what
 /// it got; checks that every message went to exactly one claim.
@@ -2772,6 +2980,9 @@ contract! {
     appended_messages_are_claimed_oldest_first_up_to_the_limit,
     a_claimed_message_is_held_until_its_lease_ends,
     only_the_holding_claim_completes_or_releases_a_message,
+    a_refused_message_waits_its_own_delay_while_others_are_claimed,
+    a_message_refused_max_attempts_times_is_parked_and_never_claimed,
+    parked_messages_are_listed_and_a_retried_one_is_claimed_again,
     concurrent_claimers_take_each_message_exactly_once,
     concurrent_gig_updates_with_messages_store_only_the_winners,
     a_notification_is_stored_once_per_id,

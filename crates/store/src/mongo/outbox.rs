@@ -1,6 +1,10 @@
 //! The outbox in MongoDB: one document per message in `outbox` (`_id` = message id),
-//! `{routing_key, correlation_id, payload, created_at, claim_token, lease_until}`; the last two
-//! are null while nobody holds the message.
+//! `{routing_key, correlation_id, payload, created_at, claim_token, lease_until, attempts,
+//! last_error, parked_at}`; `claim_token` and `lease_until` are null while nobody holds the
+//! message. A message the broker refused is held back by `lease_until` with no claim token;
+//! `attempts` counts the refusals and `last_error` keeps the last reason; a parked message has
+//! `parked_at` and is never claimed. Documents written before these fields existed lack them,
+//! which reads as no refusal and not parked.
 //!
 //! A state change with messages runs as a multi-document transaction (see
 //! [`MongoStore::write_with_outbox`]): MongoDB has no other way to make two documents appear
@@ -20,13 +24,18 @@ use jiff::Timestamp;
 use mongodb::{
     ClientSession, Collection,
     bson::{DateTime, Document, doc},
-    error::{Error as MongoError, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT},
-    options::{ReadConcern, ReadPreference, SelectionCriteria, WriteConcern},
+    error::{
+        Error as MongoError, ErrorKind, TRANSIENT_TRANSACTION_ERROR,
+        UNKNOWN_TRANSACTION_COMMIT_RESULT, WriteFailure,
+    },
+    options::{ReadConcern, ReadPreference, ReturnDocument, SelectionCriteria, WriteConcern},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{MongoStore, collect, date, index, timestamp, unavailable};
-use crate::{OutboxMessage, OutboxRepository, StoreError};
+use super::{MongoStore, collect, corrupt, date, index, timestamp, unavailable};
+use crate::{
+    OutboxMessage, OutboxRefusal, OutboxRepository, ParkedOutboxMessage, RefusalPolicy, StoreError,
+};
 
 /// How often a transaction is tried when the server reports a transient error (a write
 /// conflict with a concurrent transaction, a primary stepping down).
@@ -55,6 +64,16 @@ pub(super) async fn create_indexes(outbox: &Collection<OutboxDoc>) -> Result<(),
         ))
         .await
         .map_err(unavailable)?;
+    // Claims walk the unparked messages (`parked_at` null or missing) in `_id` order without
+    // stepping over parked ones; listing the parked ones walks the other end.
+    outbox
+        .create_index(index(
+            doc! { "parked_at": 1, "_id": 1 },
+            "outbox_parked_at",
+            |_| {},
+        ))
+        .await
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -69,6 +88,12 @@ pub(super) struct OutboxDoc {
     created_at: DateTime,
     claim_token: Option<String>,
     lease_until: Option<DateTime>,
+    #[serde(default)]
+    attempts: i64,
+    #[serde(default)]
+    last_error: Option<String>,
+    #[serde(default)]
+    parked_at: Option<DateTime>,
 }
 
 impl OutboxDoc {
@@ -81,7 +106,23 @@ impl OutboxDoc {
             created_at: date(message.created_at),
             claim_token: None,
             lease_until: None,
+            attempts: 0,
+            last_error: None,
+            parked_at: None,
         }
+    }
+
+    fn into_parked(self) -> Result<ParkedOutboxMessage, StoreError> {
+        let parked_at = self
+            .parked_at
+            .ok_or_else(|| corrupt("outbox parked_at", "missing on a parked message"))?;
+        Ok(ParkedOutboxMessage {
+            attempts: u32::try_from(self.attempts).map_err(|e| corrupt("outbox attempts", e))?,
+            reason: self.last_error.unwrap_or_default(),
+            parked_at: timestamp(parked_at)?,
+            id: self.id,
+            routing_key: self.routing_key,
+        })
     }
 
     fn into_message(self) -> Result<OutboxMessage, StoreError> {
@@ -102,13 +143,51 @@ struct IdOnly {
     id: String,
 }
 
-/// Messages nobody holds at `now`: never claimed (or released), or whose lease ended before.
+/// `outbox` projected on `attempts`.
+#[derive(Debug, Deserialize)]
+struct AttemptsOnly {
+    #[serde(default)]
+    attempts: i64,
+}
+
+/// Messages nobody holds at `now` and not parked: never claimed (or released), or whose lease
+/// (or refusal delay) ended before.
 fn claimable(now: DateTime) -> Document {
     doc! {
+        "parked_at": null,
         "$or": [
             { "lease_until": null },
             { "lease_until": { "$lt": now } },
         ],
+    }
+}
+
+/// The server's code for a write that conflicted with a concurrent transaction.
+const WRITE_CONFLICT: i32 = 112;
+
+/// Whether a transaction that failed with `error` may be run again from the start: the server
+/// labelled the error transient, or it is a write conflict. MongoDB labels write conflicts
+/// itself; some MongoDB-compatible servers (DocumentDB) report them without the label, and a
+/// conflict between racing transactions must end in one winner, not in an outage.
+fn may_run_again(error: &MongoError) -> bool {
+    // A commit whose outcome stayed unknown may have been applied: running the transaction
+    // again could report a conflict with its own write.
+    if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) {
+        return false;
+    }
+    error.contains_label(TRANSIENT_TRANSACTION_ERROR) || is_write_conflict(error)
+}
+
+fn is_write_conflict(error: &MongoError) -> bool {
+    match error.kind.as_ref() {
+        ErrorKind::Command(command) => command.code == WRITE_CONFLICT,
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == WRITE_CONFLICT,
+        ErrorKind::InsertMany(insert) => insert
+            .write_errors
+            .iter()
+            .flatten()
+            .any(|write| write.code == WRITE_CONFLICT),
+        _ => false,
     }
 }
 
@@ -148,7 +227,7 @@ impl MongoStore {
     ///
     /// With messages, both run in one transaction on a fresh session (`write` gets the session
     /// and must pass it to each of its operations), retried as a whole on a
-    /// `TransientTransactionError`. Without messages, `write` runs alone, without a session, as
+    /// `TransientTransactionError` or a write conflict. Without messages, `write` runs alone, without a session, as
     /// the single-document write it is.
     ///
     /// `context` is handed to `write` on each attempt, so that `write`'s future may borrow it.
@@ -206,11 +285,7 @@ impl MongoStore {
                     e
                 }
             };
-            // A commit whose outcome stayed unknown may have been applied: running the
-            // transaction again could report a conflict with its own write.
-            let retry = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                && !error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT);
-            if !retry || attempt == TRANSACTION_ATTEMPTS {
+            if !may_run_again(&error) || attempt == TRANSACTION_ATTEMPTS {
                 return Err(unavailable(error));
             }
             attempt += 1;
@@ -327,9 +402,93 @@ impl OutboxRepository for MongoStore {
         Ok(())
     }
 
+    async fn refuse(
+        &self,
+        claim_token: &str,
+        refusals: &[OutboxRefusal],
+        now: Timestamp,
+        policy: &RefusalPolicy,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut parked = Vec::new();
+        for refusal in refusals {
+            // Counting keeps the claim, so that no other relay takes the message before the
+            // second step has decided what becomes of it.
+            let counted = self
+                .outbox
+                .clone_with_type::<AttemptsOnly>()
+                .find_one_and_update(
+                    doc! { "_id": &refusal.id, "claim_token": claim_token },
+                    doc! {
+                        "$inc": { "attempts": 1_i64 },
+                        "$set": { "last_error": &refusal.reason },
+                    },
+                )
+                .projection(doc! { "attempts": 1 })
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(unavailable)?;
+            // No longer held by this claim (its lease ended): whoever holds it decides.
+            let Some(counted) = counted else { continue };
+            let attempts =
+                u32::try_from(counted.attempts).map_err(|e| corrupt("outbox attempts", e))?;
+            let parks = policy.parks_after(attempts);
+            let settle = if parks {
+                doc! { "$set": { "claim_token": null, "lease_until": null, "parked_at": date(now) } }
+            } else {
+                let retry_at = date(policy.retry_at(now, attempts));
+                doc! { "$set": { "claim_token": null, "lease_until": retry_at } }
+            };
+            let settled = self
+                .outbox
+                .update_one(
+                    doc! { "_id": &refusal.id, "claim_token": claim_token },
+                    settle,
+                )
+                .await
+                .map_err(unavailable)?;
+            if parks && settled.matched_count == 1 {
+                parked.push(refusal.id.clone());
+            }
+        }
+        Ok(parked)
+    }
+
+    async fn parked(&self, limit: u32) -> Result<Vec<ParkedOutboxMessage>, StoreError> {
+        // A limit of 0 means "no limit" to the server.
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let cursor = self
+            .outbox
+            .find(doc! { "parked_at": { "$ne": null } })
+            .sort(doc! { "parked_at": 1, "_id": 1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(unavailable)?;
+        collect(cursor, OutboxDoc::into_parked).await
+    }
+
+    async fn retry_parked(&self, id: &str) -> Result<bool, StoreError> {
+        let result = self
+            .outbox
+            .update_one(
+                doc! { "_id": id, "parked_at": { "$ne": null } },
+                doc! { "$set": {
+                    "parked_at": null,
+                    "attempts": 0_i64,
+                    "last_error": null,
+                    "claim_token": null,
+                    "lease_until": null,
+                } },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(result.matched_count == 1)
+    }
+
     async fn pending(&self) -> Result<u64, StoreError> {
         self.outbox
-            .count_documents(doc! {})
+            .count_documents(doc! { "parked_at": null })
             .await
             .map_err(unavailable)
     }
@@ -353,11 +512,80 @@ mod tests {
         let document = bson::to_document(&OutboxDoc::encode(&message)).unwrap();
         assert_eq!(document.get_str("_id").unwrap(), message.id);
         assert!(document.get_datetime("created_at").is_ok());
-        for field in ["correlation_id", "claim_token", "lease_until"] {
+        assert_eq!(document.get_i64("attempts").unwrap(), 0);
+        for field in [
+            "correlation_id",
+            "claim_token",
+            "lease_until",
+            "last_error",
+            "parked_at",
+        ] {
             assert_eq!(document.get(field), Some(&Bson::Null), "{field}");
         }
         let back: OutboxDoc = bson::from_document(document).unwrap();
         assert_eq!(back.into_message().unwrap(), message);
+    }
+
+    #[test]
+    fn a_message_stored_before_refusals_were_counted_reads_as_never_refused() {
+        let document = bson::doc! {
+            "_id": "0190a5b2-0000-7000-8000-000000000002",
+            "routing_key": "gig.updated",
+            "correlation_id": null,
+            "payload": "{}",
+            "created_at": DateTime::from_millis(1_780_000_000_123),
+            "claim_token": null,
+            "lease_until": null,
+        };
+        let stored: OutboxDoc = bson::from_document(document).unwrap();
+        assert_eq!(stored.attempts, 0);
+        assert_eq!(stored.parked_at, None);
+        assert_eq!(stored.last_error, None);
+    }
+
+    fn server_error(code: i32, name: &str) -> bson::Document {
+        bson::doc! { "code": code, "codeName": name, "errmsg": "from the server" }
+    }
+
+    #[test]
+    fn an_unlabelled_write_conflict_runs_the_transaction_again() {
+        let command: mongodb::error::CommandError =
+            bson::from_document(server_error(WRITE_CONFLICT, "WriteConflict")).unwrap();
+        assert!(may_run_again(&MongoError::from(ErrorKind::Command(
+            command
+        ))));
+        let write: mongodb::error::WriteError =
+            bson::from_document(server_error(WRITE_CONFLICT, "WriteConflict")).unwrap();
+        assert!(may_run_again(&MongoError::from(ErrorKind::Write(
+            WriteFailure::WriteError(write)
+        ))));
+        let mut insert = server_error(WRITE_CONFLICT, "WriteConflict");
+        insert.insert("index", 0);
+        let insert: mongodb::error::InsertManyError =
+            bson::from_document(bson::doc! { "writeErrors": [insert] }).unwrap();
+        assert!(may_run_again(&MongoError::from(ErrorKind::InsertMany(
+            insert
+        ))));
+    }
+
+    #[test]
+    fn other_server_errors_end_the_transaction() {
+        for (code, name) in [(11000, "DuplicateKey"), (13, "Unauthorized")] {
+            let command: mongodb::error::CommandError =
+                bson::from_document(server_error(code, name)).unwrap();
+            assert!(!may_run_again(&MongoError::from(ErrorKind::Command(
+                command
+            ))));
+            let write: mongodb::error::WriteError =
+                bson::from_document(server_error(code, name)).unwrap();
+            assert!(!may_run_again(&MongoError::from(ErrorKind::Write(
+                WriteFailure::WriteError(write)
+            ))));
+        }
+        let io = std::io::Error::other("connection reset");
+        assert!(!may_run_again(&MongoError::from(ErrorKind::Io(
+            std::sync::Arc::new(io)
+        ))));
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! The outbox in SQLite: one `outbox` row per message. State changes insert their messages with
 //! [`insert_messages`] inside their own write transaction; a claim is one `UPDATE` in a
 //! `BEGIN IMMEDIATE` transaction, so concurrent claims (from this process or another one on
-//! the same file) are serialized by the write lock and never take the same row.
+//! the same file) are serialized by the write lock and never take the same row. A message the
+//! broker refused is held back by `lease_until` with no claim token, and a parked one has
+//! `parked_at` set, which every claim skips.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::Transaction;
+use rusqlite::{OptionalExtension, Transaction};
 
 use super::{SqliteStore, corrupt, db_error, millis, timestamp};
-use crate::{OutboxMessage, OutboxRepository, StoreError};
+use crate::{
+    OutboxMessage, OutboxRefusal, OutboxRepository, ParkedOutboxMessage, RefusalPolicy, StoreError,
+};
 
 /// Inserts `messages` as part of the caller's transaction.
 pub(super) fn insert_messages(
@@ -83,11 +87,12 @@ impl OutboxRepository for SqliteStore {
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let claim_token = claim_token.to_owned();
         let (now, lease_until) = (millis(now), millis(lease_until));
-        // The subquery walks the primary key in id order, skipping the few held rows at the
-        // front, and stops after `limit` claimable ones.
+        // The subquery walks the primary key in id order, skipping the few held or parked rows
+        // at the front, and stops after `limit` claimable ones.
         let sql = format!(
             "UPDATE outbox SET claim_token = ?1, lease_until = ?2 WHERE id IN ( \
-                 SELECT id FROM outbox WHERE lease_until IS NULL OR lease_until < ?3 \
+                 SELECT id FROM outbox \
+                 WHERE parked_at IS NULL AND (lease_until IS NULL OR lease_until < ?3) \
                  ORDER BY id LIMIT ?4) \
              RETURNING {MESSAGE_COLUMNS}"
         );
@@ -156,13 +161,124 @@ impl OutboxRepository for SqliteStore {
         .await
     }
 
+    async fn refuse(
+        &self,
+        claim_token: &str,
+        refusals: &[OutboxRefusal],
+        now: Timestamp,
+        policy: &RefusalPolicy,
+    ) -> Result<Vec<String>, StoreError> {
+        let claim_token = claim_token.to_owned();
+        let refusals = refusals.to_vec();
+        let policy = *policy;
+        self.write(move |tx| {
+            let mut count = tx
+                .prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?3 \
+                     WHERE id = ?1 AND claim_token = ?2 RETURNING attempts",
+                )
+                .map_err(db_error)?;
+            let mut hold = tx
+                .prepare_cached(
+                    "UPDATE outbox SET claim_token = NULL, lease_until = ?2 WHERE id = ?1",
+                )
+                .map_err(db_error)?;
+            let mut park = tx
+                .prepare_cached(
+                    "UPDATE outbox SET claim_token = NULL, lease_until = NULL, parked_at = ?2 \
+                     WHERE id = ?1",
+                )
+                .map_err(db_error)?;
+            let mut parked = Vec::new();
+            for refusal in &refusals {
+                let attempts: Option<i64> = count
+                    .query_row(
+                        rusqlite::params![refusal.id, claim_token, refusal.reason],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(db_error)?;
+                // No longer held by this claim (its lease ended): whoever holds it decides.
+                let Some(attempts) = attempts else { continue };
+                let attempts =
+                    u32::try_from(attempts).map_err(|e| corrupt("outbox attempts", e))?;
+                if policy.parks_after(attempts) {
+                    park.execute(rusqlite::params![refusal.id, millis(now)])
+                        .map_err(db_error)?;
+                    parked.push(refusal.id.clone());
+                } else {
+                    let retry_at = policy.retry_at(now, attempts);
+                    hold.execute(rusqlite::params![refusal.id, millis(retry_at)])
+                        .map_err(db_error)?;
+                }
+            }
+            Ok(parked)
+        })
+        .await
+    }
+
+    async fn parked(&self, limit: u32) -> Result<Vec<ParkedOutboxMessage>, StoreError> {
+        let rows = self
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(
+                        "SELECT id, routing_key, attempts, last_error, parked_at FROM outbox \
+                         WHERE parked_at IS NOT NULL ORDER BY parked_at, id LIMIT ?1",
+                    )
+                    .map_err(db_error)?;
+                statement
+                    .query_map([i64::from(limit)], |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, i64>(2)?,
+                            row.get::<_, Option<String>>(3)?,
+                            row.get::<_, i64>(4)?,
+                        ))
+                    })
+                    .map_err(db_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db_error)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(id, routing_key, attempts, reason, parked_at)| {
+                Ok(ParkedOutboxMessage {
+                    id,
+                    routing_key,
+                    attempts: u32::try_from(attempts).map_err(|e| corrupt("outbox attempts", e))?,
+                    reason: reason.unwrap_or_default(),
+                    parked_at: timestamp(parked_at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn retry_parked(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE outbox SET parked_at = NULL, attempts = 0, last_error = NULL, \
+                     claim_token = NULL, lease_until = NULL \
+                     WHERE id = ?1 AND parked_at IS NOT NULL",
+                    [id],
+                )
+                .map_err(db_error)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn pending(&self) -> Result<u64, StoreError> {
         let count = self
             .read(|connection| {
                 connection
-                    .query_row("SELECT COUNT(*) FROM outbox", [], |row| {
-                        row.get::<_, i64>(0)
-                    })
+                    .query_row(
+                        "SELECT COUNT(*) FROM outbox WHERE parked_at IS NULL",
+                        [],
+                        |row| row.get::<_, i64>(0),
+                    )
                     .map_err(db_error)
             })
             .await?;
