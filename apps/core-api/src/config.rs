@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::accounts::AuthSettings;
+use crate::accounts::{AuthSettings, secrets::HashingLimits};
 
 use noillin_service::{
     ServiceConfig,
@@ -28,6 +28,9 @@ pub struct Config {
     /// Token lifetimes and sign-in limits (`ACCESS_TOKEN_TTL_SECS`, `REFRESH_TOKEN_TTL_SECS`,
     /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`, `LOGIN_MAX_FAILURES_PER_IP`, `LOGIN_FAILURE_WINDOW_SECS`).
     pub auth: AuthSettings,
+    /// `PASSWORD_HASH_CONCURRENCY`, `PASSWORD_HASH_QUEUE`: how much password hashing runs and
+    /// waits at once.
+    pub hashing: HashingLimits,
 }
 
 impl ServiceConfig for Config {
@@ -61,6 +64,20 @@ impl ServiceConfig for Config {
             failure_window: Duration::from_secs(positive("LOGIN_FAILURE_WINDOW_SECS", 15 * 60)),
             max_resets_per_hour: positive("PASSWORD_RESETS_PER_HOUR", 3),
         };
+        let hashing = HashingLimits {
+            concurrency: bounded(
+                &mut env,
+                "PASSWORD_HASH_CONCURRENCY",
+                HashingLimits::default_concurrency(),
+                1..=HashingLimits::MAX_CONCURRENCY,
+            ),
+            queue: bounded(
+                &mut env,
+                "PASSWORD_HASH_QUEUE",
+                HashingLimits::DEFAULT_QUEUE,
+                0..=HashingLimits::MAX_QUEUE,
+            ),
+        };
         env.finish(|| {
             Some(Self {
                 common,
@@ -69,7 +86,25 @@ impl ServiceConfig for Config {
                 store,
                 jwt_secret: jwt_secret?,
                 auth,
+                hashing,
             })
         })
     }
+}
+
+/// A count read from `name`, reported as a problem when outside `range`.
+fn bounded(
+    env: &mut noillin_service::config::EnvReader<'_>,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> usize {
+    let value = env.parse_or(name, default);
+    if !range.contains(&value) {
+        env.problem(
+            name,
+            format!("must be from {} to {}", range.start(), range.end()),
+        );
+    }
+    value
 }

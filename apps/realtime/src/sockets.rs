@@ -1,7 +1,7 @@
 //! Socket lifecycle: handshake authentication, room membership and presence.
 
 use noillin_auth::{Claims, TokenError};
-use noillin_redis::user_room;
+use noillin_redis::{SignInState, user_room};
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::{
@@ -63,10 +63,16 @@ async fn authenticate<A: Adapter>(
         TokenError::Expired => Refusal::Expired,
         TokenError::Invalid => Refusal::Unauthorized,
     })?;
-    // Tokens issued before a suspension, password change or logout-everywhere carry an older
-    // version than the one core-api recorded. Without Redis we cannot tell: refuse.
-    match state.redis.token_version(&claims.sub).await {
-        Ok(Some(current)) if claims.ver < current => return Err(Refusal::Revoked),
+    // Tokens issued before a suspension or password change carry an older version than the one
+    // core-api recorded; tokens of a sign-in that ended (logout, refresh-token reuse) are
+    // recorded by their sign-in. Both are read in one round trip. Without Redis we cannot
+    // tell: refuse.
+    match state.redis.sign_in_state(&claims.sub, &claims.sid).await {
+        Ok(sign_in) if sign_in.ended => return Err(Refusal::Revoked),
+        Ok(SignInState {
+            token_version: Some(current),
+            ..
+        }) if claims.ver < current => return Err(Refusal::Revoked),
         Ok(_) => {}
         Err(e) => {
             tracing::warn!(error = %e, "token version unavailable");
