@@ -108,3 +108,52 @@ fn bounded(
     }
     value
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn read(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut pairs = vec![("JWT_SECRET", SECRET)];
+        pairs.extend_from_slice(extra);
+        Config::from_env(&EnvSource::from_pairs(pairs))
+    }
+
+    #[test]
+    fn password_hashing_runs_one_job_per_core_by_default() {
+        let config = read(&[]).unwrap();
+        assert_eq!(config.hashing, HashingLimits::default());
+        assert!(config.hashing.concurrency >= 1);
+        let config = read(&[
+            ("PASSWORD_HASH_CONCURRENCY", "3"),
+            ("PASSWORD_HASH_QUEUE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.hashing,
+            HashingLimits {
+                concurrency: 3,
+                queue: 0
+            }
+        );
+    }
+
+    #[test]
+    fn password_hashing_limits_out_of_range_are_refused_at_start() {
+        for (name, value) in [
+            ("PASSWORD_HASH_CONCURRENCY", "0"),
+            ("PASSWORD_HASH_CONCURRENCY", "257"),
+            ("PASSWORD_HASH_CONCURRENCY", "many"),
+            ("PASSWORD_HASH_QUEUE", "65537"),
+            ("PASSWORD_HASH_QUEUE", "-1"),
+        ] {
+            let problems = read(&[(name, value)]).unwrap_err().problems;
+            assert!(
+                problems.iter().any(|p| p.starts_with(name)),
+                "{name}={value}: {problems:?}"
+            );
+        }
+    }
+}
