@@ -1,7 +1,7 @@
 //! Socket lifecycle: handshake authentication, room membership and presence.
 
 use noillin_auth::{Claims, TokenError};
-use noillin_redis::{SignInState, user_room};
+use noillin_redis::{SignInState, sign_in_room, user_room};
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::{
@@ -38,6 +38,8 @@ enum Refusal {
 #[derive(Debug, Clone)]
 struct SocketUser {
     id: String,
+    /// The sign-in its token belongs to.
+    sign_in: String,
 }
 
 pub async fn register(io: &Io) -> anyhow::Result<()> {
@@ -79,7 +81,10 @@ async fn authenticate<A: Adapter>(
             return Err(Refusal::Unavailable);
         }
     }
-    socket.extensions.insert(SocketUser { id: claims.sub });
+    socket.extensions.insert(SocketUser {
+        id: claims.sub,
+        sign_in: claims.sid,
+    });
     Ok(())
 }
 
@@ -88,7 +93,7 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(user): Extension
     // run its disconnect handler, and the gauge would count it forever.
     socket.on_disconnect(on_disconnect);
     let room = user_room(&user.id);
-    socket.join(room.clone());
+    socket.join([room.clone(), sign_in_room(&user.id, &user.sign_in)]);
     metrics::gauge!("realtime_sockets_connected").increment(1.0);
     tracing::info!(user_id = %user.id, sid = %socket.id, "socket connected");
     // Tell the user's other sessions, on whichever node they are.

@@ -10,7 +10,7 @@ mod push;
 
 pub use counters::{Admission, SignInState, WindowCount};
 pub use deadpool_redis::Pool;
-pub use push::{Push, PushSubscription, RealtimeCommand, user_room};
+pub use push::{Push, PushSubscription, RealtimeCommand, sign_in_room, user_room};
 pub use redis::RedisError;
 
 use std::time::Duration;

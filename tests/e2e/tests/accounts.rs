@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use noillin_auth::{Claims, Role, unix_now};
+use noillin_redis::Push;
 use noillin_test_support::{Platform, SocketError, TcpProxy};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -753,6 +754,8 @@ async fn after_logout_the_sign_ins_access_token_is_refused_everywhere_and_other_
     let second = api.login(&user.email, &user.password).await;
     let second_access = second.body["access_token"].as_str().unwrap();
     let second_refresh = second.body["refresh_token"].as_str().unwrap();
+    let mut first_socket = platform.connect_socket(&user.access).await.unwrap();
+    let mut second_socket = platform.connect_socket(second_access).await.unwrap();
 
     let out = api
         .post(
@@ -763,6 +766,10 @@ async fn after_logout_the_sign_ins_access_token_is_refused_everywhere_and_other_
         .await;
 
     assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(
+        first_socket.closed_within(Duration::from_secs(5)).await,
+        "the signed-out socket is closed"
+    );
     let me = api.get("/auth/me", Some(&user.access)).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     assert_eq!(me.body["type"], "/problems/token-revoked");
@@ -776,6 +783,22 @@ async fn after_logout_the_sign_ins_access_token_is_refused_everywhere_and_other_
         api.get("/auth/me", Some(second_access)).await.status,
         StatusCode::OK,
         "the other sign-in is untouched"
+    );
+    platform
+        .redis()
+        .publish_push(&Push {
+            room: format!("user:{}", user.id),
+            event: "notification".into(),
+            data: json!({ "kind": "hello" }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        second_socket
+            .expect_event("notification", Duration::from_secs(5))
+            .await,
+        Some(json!({ "kind": "hello" })),
+        "the other sign-in's socket stays open"
     );
     assert!(platform.connect_socket(second_access).await.is_ok());
     let rotated = api.refresh(second_refresh).await;
@@ -797,10 +820,15 @@ async fn a_reused_refresh_token_ends_the_access_tokens_of_its_sign_in() {
     let rotated_access = rotated.body["access_token"].as_str().unwrap();
     let other = api.login(&user.email, &user.password).await;
     let other_access = other.body["access_token"].as_str().unwrap();
+    let mut socket = platform.connect_socket(rotated_access).await.unwrap();
 
     let replay = api.refresh(&user.refresh).await;
 
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        socket.closed_within(Duration::from_secs(5)).await,
+        "the revoked sign-in's socket is closed"
+    );
     for (which, token) in [("first", user.access.as_str()), ("rotated", rotated_access)] {
         let me = api.get("/auth/me", Some(token)).await;
         assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{which}");

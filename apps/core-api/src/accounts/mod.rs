@@ -12,7 +12,7 @@ use noillin_domain::{
     check_password,
 };
 use noillin_messaging::Event;
-use noillin_redis::{RealtimeCommand, user_room};
+use noillin_redis::{RealtimeCommand, sign_in_room, user_room};
 use noillin_store::{Constraint, NewProfile, RefreshToken, Rotation, Store, StoreError};
 
 use crate::{AppState, error::ApiError, extract::MAX_ID_LEN, outbox};
@@ -211,10 +211,19 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair,
         issued_at: now,
         expires_at: expiry(now, state.auth.refresh_ttl),
     };
+    let presented_hash = secrets::token_hash(refresh_token);
+    // The new access token belongs to the presented token's sign-in. A token's family never
+    // changes, so reading it before the rotation is as good as after; after, a racing reuse
+    // could have revoked it already.
+    let sign_in = state
+        .store
+        .sessions
+        .live_family(&presented_hash, now)
+        .await?;
     match state
         .store
         .sessions
-        .rotate(&secrets::token_hash(refresh_token), &next, now)
+        .rotate(&presented_hash, &next, now)
         .await?
     {
         Rotation::Rotated { user_id } => {
@@ -225,19 +234,13 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair,
                 .await?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or(ApiError::Unauthorized("invalid-refresh-token"))?;
-            // The new access token belongs to the same sign-in, which the store knows from the
-            // new refresh token. None: the family was revoked since (a racing reuse).
-            let (_, family_id) = state
-                .store
-                .sessions
-                .live_family(&next.token_hash, now)
-                .await?
-                .ok_or(ApiError::Unauthorized("invalid-refresh-token"))?;
+            // A token live for the rotation was live a moment before.
+            let (_, family_id) = sign_in.ok_or(ApiError::Unauthorized("invalid-refresh-token"))?;
             token_pair(state, &user, next_token, &family_id)
         }
         Rotation::Reused { user_id, family_id } => {
             tracing::warn!(user_id = %user_id, family_id, "refresh token reused; family revoked");
-            end_sign_in(state, &family_id).await?;
+            end_sign_in(state, &user_id, &family_id).await?;
             Err(ApiError::Unauthorized("invalid-refresh-token"))
         }
         Rotation::Invalid => Err(ApiError::Unauthorized("invalid-refresh-token")),
@@ -258,15 +261,16 @@ pub async fn logout(state: &AppState, user: &User, refresh_token: &str) -> Resul
         // Access tokens first: should the store fail next, the client's retry finds the family
         // still live and ends it; the other way round, a Redis failure would leave the access
         // tokens working with no family left to end them by.
-        end_sign_in(state, &family_id).await?;
+        end_sign_in(state, &user.id, &family_id).await?;
         state.store.sessions.revoke_family(&family_id, now).await?;
     }
     Ok(())
 }
 
-/// Refuses the access tokens of a sign-in from now on. The record lives as long as a token
-/// issued just before could still be accepted; after that the tokens refuse themselves.
-async fn end_sign_in(state: &AppState, family_id: &str) -> Result<(), ApiError> {
+/// Refuses the access tokens of a sign-in from now on, and closes the sockets opened with them.
+/// The record lives as long as a token issued just before could still be accepted; after that
+/// the tokens refuse themselves.
+async fn end_sign_in(state: &AppState, user_id: &UserId, family_id: &str) -> Result<(), ApiError> {
     // Margin for the verifiers' leeway and for clocks of issuing processes running ahead.
     let ttl = state
         .auth
@@ -274,6 +278,12 @@ async fn end_sign_in(state: &AppState, family_id: &str) -> Result<(), ApiError> 
         .as_secs()
         .saturating_add(noillin_auth::LEEWAY_SECS + 60);
     state.redis.end_sign_in(family_id, ttl).await?;
+    state
+        .redis
+        .publish_command(&RealtimeCommand::Disconnect {
+            room: sign_in_room(user_id.as_str(), family_id),
+        })
+        .await?;
     Ok(())
 }
 
