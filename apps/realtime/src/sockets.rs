@@ -77,7 +77,7 @@ async fn authenticate<A: Adapter>(
         }) if claims.ver < current => return Err(Refusal::Revoked),
         Ok(_) => {}
         Err(e) => {
-            tracing::warn!(error = %e, "token version unavailable");
+            tracing::warn!(error = %e, "sign-in state unavailable");
             return Err(Refusal::Unavailable);
         }
     }
