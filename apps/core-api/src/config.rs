@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::accounts::AuthSettings;
+use crate::accounts::{AuthSettings, secrets::HashingLimits};
 
 use noillin_service::{
     ServiceConfig,
@@ -30,6 +30,9 @@ pub struct Config {
     pub auth: AuthSettings,
     /// `OUTBOX_MAX_ATTEMPTS`: refusals by the broker after which an outbox message is parked.
     pub outbox_max_attempts: u32,
+    /// `PASSWORD_HASH_CONCURRENCY`, `PASSWORD_HASH_QUEUE`: how much password hashing runs and
+    /// waits at once.
+    pub hashing: HashingLimits,
 }
 
 impl ServiceConfig for Config {
@@ -68,6 +71,20 @@ impl ServiceConfig for Config {
         if outbox_max_attempts == 0 {
             env.problem("OUTBOX_MAX_ATTEMPTS", "must be at least 1");
         }
+        let hashing = HashingLimits {
+            concurrency: bounded(
+                &mut env,
+                "PASSWORD_HASH_CONCURRENCY",
+                HashingLimits::default_concurrency(),
+                1..=HashingLimits::MAX_CONCURRENCY,
+            ),
+            queue: bounded(
+                &mut env,
+                "PASSWORD_HASH_QUEUE",
+                HashingLimits::DEFAULT_QUEUE,
+                0..=HashingLimits::MAX_QUEUE,
+            ),
+        };
         env.finish(|| {
             Some(Self {
                 common,
@@ -77,9 +94,27 @@ impl ServiceConfig for Config {
                 jwt_secret: jwt_secret?,
                 auth,
                 outbox_max_attempts,
+                hashing,
             })
         })
     }
+}
+
+/// A count read from `name`, reported as a problem when outside `range`.
+fn bounded(
+    env: &mut noillin_service::config::EnvReader<'_>,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> usize {
+    let value = env.parse_or(name, default);
+    if !range.contains(&value) {
+        env.problem(
+            name,
+            format!("must be from {} to {}", range.start(), range.end()),
+        );
+    }
+    value
 }
 
 #[cfg(test)]
@@ -108,6 +143,42 @@ mod tests {
             assert!(
                 problems.len() == 1 && problems[0].starts_with("OUTBOX_MAX_ATTEMPTS:"),
                 "{bad}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn password_hashing_runs_one_job_per_core_by_default() {
+        let config = read(&[]).unwrap();
+        assert_eq!(config.hashing, HashingLimits::default());
+        assert!(config.hashing.concurrency >= 1);
+        let config = read(&[
+            ("PASSWORD_HASH_CONCURRENCY", "3"),
+            ("PASSWORD_HASH_QUEUE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.hashing,
+            HashingLimits {
+                concurrency: 3,
+                queue: 0
+            }
+        );
+    }
+
+    #[test]
+    fn password_hashing_limits_out_of_range_are_refused_at_start() {
+        for (name, value) in [
+            ("PASSWORD_HASH_CONCURRENCY", "0"),
+            ("PASSWORD_HASH_CONCURRENCY", "257"),
+            ("PASSWORD_HASH_CONCURRENCY", "many"),
+            ("PASSWORD_HASH_QUEUE", "65537"),
+            ("PASSWORD_HASH_QUEUE", "-1"),
+        ] {
+            let problems = read(&[(name, value)]).unwrap_err().problems;
+            assert!(
+                problems.iter().any(|p| p.starts_with(name)),
+                "{name}={value}: {problems:?}"
             );
         }
     }

@@ -134,9 +134,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
-/// The signed-in user, loaded fresh from the store: a suspended user, or a token issued before
-/// the user's token version was bumped (suspension, password change), is refused even though
-/// the token itself has not expired.
+/// The signed-in user, loaded fresh from the store: a suspended user, a token issued before
+/// the user's token version was bumped (suspension, password change), or a token of a sign-in
+/// that ended (logout, refresh-token reuse) is refused even though the token itself has not
+/// expired.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub User);
 
@@ -160,25 +161,33 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .and_then(bearer_token)
             .ok_or(ApiError::Unauthorized("invalid-token"))?;
         let claims = state.tokens.verify(token).map_err(|e| match e {
             TokenError::Expired => ApiError::Unauthorized("token-expired"),
             TokenError::Invalid => ApiError::Unauthorized("invalid-token"),
         })?;
-        let user = state
-            .store
-            .users
-            .find_by_id(&UserId::from_string(claims.sub))
-            .await?
-            .ok_or(ApiError::Unauthorized("invalid-token"))?;
-        if user.status != UserStatus::Active || user.token_version != claims.ver {
+        let user_id = UserId::from_string(claims.sub);
+        // The store and Redis are asked at once. Without Redis an ended sign-in cannot be told
+        // apart: the request fails (503) rather than trusting the token.
+        let (user, ended) = tokio::try_join!(
+            async { Ok::<_, ApiError>(state.store.users.find_by_id(&user_id).await?) },
+            async { Ok::<_, ApiError>(state.redis.sign_in_ended(&claims.sid).await?) },
+        )?;
+        let user = user.ok_or(ApiError::Unauthorized("invalid-token"))?;
+        if ended || user.status != UserStatus::Active || user.token_version != claims.ver {
             return Err(ApiError::Unauthorized("token-revoked"));
         }
         Ok(Self(user))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 9110, section 11.1): `bearer` and `BEARER` are `Bearer` too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// A role the route requires.
@@ -316,6 +325,16 @@ mod tests {
         );
         assert_eq!(get_raw("/objects/%FF").await, (400, problem.clone()));
         assert_eq!(get_raw("/dates/%FF").await, (400, problem));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_whatever_its_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR  abc "] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc", ""] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
     }
 
     #[tokio::test]

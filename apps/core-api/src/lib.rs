@@ -51,6 +51,7 @@ impl AppState {
             .await
             .context("opening the store")?;
         tracing::info!(adapter = store.adapter(), "store adapter selected");
+        accounts::secrets::limit_hashing(config.hashing);
         let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
         let dummy_password_hash =
             accounts::secrets::hash_password(accounts::secrets::random_token()?).await?;

@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use noillin_auth::{Claims, TokenError};
-use noillin_redis::user_room;
+use noillin_redis::{SignInState, sign_in_room, user_room};
 use noillin_service::problem::Problem;
 use serde::Deserialize;
 use serde_json::json;
@@ -45,6 +45,8 @@ enum Refusal {
 #[derive(Debug, Clone)]
 struct SocketUser {
     id: String,
+    /// The sign-in its token belongs to.
+    sign_in: String,
 }
 
 pub async fn register(io: &Io) -> anyhow::Result<()> {
@@ -65,17 +67,26 @@ async fn authenticate<A: Adapter>(
         TokenError::Expired => Refusal::Expired,
         TokenError::Invalid => Refusal::Unauthorized,
     })?;
-    // Tokens issued before a suspension, password change or logout-everywhere carry an older
-    // version than the one core-api recorded. Without Redis we cannot tell: refuse.
-    match state.redis.token_version(&claims.sub).await {
-        Ok(Some(current)) if claims.ver < current => return Err(Refusal::Revoked),
+    // Tokens issued before a suspension or password change carry an older version than the one
+    // core-api recorded; tokens of a sign-in that ended (logout, refresh-token reuse) are
+    // recorded by their sign-in. Both are read in one round trip. Without Redis we cannot
+    // tell: refuse.
+    match state.redis.sign_in_state(&claims.sub, &claims.sid).await {
+        Ok(sign_in) if sign_in.ended => return Err(Refusal::Revoked),
+        Ok(SignInState {
+            token_version: Some(current),
+            ..
+        }) if claims.ver < current => return Err(Refusal::Revoked),
         Ok(_) => {}
         Err(e) => {
-            tracing::warn!(error = %e, "token version unavailable");
+            tracing::warn!(error = %e, "sign-in state unavailable");
             return Err(Refusal::Unavailable);
         }
     }
-    socket.extensions.insert(SocketUser { id: claims.sub });
+    socket.extensions.insert(SocketUser {
+        id: claims.sub,
+        sign_in: claims.sid,
+    });
     Ok(())
 }
 
@@ -120,7 +131,7 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(user): Extension
     // run its disconnect handler, and the gauge would count it forever.
     socket.on_disconnect(on_disconnect);
     let room = user_room(&user.id);
-    socket.join(room.clone());
+    socket.join([room.clone(), sign_in_room(&user.id, &user.sign_in)]);
     metrics::gauge!("realtime_sockets_connected").increment(1.0);
     tracing::info!(user_id = %user.id, sid = %socket.id, "socket connected");
     // Tell the user's other sessions, on whichever node they are.

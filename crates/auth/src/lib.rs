@@ -1,5 +1,5 @@
 //! Access tokens shared by core-api (which issues them) and realtime (which checks socket
-//! handshakes with them): HS256 JWTs carrying the user id, role and token version.
+//! handshakes with them): HS256 JWTs carrying the user id, role, token version and sign-in.
 //!
 //! Only HS256 is accepted, `exp`, `iss` and `aud` are required and checked, and the leeway is
 //! small: a token is either valid now or refused.
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 const ISSUER: &str = "noillin";
 const AUDIENCE: &str = "noillin-api";
 /// Tolerated clock skew between the processes that issue and check tokens.
-const LEEWAY_SECS: u64 = 5;
+pub const LEEWAY_SECS: u64 = 5;
 
 pub use noillin_domain::Role;
 
@@ -24,6 +24,10 @@ pub struct Claims {
     pub role: Role,
     /// The user's token version when the token was issued; bumping it revokes every token.
     pub ver: u32,
+    /// The sign-in (refresh-token family) the token was issued to: ending that sign-in
+    /// (logout, refresh-token reuse) refuses its tokens before they expire. Required: a token
+    /// that cannot be tied to a sign-in cannot be revoked with it.
+    pub sid: String,
     pub iat: u64,
     pub exp: u64,
     pub iss: String,
@@ -67,12 +71,13 @@ impl TokenKeys {
         }
     }
 
-    /// Issues a token valid for `ttl` from now.
+    /// Issues a token of the sign-in `session_id`, valid for `ttl` from now.
     pub fn issue(
         &self,
         user_id: &str,
         role: Role,
         version: u32,
+        session_id: &str,
         ttl: Duration,
     ) -> Result<String, TokenError> {
         let now = unix_now();
@@ -80,6 +85,7 @@ impl TokenKeys {
             sub: user_id.to_owned(),
             role,
             ver: version,
+            sid: session_id.to_owned(),
             iat: now,
             // A TTL from configuration must not overflow into a panic.
             exp: now.saturating_add(ttl.as_secs()),
@@ -127,19 +133,32 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_to_its_claims() {
         let token = keys()
-            .issue("user-1", Role::Influencer, 3, Duration::from_secs(60))
+            .issue(
+                "user-1",
+                Role::Influencer,
+                3,
+                "family-1",
+                Duration::from_secs(60),
+            )
             .unwrap();
         let claims = keys().verify(&token).unwrap();
         assert_eq!(claims.sub, "user-1");
         assert_eq!(claims.role, Role::Influencer);
         assert_eq!(claims.ver, 3);
+        assert_eq!(claims.sid, "family-1");
         assert_eq!(claims.exp - claims.iat, 60);
     }
 
     #[test]
     fn an_absurd_ttl_saturates_instead_of_overflowing() {
         let token = keys()
-            .issue("user-1", Role::Brand, 0, Duration::from_secs(u64::MAX))
+            .issue(
+                "user-1",
+                Role::Brand,
+                0,
+                "family-1",
+                Duration::from_secs(u64::MAX),
+            )
             .unwrap();
         assert_eq!(keys().verify(&token).unwrap().exp, u64::MAX);
     }
@@ -147,7 +166,13 @@ mod tests {
     #[test]
     fn a_token_signed_with_another_secret_is_invalid() {
         let token = TokenKeys::new(b"another-secret-another-secret-xx")
-            .issue("user-1", Role::Brand, 0, Duration::from_secs(60))
+            .issue(
+                "user-1",
+                Role::Brand,
+                0,
+                "family-1",
+                Duration::from_secs(60),
+            )
             .unwrap();
         assert_eq!(keys().verify(&token), Err(TokenError::Invalid));
     }
@@ -160,6 +185,7 @@ mod tests {
                 sub: "user-1".into(),
                 role: Role::Brand,
                 ver: 0,
+                sid: "family-1".into(),
                 iat: now - 600,
                 exp: now - 60,
                 iss: ISSUER.into(),
@@ -172,12 +198,24 @@ mod tests {
     #[test]
     fn a_tampered_payload_is_invalid() {
         let token = keys()
-            .issue("user-1", Role::Brand, 0, Duration::from_secs(60))
+            .issue(
+                "user-1",
+                Role::Brand,
+                0,
+                "family-1",
+                Duration::from_secs(60),
+            )
             .unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         // Swap the payload for one claiming the admin role, keeping the old signature.
         let admin = keys()
-            .issue("user-1", Role::Admin, 0, Duration::from_secs(60))
+            .issue(
+                "user-1",
+                Role::Admin,
+                0,
+                "family-1",
+                Duration::from_secs(60),
+            )
             .unwrap();
         parts[1] = admin.split('.').nth(1).unwrap().to_owned();
         assert_eq!(keys().verify(&parts.join(".")), Err(TokenError::Invalid));
@@ -187,7 +225,13 @@ mod tests {
     fn an_unsigned_alg_none_token_is_invalid() {
         let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
         let token = keys()
-            .issue("user-1", Role::Admin, 0, Duration::from_secs(60))
+            .issue(
+                "user-1",
+                Role::Admin,
+                0,
+                "family-1",
+                Duration::from_secs(60),
+            )
             .unwrap();
         let payload = token.split('.').nth(1).unwrap();
         assert_eq!(
@@ -204,12 +248,29 @@ mod tests {
                 sub: "user-1".into(),
                 role: Role::Brand,
                 ver: 0,
+                sid: "family-1".into(),
                 iat: now,
                 exp: now + 60,
                 iss: ISSUER.into(),
                 aud: "someone-else".into(),
             })
             .unwrap();
+        assert_eq!(keys().verify(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_token_without_a_sign_in_is_invalid() {
+        let now = unix_now();
+        let claims = serde_json::json!({
+            "sub": "user-1", "role": "brand", "ver": 0, "iat": now, "exp": now + 60,
+            "iss": ISSUER, "aud": AUDIENCE,
+        });
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
         assert_eq!(keys().verify(&token), Err(TokenError::Invalid));
     }
 }

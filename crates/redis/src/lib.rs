@@ -8,9 +8,9 @@ pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 mod counters;
 mod push;
 
-pub use counters::WindowCount;
+pub use counters::{Admission, SignInState, WindowCount};
 pub use deadpool_redis::Pool;
-pub use push::{Push, PushSubscription, RealtimeCommand, user_room};
+pub use push::{Push, PushSubscription, RealtimeCommand, sign_in_room, user_room};
 pub use redis::RedisError;
 
 use std::time::Duration;

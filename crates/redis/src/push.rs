@@ -30,6 +30,12 @@ pub fn user_room(user_id: &str) -> String {
     format!("user:{user_id}")
 }
 
+/// The room of a user's sockets opened with the tokens of one sign-in: what a `disconnect`
+/// names to close them when that sign-in ends.
+pub fn sign_in_room(user_id: &str, session_id: &str) -> String {
+    format!("user:{user_id}:sign-in:{session_id}")
+}
+
 /// What the realtime nodes are asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use noillin_auth::{Claims, Role, unix_now};
-use noillin_test_support::{Platform, SocketError};
+use noillin_redis::Push;
+use noillin_test_support::{Platform, SocketError, TcpProxy};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -325,6 +326,7 @@ async fn bad_access_tokens_are_refused_with_401() {
             sub: user.id.clone(),
             role: Role::Brand,
             ver: 0,
+            sid: "wrong-audience".into(),
             iat: now - 10,
             exp: now + 60,
             iss: "noillin".into(),
@@ -332,7 +334,7 @@ async fn bad_access_tokens_are_refused_with_401() {
         })
         .unwrap();
     let forged = noillin_auth::TokenKeys::new(b"another-secret-another-secret-another")
-        .issue(&user.id, Role::Admin, 0, Duration::from_secs(60))
+        .issue(&user.id, Role::Admin, 0, "forged", Duration::from_secs(60))
         .unwrap();
     let tampered = platform.tampered_token(&user.access, &user.id);
     let alg_none = format!(
@@ -543,4 +545,332 @@ async fn admins_cannot_self_register() {
         )
         .await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Sends `count` sign-ins at once and returns their answers.
+async fn concurrent_logins(
+    api: &noillin_test_support::ApiClient,
+    count: usize,
+    credentials: impl Fn(usize) -> (String, String),
+) -> Vec<noillin_test_support::ApiResponse> {
+    let attempts = (0..count).map(|i| {
+        let api = api.clone();
+        let (email, password) = credentials(i);
+        tokio::spawn(async move { api.login(&email, &password).await })
+    });
+    futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|response| response.expect("task completes"))
+        .collect()
+}
+
+fn count_status(responses: &[noillin_test_support::ApiResponse], status: StatusCode) -> usize {
+    responses.iter().filter(|r| r.status == status).count()
+}
+
+#[tokio::test]
+async fn of_thirty_concurrent_wrong_guesses_at_one_account_only_the_limit_is_answered() {
+    let platform = Platform::builder()
+        .core_api(2)
+        .realtime(0)
+        .worker(0)
+        .env("LOGIN_MAX_FAILURES_PER_ACCOUNT", "10")
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+    let user = api.register("brand").await;
+
+    let responses = concurrent_logins(&api, 30, |_| {
+        (user.email.clone(), "wrong password here".to_owned())
+    })
+    .await;
+
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(
+        count_status(&responses, StatusCode::UNAUTHORIZED),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        count_status(&responses, StatusCode::TOO_MANY_REQUESTS),
+        20,
+        "{statuses:?}"
+    );
+    for refused in responses
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+    {
+        assert!(refused.headers.contains_key("retry-after"));
+    }
+    let right = api.login(&user.email, &user.password).await;
+    assert_eq!(
+        right.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "at the limit even the right password waits for the window"
+    );
+}
+
+#[tokio::test]
+async fn of_thirty_concurrent_guesses_from_one_address_only_the_limit_is_answered() {
+    let platform = Platform::builder()
+        .core_api(2)
+        .realtime(0)
+        .worker(0)
+        .env("LOGIN_MAX_FAILURES_PER_IP", "10")
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+
+    // Unknown emails count like wrong passwords.
+    let responses = concurrent_logins(&api, 30, |i| {
+        (
+            format!("guess{i}@example.com"),
+            "wrong password here".to_owned(),
+        )
+    })
+    .await;
+
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(
+        count_status(&responses, StatusCode::UNAUTHORIZED),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        count_status(&responses, StatusCode::TOO_MANY_REQUESTS),
+        20,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn right_passwords_do_not_count_against_the_address() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .env("LOGIN_MAX_FAILURES_PER_IP", "3")
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+    let user = api.register("brand").await;
+
+    for attempt in 0..5 {
+        let response = api.login(&user.email, &user.password).await;
+        assert_eq!(response.status, StatusCode::OK, "sign-in {attempt}");
+    }
+    for attempt in 0..3 {
+        let response = api.login(&user.email, "wrong password here").await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "guess {attempt}");
+    }
+    assert_eq!(
+        api.login(&user.email, &user.password).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn sign_ins_beyond_the_hashing_queue_are_refused_with_503_and_counted() {
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .env("PASSWORD_HASH_CONCURRENCY", "1")
+        .env("PASSWORD_HASH_QUEUE", "1")
+        // Sign-ins in progress count towards the throttle's limit until they succeed.
+        .env("LOGIN_MAX_FAILURES_PER_ACCOUNT", "100")
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+    let user = api.register("brand").await;
+
+    // One hash runs and one waits; every hash takes tens of milliseconds, so of twenty sent
+    // at once most find both places taken.
+    let responses =
+        concurrent_logins(&api, 20, |_| (user.email.clone(), user.password.clone())).await;
+
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    let refused = count_status(&responses, StatusCode::SERVICE_UNAVAILABLE);
+    let signed_in = count_status(&responses, StatusCode::OK);
+    assert_eq!(refused + signed_in, 20, "{statuses:?}");
+    assert!(refused >= 1, "{statuses:?}");
+    assert!(
+        signed_in >= 2,
+        "the running and the waiting sign-in: {statuses:?}"
+    );
+    for response in responses
+        .iter()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+    {
+        assert_eq!(response.content_type(), "application/problem+json");
+        assert!(response.headers.contains_key("retry-after"));
+    }
+    let core_api = &platform.core_api[0];
+    assert_eq!(
+        platform
+            .metric(core_api, "password_hash_refused_total")
+            .await,
+        refused as f64
+    );
+    assert_eq!(
+        platform.metric(core_api, "password_hash_running").await,
+        0.0
+    );
+    assert_eq!(
+        platform.metric(core_api, "password_hash_waiting").await,
+        0.0
+    );
+    assert_eq!(
+        api.login(&user.email, &user.password).await.status,
+        StatusCode::OK,
+        "refused sign-ins count as no failure"
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_accepted_whatever_its_case() {
+    let platform = Platform::start_api_only().await;
+    let user = platform.api().register("brand").await;
+
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let response = reqwest::Client::new()
+            .get(platform.url("/api/v1/auth/me"))
+            .header("authorization", format!("{scheme} {}", user.access))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn after_logout_the_sign_ins_access_token_is_refused_everywhere_and_other_sign_ins_work() {
+    let platform = Platform::builder().worker(0).start().await.unwrap();
+    let api = platform.api();
+    let user = api.register("influencer").await;
+    let second = api.login(&user.email, &user.password).await;
+    let second_access = second.body["access_token"].as_str().unwrap();
+    let second_refresh = second.body["refresh_token"].as_str().unwrap();
+    let mut first_socket = platform.connect_socket(&user.access).await.unwrap();
+    let mut second_socket = platform.connect_socket(second_access).await.unwrap();
+
+    let out = api
+        .post(
+            "/auth/logout",
+            &json!({ "refresh_token": user.refresh }),
+            Some(&user.access),
+        )
+        .await;
+
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(
+        first_socket.closed_within(Duration::from_secs(5)).await,
+        "the signed-out socket is closed"
+    );
+    let me = api.get("/auth/me", Some(&user.access)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(me.body["type"], "/problems/token-revoked");
+    match platform.connect_socket(&user.access).await {
+        Err(SocketError::Refused(message)) => assert_eq!(message, "token revoked"),
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("a signed-out token opened a socket"),
+    }
+
+    assert_eq!(
+        api.get("/auth/me", Some(second_access)).await.status,
+        StatusCode::OK,
+        "the other sign-in is untouched"
+    );
+    platform
+        .redis()
+        .publish_push(&Push {
+            room: format!("user:{}", user.id),
+            event: "notification".into(),
+            data: json!({ "kind": "hello" }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        second_socket
+            .expect_event("notification", Duration::from_secs(5))
+            .await,
+        Some(json!({ "kind": "hello" })),
+        "the other sign-in's socket stays open"
+    );
+    assert!(platform.connect_socket(second_access).await.is_ok());
+    let rotated = api.refresh(second_refresh).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let rotated_access = rotated.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        api.get("/auth/me", Some(rotated_access)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_ends_the_access_tokens_of_its_sign_in() {
+    let platform = Platform::builder().worker(0).start().await.unwrap();
+    let api = platform.api();
+    let user = api.register("brand").await;
+    let rotated = api.refresh(&user.refresh).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let rotated_access = rotated.body["access_token"].as_str().unwrap();
+    let other = api.login(&user.email, &user.password).await;
+    let other_access = other.body["access_token"].as_str().unwrap();
+    let mut socket = platform.connect_socket(rotated_access).await.unwrap();
+
+    let replay = api.refresh(&user.refresh).await;
+
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        socket.closed_within(Duration::from_secs(5)).await,
+        "the revoked sign-in's socket is closed"
+    );
+    for (which, token) in [("first", user.access.as_str()), ("rotated", rotated_access)] {
+        let me = api.get("/auth/me", Some(token)).await;
+        assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{which}");
+        assert_eq!(me.body["type"], "/problems/token-revoked", "{which}");
+    }
+    match platform.connect_socket(rotated_access).await {
+        Err(SocketError::Refused(message)) => assert_eq!(message, "token revoked"),
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("a token of a revoked sign-in opened a socket"),
+    }
+    assert_eq!(
+        api.get("/auth/me", Some(other_access)).await.status,
+        StatusCode::OK,
+        "another sign-in of the same user keeps working"
+    );
+}
+
+#[tokio::test]
+async fn without_redis_an_access_token_is_not_trusted() {
+    let (proxy, proxied_redis) = TcpProxy::in_front_of(&noillin_test_support::redis_url()).await;
+    let platform = Platform::builder()
+        .realtime(0)
+        .worker(0)
+        .env_for("core-api", "REDIS_URL", &proxied_redis)
+        .start()
+        .await
+        .unwrap();
+    let api = platform.api();
+    let user = api.register("brand").await;
+
+    proxy.cut().await;
+    let me = api.get("/auth/me", Some(&user.access)).await;
+
+    assert_eq!(
+        me.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "whether the sign-in ended cannot be told"
+    );
+    assert!(me.headers.contains_key("retry-after"));
+    proxy.restore();
+    assert_eq!(
+        api.get("/auth/me", Some(&user.access)).await.status,
+        StatusCode::OK
+    );
 }

@@ -96,7 +96,7 @@ async fn handshakes_without_a_valid_token_or_from_a_foreign_origin_are_refused()
     let platform = Platform::builder().worker(0).start().await.unwrap();
     let expired = platform.expired_token_for("user-1", Role::Brand);
     let forged = noillin_auth::TokenKeys::new(b"not-the-platform-secret-not-the-platform")
-        .issue("user-1", Role::Admin, 0, Duration::from_secs(60))
+        .issue("user-1", Role::Admin, 0, "forged", Duration::from_secs(60))
         .unwrap();
     let valid = platform.token_for("user-1", Role::Brand);
 

@@ -12,7 +12,7 @@ use noillin_domain::{
     check_password,
 };
 use noillin_messaging::Event;
-use noillin_redis::{RealtimeCommand, user_room};
+use noillin_redis::{RealtimeCommand, sign_in_room, user_room};
 use noillin_store::{Constraint, NewProfile, RefreshToken, Rotation, Store, StoreError};
 
 use crate::{AppState, error::ApiError, extract::MAX_ID_LEN, outbox};
@@ -157,9 +157,34 @@ pub async fn login(
     // An unparseable email gets the same answer as a wrong password.
     let email = Email::parse(email).ok();
     let throttle = LoginThrottle::new(state, email.as_ref(), client_ip);
-    throttle.check().await?;
+    throttle.admit().await?;
+    // The attempt counts as a failure from here on unless it turns out not to be one.
+    match signed_in_user(state, email.as_ref(), password).await {
+        Ok(Some(user)) if user.status == UserStatus::Active => {
+            throttle.record_success().await?;
+            start_session(state, &user).await
+        }
+        Ok(Some(_)) => {
+            throttle.give_back().await?;
+            Err(ApiError::Forbidden("account-suspended"))
+        }
+        Ok(None) => Err(ApiError::Unauthorized("invalid-credentials")),
+        Err(e) => {
+            if let Err(give_back) = throttle.give_back().await {
+                tracing::warn!(error = %give_back, "sign-in attempt not given back");
+            }
+            Err(e)
+        }
+    }
+}
 
-    let user = match &email {
+/// The user with this email when `password` is theirs.
+async fn signed_in_user(
+    state: &AppState,
+    email: Option<&Email>,
+    password: String,
+) -> Result<Option<User>, ApiError> {
+    let user = match email {
         Some(email) => state.store.users.find_by_email(email).await?,
         None => None,
     };
@@ -170,18 +195,11 @@ pub async fn login(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_password_hash.clone());
     let matches = secrets::verify_password(password, hash).await?;
-    let Some(user) = user.filter(|_| matches) else {
-        throttle.record_failure().await?;
-        return Err(ApiError::Unauthorized("invalid-credentials"));
-    };
-    if user.status != UserStatus::Active {
-        return Err(ApiError::Forbidden("account-suspended"));
-    }
-    throttle.record_success().await?;
-    start_session(state, &user).await
+    Ok(user.filter(|_| matches))
 }
 
-/// Rotates a refresh token. Presenting one that was already used revokes its whole family.
+/// Rotates a refresh token. Presenting one that was already used revokes its whole family and
+/// ends that sign-in.
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair, ApiError> {
     let now = Timestamp::now();
     let next_token = secrets::random_token()?;
@@ -193,10 +211,19 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair,
         issued_at: now,
         expires_at: expiry(now, state.auth.refresh_ttl),
     };
+    let presented_hash = secrets::token_hash(refresh_token);
+    // The new access token belongs to the presented token's sign-in. A token's family never
+    // changes, so reading it before the rotation is as good as after; after, a racing reuse
+    // could have revoked it already.
+    let sign_in = state
+        .store
+        .sessions
+        .live_family(&presented_hash, now)
+        .await?;
     match state
         .store
         .sessions
-        .rotate(&secrets::token_hash(refresh_token), &next, now)
+        .rotate(&presented_hash, &next, now)
         .await?
     {
         Rotation::Rotated { user_id } => {
@@ -207,18 +234,21 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair,
                 .await?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or(ApiError::Unauthorized("invalid-refresh-token"))?;
-            token_pair(state, &user, next_token)
+            // A token live for the rotation was live a moment before.
+            let (_, family_id) = sign_in.ok_or(ApiError::Unauthorized("invalid-refresh-token"))?;
+            token_pair(state, &user, next_token, &family_id)
         }
         Rotation::Reused { user_id, family_id } => {
             tracing::warn!(user_id = %user_id, family_id, "refresh token reused; family revoked");
+            end_sign_in(state, &user_id, &family_id).await?;
             Err(ApiError::Unauthorized("invalid-refresh-token"))
         }
         Rotation::Invalid => Err(ApiError::Unauthorized("invalid-refresh-token")),
     }
 }
 
-/// Ends the session the refresh token belongs to. Unknown tokens are ignored: signing out
-/// twice is not an error.
+/// Ends the session the refresh token belongs to: its refresh tokens and access tokens. Unknown
+/// tokens are ignored: signing out twice is not an error.
 pub async fn logout(state: &AppState, user: &User, refresh_token: &str) -> Result<(), ApiError> {
     let now = Timestamp::now();
     if let Some((owner, family_id)) = state
@@ -228,8 +258,32 @@ pub async fn logout(state: &AppState, user: &User, refresh_token: &str) -> Resul
         .await?
         && owner == user.id
     {
+        // Access tokens first: should the store fail next, the client's retry finds the family
+        // still live and ends it; the other way round, a Redis failure would leave the access
+        // tokens working with no family left to end them by.
+        end_sign_in(state, &user.id, &family_id).await?;
         state.store.sessions.revoke_family(&family_id, now).await?;
     }
+    Ok(())
+}
+
+/// Refuses the access tokens of a sign-in from now on, and closes the sockets opened with them.
+/// The record lives as long as a token issued just before could still be accepted; after that
+/// the tokens refuse themselves.
+async fn end_sign_in(state: &AppState, user_id: &UserId, family_id: &str) -> Result<(), ApiError> {
+    // Margin for the verifiers' leeway and for clocks of issuing processes running ahead.
+    let ttl = state
+        .auth
+        .access_ttl
+        .as_secs()
+        .saturating_add(noillin_auth::LEEWAY_SECS + 60);
+    state.redis.end_sign_in(family_id, ttl).await?;
+    state
+        .redis
+        .publish_command(&RealtimeCommand::Disconnect {
+            room: sign_in_room(user_id.as_str(), family_id),
+        })
+        .await?;
     Ok(())
 }
 
@@ -387,28 +441,36 @@ async fn end_all_sessions(state: &AppState, user: &User, now: Timestamp) -> Resu
 async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiError> {
     let now = Timestamp::now();
     let refresh_token = secrets::random_token()?;
+    let family_id = new_family_id()?;
     state
         .store
         .sessions
         .insert(&RefreshToken {
             token_hash: secrets::token_hash(&refresh_token),
-            family_id: new_family_id()?,
+            family_id: family_id.clone(),
             user_id: user.id.clone(),
             issued_at: now,
             expires_at: expiry(now, state.auth.refresh_ttl),
         })
         .await?;
-    token_pair(state, user, refresh_token)
+    token_pair(state, user, refresh_token, &family_id)
 }
 
-/// A fresh access token for `user`, handed out with the refresh token stored for it.
-fn token_pair(state: &AppState, user: &User, refresh_token: String) -> Result<TokenPair, ApiError> {
+/// A fresh access token for `user`'s sign-in `family_id`, handed out with the refresh token
+/// stored for it.
+fn token_pair(
+    state: &AppState,
+    user: &User,
+    refresh_token: String,
+    family_id: &str,
+) -> Result<TokenPair, ApiError> {
     let access_token = state
         .tokens
         .issue(
             user.id.as_str(),
             user.role,
             user.token_version,
+            family_id,
             state.auth.access_ttl,
         )
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing an access token: {e}")))?;

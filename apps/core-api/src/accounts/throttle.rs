@@ -2,8 +2,15 @@
 //! Redis (shared by every core-api process). Past either limit, sign-in answers 429 with
 //! `Retry-After` until the window ends — also for the right password, or an attacker could
 //! keep guessing and simply ignore the 429s.
+//!
+//! Every attempt is counted as a failure when it is admitted, in the same Redis step as the
+//! check, and given back once it turns out not to be one. Counting only after the password was
+//! verified would let every guess sent at once pass the check before any of them is counted.
+//! The price: while a right password is being verified it holds a place under the limit, so a
+//! guess racing it may get 429 one attempt early.
 
 use noillin_domain::Email;
+use noillin_redis::Admission;
 use sha2::{Digest, Sha256};
 
 use crate::{AppState, error::ApiError};
@@ -30,44 +37,44 @@ impl<'a> LoginThrottle<'a> {
         }
     }
 
-    /// 429 when either counter is at its limit.
-    pub async fn check(&self) -> Result<(), ApiError> {
+    /// 429 when either counter is at its limit; otherwise the attempt is counted as a failure
+    /// by both until [`Self::record_success`] or [`Self::give_back`] says otherwise.
+    pub async fn admit(&self) -> Result<(), ApiError> {
         let settings = &self.state.auth;
+        let mut counters = Vec::with_capacity(2);
         if let Some(key) = &self.account_key {
-            let window = self.state.redis.window(key).await?;
-            if window.count >= settings.max_failures_per_account {
-                return Err(ApiError::TooManyRequests {
-                    retry_after_secs: window.resets_in_secs,
-                });
+            counters.push((key.as_str(), settings.max_failures_per_account));
+        }
+        counters.push((self.ip_key.as_str(), settings.max_failures_per_ip));
+        let window = settings.failure_window.as_secs().max(1);
+        match self.state.redis.admit(&counters, window).await? {
+            Admission::Admitted => Ok(()),
+            Admission::Refused { retry_after_secs } => {
+                Err(ApiError::TooManyRequests { retry_after_secs })
             }
         }
-        let window = self.state.redis.window(&self.ip_key).await?;
-        if window.count >= settings.max_failures_per_ip {
-            return Err(ApiError::TooManyRequests {
-                retry_after_secs: window.resets_in_secs,
-            });
-        }
-        Ok(())
     }
 
-    pub async fn record_failure(&self) -> Result<(), ApiError> {
-        let window = self.state.auth.failure_window.as_secs().max(1);
-        if let Some(key) = &self.account_key {
-            self.state.redis.increment_window(key, window).await?;
-        }
-        self.state
-            .redis
-            .increment_window(&self.ip_key, window)
-            .await?;
-        Ok(())
-    }
-
-    /// A successful sign-in clears the account's failures (not the address's: one good
-    /// account must not whitewash guessing at others from the same address).
+    /// A successful sign-in clears the account's failures, and takes its attempt back from the
+    /// address (only its own: one good account must not whitewash guessing at others from the
+    /// same address).
     pub async fn record_success(&self) -> Result<(), ApiError> {
         if let Some(key) = &self.account_key {
             self.state.redis.reset_window(key).await?;
         }
+        self.state.redis.give_back(&[&self.ip_key]).await?;
+        Ok(())
+    }
+
+    /// Takes the attempt back from both counters: it ended without telling whether the
+    /// password was right (a backing service failed) or was not a guess (a suspended
+    /// account's right password).
+    pub async fn give_back(&self) -> Result<(), ApiError> {
+        let mut keys = vec![self.ip_key.as_str()];
+        if let Some(key) = &self.account_key {
+            keys.push(key);
+        }
+        self.state.redis.give_back(&keys).await?;
         Ok(())
     }
 }
