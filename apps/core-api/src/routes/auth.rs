@@ -46,7 +46,9 @@ pub struct RegisterRequest {
     #[schema(min_length = 10, max_length = 128)]
     pub password: String,
     pub role: RegistrationRole,
-    /// Shown on the profile (an influencer's name, a brand's company name).
+    /// Shown on the profile (an influencer's name, a brand's company name), 1 to 80
+    /// characters.
+    #[schema(min_length = 1, max_length = 80)]
     pub display_name: String,
 }
 

@@ -208,7 +208,7 @@ impl From<&Gig> for GigView {
 #[serde(deny_unknown_fields)]
 pub struct NewGig {
     /// 3 to 120 characters.
-    #[schema(max_length = 120)]
+    #[schema(min_length = 3, max_length = 120)]
     pub title: String,
     /// Up to 5000 characters.
     #[serde(default)]
@@ -220,7 +220,7 @@ pub struct NewGig {
     pub deliverables: Vec<String>,
     pub platform: Platform,
     /// 1 to 60 characters.
-    #[schema(max_length = 60)]
+    #[schema(min_length = 1, max_length = 60)]
     pub category: String,
     pub price: MoneyDto,
     pub terms: TermsDto,
@@ -323,7 +323,7 @@ async fn get_gig(
 #[serde(deny_unknown_fields)]
 pub struct GigUpdate {
     /// 3 to 120 characters.
-    #[schema(max_length = 120)]
+    #[schema(min_length = 3, max_length = 120)]
     pub title: Option<String>,
     /// Up to 5000 characters.
     #[schema(max_length = 5000)]
@@ -333,7 +333,7 @@ pub struct GigUpdate {
     pub deliverables: Option<Vec<String>>,
     pub platform: Option<Platform>,
     /// 1 to 60 characters.
-    #[schema(max_length = 60)]
+    #[schema(min_length = 1, max_length = 60)]
     pub category: Option<String>,
     pub price: Option<MoneyDto>,
     pub terms: Option<TermsDto>,

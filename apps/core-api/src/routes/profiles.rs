@@ -45,7 +45,7 @@ async fn my_influencer_profile(
 #[serde(deny_unknown_fields)]
 pub struct InfluencerProfileUpdate {
     /// 1 to 80 characters.
-    #[schema(max_length = 80)]
+    #[schema(min_length = 1, max_length = 80)]
     pub display_name: Option<String>,
     /// Up to 2000 characters.
     #[schema(max_length = 2000)]
@@ -152,7 +152,7 @@ async fn my_brand_profile(
 #[serde(deny_unknown_fields)]
 pub struct BrandProfileUpdate {
     /// 1 to 120 characters.
-    #[schema(max_length = 120)]
+    #[schema(min_length = 1, max_length = 120)]
     pub company_name: Option<String>,
     /// Up to 80 characters.
     #[schema(max_length = 80)]

@@ -123,7 +123,23 @@ pub struct SocialAccountView {
     /// 1 to 100 characters after trimming blanks and a leading `@`.
     #[schema(min_length = 1, max_length = 100)]
     pub handle: String,
+    /// At most 2^63 - 1: what JSON clients and every store read exactly.
+    #[serde(deserialize_with = "followers_in_range")]
+    #[schema(maximum = 9_223_372_036_854_775_807_i64)]
     pub followers: u64,
+}
+
+/// Refuses follower counts beyond `i64::MAX` while reading the body (a 422 naming the field),
+/// as the document's maximum says.
+fn followers_in_range<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let followers = u64::deserialize(deserializer)?;
+    if followers > i64::MAX.unsigned_abs() {
+        return Err(serde::de::Error::custom(format!(
+            "must be at most {}",
+            i64::MAX
+        )));
+    }
+    Ok(followers)
 }
 
 impl From<&SocialAccount> for SocialAccountView {
@@ -201,5 +217,25 @@ impl From<&BrandProfile> for BrandProfileView {
             website: p.website.clone(),
             contact_name: p.contact_name.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follower_count_beyond_the_documented_maximum_is_refused() {
+        let account = |followers: &str| {
+            serde_json::from_str::<SocialAccountView>(&format!(
+                r#"{{"platform":"x","handle":"ana","followers":{followers}}}"#
+            ))
+        };
+        assert_eq!(
+            account("9223372036854775807").unwrap().followers,
+            i64::MAX.unsigned_abs()
+        );
+        assert!(account("9223372036854775808").is_err());
+        assert!(account("18446744073709551615").is_err());
     }
 }
