@@ -15,6 +15,10 @@ use tokio::{
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Taken over before anything starts, so an interrupt while starting still stops and cleans
+    // up what was started instead of killing this process alone.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let platform = Platform::builder()
         .realtime(0)
         .worker(1)
@@ -78,12 +82,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("NOTIFICATION_ID={notification_id}");
     println!("READY");
 
-    let mut terminate = signal(SignalKind::terminate())?;
     let mut stdin = tokio::io::stdin();
     let mut buffer = [0u8; 64];
     tokio::select! {
         _ = async { while stdin.read(&mut buffer).await.is_ok_and(|n| n > 0) {} } => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
     // Dropping the platform stops its processes and deletes what it made on the shared servers.
