@@ -10,7 +10,10 @@ use crate::{
     AppState, accounts,
     error::ApiResult,
     extract::{Admin, ApiJson, PathId, WithRole},
-    routes::{ProblemDoc, views::UserView},
+    routes::{
+        problems::{Conflict, JsonBody, ObjectInPath, RoleRequired},
+        views::UserView,
+    },
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,8 +35,8 @@ pub struct UserUpdate {
 
 /// Suspends or reinstates a user. Suspension signs the user out everywhere at once.
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "User id")), request_body = UserUpdate,
-    responses((status = 200, body = UserView), (status = 403, body = ProblemDoc), (status = 404, body = ProblemDoc)))]
+    params(("id" = String, Path, max_length = 64, description = "User id")), request_body = UserUpdate,
+    responses((status = 200, description = "The user as changed", body = UserView), RoleRequired, JsonBody, ObjectInPath, Conflict))]
 async fn update_user(
     State(state): State<AppState>,
     WithRole(admin, _): WithRole<Admin>,

@@ -11,7 +11,11 @@ use crate::{
     accounts::{self, Registration, TokenPair},
     error::ApiResult,
     extract::{ApiJson, AuthUser, ClientIp, RequestId},
-    routes::{ProblemDoc, views::UserView},
+    routes::{
+        ProblemDoc,
+        problems::{Authenticated, JsonBody},
+        views::UserView,
+    },
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,12 +40,15 @@ pub enum RegistrationRole {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ana@example.com")]
+    #[schema(example = "ana@example.com", max_length = 254)]
     pub email: String,
     /// 10 to 128 characters, not the email, not a common password.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
     pub role: RegistrationRole,
-    /// Shown on the profile (an influencer's name, a brand's company name).
+    /// Shown on the profile (an influencer's name, a brand's company name), 1 to 80
+    /// characters.
+    #[schema(min_length = 1, max_length = 80)]
     pub display_name: String,
 }
 
@@ -54,9 +61,9 @@ pub struct Registered {
 /// Creates a brand or influencer account and signs it in.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
-        (status = 201, body = Registered),
-        (status = 409, description = "Email taken", body = ProblemDoc),
-        (status = 422, description = "Invalid fields", body = ProblemDoc),
+        (status = 201, description = "Registered and signed in", body = Registered),
+        JsonBody,
+        (status = 409, description = "Email taken", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -96,10 +103,12 @@ pub struct LoginRequest {
 /// or per address get 429 with `Retry-After`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, body = TokenPair),
-        (status = 401, description = "Wrong email or password", body = ProblemDoc),
-        (status = 403, description = "Account suspended", body = ProblemDoc),
-        (status = 429, description = "Too many failed attempts", body = ProblemDoc),
+        (status = 200, description = "Signed in", body = TokenPair),
+        JsonBody,
+        (status = 401, description = "Wrong email or password", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Account suspended", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts", body = ProblemDoc, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait before trying again"))),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -121,8 +130,9 @@ pub struct RefreshRequest {
 /// one revokes every token of that sign-in.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
-        (status = 200, body = TokenPair),
-        (status = 401, description = "Unknown, expired, revoked or reused token", body = ProblemDoc),
+        (status = 200, description = "A new token pair; the presented refresh token is used up", body = TokenPair),
+        JsonBody,
+        (status = 401, description = "Unknown, expired, revoked or reused token", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn refresh(
     State(state): State<AppState>,
@@ -136,7 +146,7 @@ async fn refresh(
 /// Signs out: revokes the sign-in the refresh token belongs to.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
     security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ProblemDoc)))]
+    responses((status = 204, description = "Signed out (also when the token was already revoked)"), Authenticated, JsonBody))]
 async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
@@ -148,7 +158,7 @@ async fn logout(
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = ProblemDoc)))]
+    responses((status = 200, description = "The signed-in user", body = UserView), Authenticated))]
 async fn me(user: AuthUser) -> axum::Json<UserView> {
     axum::Json(UserView::from(&user.0))
 }
@@ -161,7 +171,7 @@ pub struct PasswordResetRequest {
 
 /// Mails a reset link if the account exists. Always 202, whether it exists or not.
 #[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
-    responses((status = 202), (status = 422, body = ProblemDoc)))]
+    responses((status = 202, description = "Accepted; a mail follows if the account exists"), JsonBody))]
 async fn request_password_reset(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
@@ -181,7 +191,8 @@ pub struct PasswordResetConfirm {
 
 /// Sets a new password with a reset token and signs the account out everywhere.
 #[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
-    responses((status = 204), (status = 422, description = "Invalid token or password", body = ProblemDoc)))]
+    responses((status = 204, description = "Password changed; every sign-in ended"), JsonBody,
+        (status = 422, description = "Invalid, used or expired token, or a password that breaks the rules", body = ProblemDoc, content_type = "application/problem+json")))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<PasswordResetConfirm>,

@@ -4,7 +4,7 @@
 use axum::{extract::State, http::StatusCode};
 use jiff::{Timestamp, tz::TimeZone};
 use noillin_domain::{
-    SocialPlatform, ValidationErrors,
+    ValidationErrors,
     gig::{FULL_SHARE_BPS, Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
 };
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,11 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{ApiJson, ApiQuery, AuthUser, Influencer, PathId, RequestId, WithRole},
     gigs,
-    routes::{ProblemDoc, next_cursor, page_limit},
+    routes::{
+        ProblemDoc, next_cursor, page_limit,
+        problems::{Authenticated, Conflict, InvalidQuery, JsonBody, ObjectInPath, RoleRequired},
+        views::Platform,
+    },
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,9 +39,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyDto {
-    /// Integer minor units (cents; yen for JPY).
+    /// Integer minor units (cents; yen for JPY), 1 to 100,000,000.
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub amount_minor: i64,
-    /// ISO 4217 code, e.g. `EUR`.
+    /// A supported ISO 4217 code, e.g. `EUR`.
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 
@@ -106,12 +112,50 @@ impl From<GigTerms> for TermsDto {
     }
 }
 
+/// Where a gig is in its life.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GigState {
+    Draft,
+    Published,
+    Archived,
+}
+
+impl From<GigStatus> for GigState {
+    fn from(status: GigStatus) -> Self {
+        match status {
+            GigStatus::Draft => Self::Draft,
+            GigStatus::Published => Self::Published,
+            GigStatus::Archived => Self::Archived,
+        }
+    }
+}
+
+/// A member's answer to the invitation (the owner has always accepted).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Invitation {
+    Invited,
+    Accepted,
+    Declined,
+}
+
+impl From<MemberState> for Invitation {
+    fn from(state: MemberState) -> Self {
+        match state {
+            MemberState::Invited => Self::Invited,
+            MemberState::Accepted => Self::Accepted,
+            MemberState::Declined => Self::Declined,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberView {
     pub user_id: String,
+    /// Basis points of the payout (100 = 1%).
     pub share_bps: u32,
-    /// `invited`, `accepted` or `declined`.
-    pub state: String,
+    pub state: Invitation,
 }
 
 /// A gig.
@@ -122,13 +166,11 @@ pub struct GigView {
     pub title: String,
     pub description: String,
     pub deliverables: Vec<String>,
-    #[schema(value_type = String)]
-    pub platform: SocialPlatform,
+    pub platform: Platform,
     pub category: String,
     pub price: MoneyDto,
     pub terms: TermsDto,
-    /// `draft`, `published` or `archived`.
-    pub status: String,
+    pub status: GigState,
     /// The owner first; more than one member makes a group gig.
     pub members: Vec<MemberView>,
     /// Changes with every update.
@@ -137,34 +179,24 @@ pub struct GigView {
 
 impl From<&Gig> for GigView {
     fn from(g: &Gig) -> Self {
-        let status = match g.status {
-            GigStatus::Draft => "draft",
-            GigStatus::Published => "published",
-            GigStatus::Archived => "archived",
-        };
         Self {
             id: g.id.to_string(),
             owner_id: g.owner_id.to_string(),
             title: g.title.clone(),
             description: g.description.clone(),
             deliverables: g.deliverables.clone(),
-            platform: g.platform,
+            platform: g.platform.into(),
             category: g.category.clone(),
             price: MoneyDto::from(&g.price),
             terms: g.terms.into(),
-            status: status.to_owned(),
+            status: g.status.into(),
             members: g
                 .members
                 .iter()
                 .map(|m| MemberView {
                     user_id: m.user_id.to_string(),
                     share_bps: m.share_bps,
-                    state: match m.state {
-                        MemberState::Invited => "invited",
-                        MemberState::Accepted => "accepted",
-                        MemberState::Declined => "declined",
-                    }
-                    .to_owned(),
+                    state: m.state.into(),
                 })
                 .collect(),
             version: g.version,
@@ -175,13 +207,20 @@ impl From<&Gig> for GigView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGig {
+    /// 3 to 120 characters.
+    #[schema(min_length = 3, max_length = 120)]
     pub title: String,
+    /// Up to 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
+    /// Up to 20 items of 1 to 200 characters.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub deliverables: Vec<String>,
-    #[schema(value_type = String)]
-    pub platform: SocialPlatform,
+    pub platform: Platform,
+    /// 1 to 60 characters.
+    #[schema(min_length = 1, max_length = 60)]
     pub category: String,
     pub price: MoneyDto,
     pub terms: TermsDto,
@@ -189,7 +228,7 @@ pub struct NewGig {
 
 /// Creates a draft gig owned by the signed-in influencer.
 #[utoipa::path(post, path = "/gigs", tag = "gigs", security(("bearer" = [])), request_body = NewGig,
-    responses((status = 201, body = GigView), (status = 422, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+    responses((status = 201, description = "The new draft", body = GigView), RoleRequired, JsonBody))]
 async fn create_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -202,7 +241,7 @@ async fn create_gig(
         title: body.title,
         description: body.description,
         deliverables: body.deliverables,
-        platform: body.platform,
+        platform: body.platform.into(),
         category: body.category,
         price: body.price.into(),
         terms: body.terms.into(),
@@ -230,8 +269,10 @@ pub struct ListQuery {
     #[serde(default)]
     pub mine: bool,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The last id of the previous page.
+    #[param(max_length = 64)]
     pub after: Option<String>,
 }
 
@@ -244,7 +285,7 @@ pub struct GigPage {
 
 /// Lists published gigs, or your own.
 #[utoipa::path(get, path = "/gigs", tag = "gigs", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = GigPage), (status = 422, body = ProblemDoc)))]
+    responses((status = 200, description = "One page of gigs, newest first", body = GigPage), Authenticated, InvalidQuery))]
 async fn list_gigs(
     State(state): State<AppState>,
     user: AuthUser,
@@ -267,8 +308,8 @@ async fn list_gigs(
 }
 
 /// A gig: published ones for anyone signed in, drafts for their owner and members only.
-#[utoipa::path(get, path = "/gigs/{id}", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = GigView), (status = 404, body = ProblemDoc)))]
+#[utoipa::path(get, path = "/gigs/{id}", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The gig's id")),
+    responses((status = 200, description = "The gig", body = GigView), Authenticated, ObjectInPath))]
 async fn get_gig(
     State(state): State<AppState>,
     user: AuthUser,
@@ -281,19 +322,26 @@ async fn get_gig(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GigUpdate {
+    /// 3 to 120 characters.
+    #[schema(min_length = 3, max_length = 120)]
     pub title: Option<String>,
+    /// Up to 5000 characters.
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
+    /// Up to 20 items of 1 to 200 characters.
+    #[schema(max_items = 20)]
     pub deliverables: Option<Vec<String>>,
-    #[schema(value_type = Option<String>)]
-    pub platform: Option<SocialPlatform>,
+    pub platform: Option<Platform>,
+    /// 1 to 60 characters.
+    #[schema(min_length = 1, max_length = 60)]
     pub category: Option<String>,
     pub price: Option<MoneyDto>,
     pub terms: Option<TermsDto>,
 }
 
 /// Changes the owner's gig (not once archived). Bookings keep the price they were made at.
-#[utoipa::path(patch, path = "/gigs/{id}", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path)), request_body = GigUpdate,
-    responses((status = 200, body = GigView), (status = 404, body = ProblemDoc), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+#[utoipa::path(patch, path = "/gigs/{id}", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The gig's id")), request_body = GigUpdate,
+    responses((status = 200, description = "The gig as changed", body = GigView), RoleRequired, JsonBody, ObjectInPath, Conflict))]
 async fn update_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -319,7 +367,7 @@ async fn update_gig(
         gig.deliverables = v;
     }
     if let Some(v) = update.platform {
-        gig.platform = v;
+        gig.platform = v.into();
     }
     if let Some(v) = update.category {
         gig.category = v;
@@ -347,8 +395,9 @@ fn trim_text(gig: &mut Gig) {
 }
 
 /// Publishes a draft: valid, and every member accepted.
-#[utoipa::path(post, path = "/gigs/{id}/publish", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = GigView), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+#[utoipa::path(post, path = "/gigs/{id}/publish", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The gig's id")),
+    responses((status = 200, description = "The published gig", body = GigView), RoleRequired, ObjectInPath, Conflict,
+        (status = 422, description = "Not a draft, invalid, or not every member accepted (listed in `errors`)", body = ProblemDoc, content_type = "application/problem+json")))]
 async fn publish_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -362,8 +411,8 @@ async fn publish_gig(
 }
 
 /// Archives a gig: it is no longer offered.
-#[utoipa::path(post, path = "/gigs/{id}/archive", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = GigView), (status = 404, body = ProblemDoc), (status = 409, body = ProblemDoc)))]
+#[utoipa::path(post, path = "/gigs/{id}/archive", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The gig's id")),
+    responses((status = 200, description = "The gig as changed", body = GigView), RoleRequired, ObjectInPath, Conflict))]
 async fn archive_gig(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -379,24 +428,28 @@ async fn archive_gig(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitedMember {
+    /// An active influencer's user id.
     pub user_id: String,
-    /// Basis points of the payout (100 = 1%).
+    /// Basis points of the payout (100 = 1%), more than 0.
+    #[schema(minimum = 1)]
     pub share_bps: u32,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersRequest {
-    /// The owner's own share, in basis points.
+    /// The owner's own share, in basis points, more than 0.
+    #[schema(minimum = 1)]
     pub owner_share_bps: u32,
-    /// The other members; everyone's shares must sum to 10000.
+    /// The other members (at most 9); everyone's shares must sum to 10000.
+    #[schema(max_items = 9)]
     pub members: Vec<InvitedMember>,
 }
 
 /// Makes a draft a group gig: sets who is invited with which payout share. Every member must
 /// accept before the gig can be published.
-#[utoipa::path(put, path = "/gigs/{id}/members", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path)), request_body = MembersRequest,
-    responses((status = 200, body = GigView), (status = 404, body = ProblemDoc), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+#[utoipa::path(put, path = "/gigs/{id}/members", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The gig's id")), request_body = MembersRequest,
+    responses((status = 200, description = "The gig with its new members, all invited anew", body = GigView), RoleRequired, JsonBody, ObjectInPath, Conflict))]
 async fn set_members(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -416,8 +469,8 @@ async fn set_members(
 }
 
 /// Accepts your invitation to a group gig.
-#[utoipa::path(post, path = "/gigs/{id}/membership/accept", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = GigView), (status = 404, body = ProblemDoc), (status = 409, body = ProblemDoc)))]
+#[utoipa::path(post, path = "/gigs/{id}/membership/accept", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The gig's id")),
+    responses((status = 200, description = "The gig as changed", body = GigView), RoleRequired, ObjectInPath, Conflict))]
 async fn accept_invitation(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -430,8 +483,8 @@ async fn accept_invitation(
 }
 
 /// Declines your invitation to a group gig.
-#[utoipa::path(post, path = "/gigs/{id}/membership/decline", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = GigView), (status = 404, body = ProblemDoc), (status = 409, body = ProblemDoc)))]
+#[utoipa::path(post, path = "/gigs/{id}/membership/decline", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The gig's id")),
+    responses((status = 200, description = "The gig as changed", body = GigView), RoleRequired, ObjectInPath, Conflict))]
 async fn decline_invitation(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -448,10 +501,13 @@ async fn decline_invitation(
 #[serde(deny_unknown_fields)]
 pub struct SlotsQuery {
     /// RFC 3339 instant, inclusive.
+    #[param(format = DateTime, example = "2026-06-01T00:00:00Z")]
     pub from: String,
-    /// RFC 3339 instant, exclusive; at most 62 days after `from`.
+    /// RFC 3339 instant, exclusive; after `from`, at most 62 days later.
+    #[param(format = DateTime, example = "2026-06-08T00:00:00Z")]
     pub to: String,
     /// IANA zone to present the slots in (default UTC).
+    #[param(example = "Europe/Lisbon")]
     pub tz: Option<String>,
 }
 
@@ -487,7 +543,9 @@ impl SlotsQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlotView {
     /// RFC 3339 with the offset of the requested zone.
+    #[schema(format = DateTime)]
     pub start: String,
+    #[schema(format = DateTime)]
     pub end: String,
 }
 
@@ -499,8 +557,8 @@ pub struct SlotList {
 }
 
 /// The instants the gig can be booked at within `[from, to)`, presented in `tz`.
-#[utoipa::path(get, path = "/gigs/{id}/slots", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path), SlotsQuery),
-    responses((status = 200, body = SlotList), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+#[utoipa::path(get, path = "/gigs/{id}/slots", tag = "gigs", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The gig's id"), SlotsQuery),
+    responses((status = 200, description = "The bookable slots, earliest first", body = SlotList), Authenticated, ObjectInPath, InvalidQuery))]
 async fn gig_slots(
     State(state): State<AppState>,
     user: AuthUser,

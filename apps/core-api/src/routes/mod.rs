@@ -6,17 +6,19 @@ mod auth;
 mod availability;
 mod gigs;
 mod notifications;
+mod problems;
 mod profiles;
 pub mod views;
+
+pub use problems::{FieldErrorDoc, ProblemDoc};
 
 use axum::{Router, extract::DefaultBodyLimit, http::StatusCode, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
 use noillin_service::{http, ops, problem};
-use serde::Serialize;
 use utoipa::{
-    ToSchema,
+    PartialSchema,
     openapi::{
-        OpenApi,
+        InfoBuilder, OpenApi,
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -25,28 +27,17 @@ use utoipa_scalar::{Scalar, Servable};
 
 use crate::{AppState, error::ApiError, extract::MAX_ID_LEN};
 
+/// The version of the API contract (the `/api/v1` paths carry its major version).
+const API_VERSION: &str = "1.0.0";
+
+const API_DESCRIPTION: &str = "Noillin's HTTP API: brands discover influencers and book their \
+gigs on slots the influencers are really free. JSON in and out; signed-in operations take an \
+access token from `/auth/login` or `/auth/register` as `Authorization: Bearer <token>`. Errors \
+are RFC 9457 problem documents (`application/problem+json`) with a stable `type`; \
+`/problems/validation-failed` lists `errors: [{field, code, message}]`. Lists are keyset paged.";
+
 /// Largest JSON body the API reads (the gateway allows more for later uploads).
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// An RFC 9457 problem document, as every error is answered.
-#[derive(Serialize, ToSchema)]
-pub struct ProblemDoc {
-    /// Stable identifier of the kind of problem, e.g. `/problems/validation-failed`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: Option<String>,
-    /// Field errors of a 422: `[{field, code, message}]`.
-    pub errors: Option<Vec<FieldErrorDoc>>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct FieldErrorDoc {
-    pub field: String,
-    pub code: String,
-    pub message: String,
-}
 
 /// Longest page a list returns.
 const MAX_PAGE: u32 = 100;
@@ -95,20 +86,46 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(availability::router())
         .merge(notifications::router())
         .split_for_parts();
-    openapi.info.title = "Noillin API".to_owned();
-    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    openapi
-        .components
-        .get_or_insert_default()
-        .add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
+    openapi.info = InfoBuilder::new()
+        .title("Noillin API")
+        .version(API_VERSION)
+        .description(Some(API_DESCRIPTION))
+        .build();
+    // Every operation reads the store, which can be briefly unreachable.
+    for item in openapi.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            operation
+                .responses
+                .responses
+                .insert("503".to_owned(), problems::unavailable().into());
+        }
+    }
+    let components = openapi.components.get_or_insert_default();
+    // The shared error responses refer to the problem schema by name.
+    components
+        .schemas
+        .insert("ProblemDoc".to_owned(), ProblemDoc::schema());
+    components
+        .schemas
+        .insert("FieldErrorDoc".to_owned(), FieldErrorDoc::schema());
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
     openapi.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     (router, openapi)
 }

@@ -2,7 +2,7 @@
 //! Everyone sees only their own; another user's notification id answers 404.
 
 use axum::extract::State;
-use noillin_domain::notification::{Notification, NotificationId};
+use noillin_domain::notification::{Notification, NotificationId, NotificationKind};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -11,7 +11,10 @@ use crate::{
     AppState,
     error::ApiResult,
     extract::{ApiQuery, AuthUser, PathId},
-    routes::{ProblemDoc, next_cursor, page_limit},
+    routes::{
+        next_cursor, page_limit,
+        problems::{Authenticated, InvalidQuery, ObjectInPath},
+    },
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -21,20 +24,47 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mark_all_read))
 }
 
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "the variants spell the wire names of the domain's kinds"
+)]
+pub enum NotificationTopic {
+    GigInvitation,
+    GigInvitationAccepted,
+    GigInvitationDeclined,
+    GigPublished,
+    GigArchived,
+}
+
+impl From<NotificationKind> for NotificationTopic {
+    fn from(kind: NotificationKind) -> Self {
+        match kind {
+            NotificationKind::GigInvitation => Self::GigInvitation,
+            NotificationKind::GigInvitationAccepted => Self::GigInvitationAccepted,
+            NotificationKind::GigInvitationDeclined => Self::GigInvitationDeclined,
+            NotificationKind::GigPublished => Self::GigPublished,
+            NotificationKind::GigArchived => Self::GigArchived,
+        }
+    }
+}
+
 /// A notification.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationView {
     pub id: String,
-    /// `gig_invitation`, `gig_invitation_accepted`, `gig_invitation_declined`, `gig_published`
-    /// or `gig_archived`.
-    pub kind: String,
+    pub kind: NotificationTopic,
     pub title: String,
     pub body: String,
     /// The gig it is about.
     pub gig_id: Option<String>,
     /// RFC 3339, UTC: when it happened.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339, UTC; absent while unread.
+    #[schema(format = DateTime)]
     pub read_at: Option<String>,
 }
 
@@ -42,7 +72,7 @@ impl From<&Notification> for NotificationView {
     fn from(n: &Notification) -> Self {
         Self {
             id: n.id.to_string(),
-            kind: n.kind.as_str().to_owned(),
+            kind: n.kind.into(),
             title: n.title.clone(),
             body: n.body.clone(),
             gig_id: n.gig_id.as_ref().map(ToString::to_string),
@@ -60,8 +90,10 @@ pub struct ListQuery {
     #[serde(default)]
     pub unread: bool,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The last id of the previous page: the page continues with older notifications.
+    #[param(max_length = 64)]
     pub before: Option<String>,
 }
 
@@ -76,7 +108,7 @@ pub struct NotificationPage {
 
 /// Lists your notifications, newest first.
 #[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = NotificationPage), (status = 401, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 200, description = "One page of your notifications", body = NotificationPage), Authenticated, InvalidQuery))]
 async fn list_notifications(
     State(state): State<AppState>,
     user: AuthUser,
@@ -97,8 +129,8 @@ async fn list_notifications(
 }
 
 /// Marks one of your notifications read (reading it again keeps the first read time).
-#[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = NotificationView), (status = 401, body = ProblemDoc), (status = 404, body = ProblemDoc)))]
+#[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])), params(("id" = String, Path, max_length = 64, description = "The notification's id")),
+    responses((status = 200, description = "The notification, read", body = NotificationView), Authenticated, ObjectInPath))]
 async fn mark_read(
     State(state): State<AppState>,
     user: AuthUser,
@@ -124,7 +156,7 @@ pub struct MarkedRead {
 
 /// Marks all your notifications read.
 #[utoipa::path(post, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, body = MarkedRead), (status = 401, body = ProblemDoc)))]
+    responses((status = 200, description = "How many were marked", body = MarkedRead), Authenticated))]
 async fn mark_all_read(
     State(state): State<AppState>,
     user: AuthUser,

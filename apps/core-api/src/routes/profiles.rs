@@ -12,7 +12,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{ApiJson, AuthUser, Brand, Influencer, PathId, WithRole},
     routes::{
-        ProblemDoc,
+        problems::{Authenticated, JsonBody, ObjectInPath, RoleRequired},
         views::{BrandProfileView, InfluencerProfileView, SocialAccountView},
     },
 };
@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The signed-in influencer's profile.
 #[utoipa::path(get, path = "/influencers/me", tag = "profiles", security(("bearer" = [])),
-    responses((status = 200, body = InfluencerProfileView), (status = 401, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+    responses((status = 200, description = "Your profile", body = InfluencerProfileView), RoleRequired))]
 async fn my_influencer_profile(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -44,21 +44,32 @@ async fn my_influencer_profile(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InfluencerProfileUpdate {
+    /// 1 to 80 characters.
+    #[schema(min_length = 1, max_length = 80)]
     pub display_name: Option<String>,
+    /// Up to 2000 characters.
+    #[schema(max_length = 2000)]
     pub bio: Option<String>,
+    /// Up to 10 tags of 1 to 40 characters.
+    #[schema(max_items = 10)]
     pub niches: Option<Vec<String>>,
-    /// BCP 47 tags such as `en` or `pt-BR`.
+    /// BCP 47 tags such as `en` or `pt-BR`, at most 10.
+    #[schema(max_items = 10)]
     pub languages: Option<Vec<String>>,
-    /// An empty string clears it.
+    /// Up to 120 characters; an empty string clears it.
+    #[schema(max_length = 120)]
     pub location: Option<String>,
     /// IANA time zone, e.g. `Europe/Lisbon`.
+    #[schema(max_length = 64, example = "Europe/Lisbon")]
     pub time_zone: Option<String>,
+    /// At most 20 accounts.
+    #[schema(max_items = 20)]
     pub social_accounts: Option<Vec<SocialAccountView>>,
 }
 
 /// Updates the signed-in influencer's profile.
 #[utoipa::path(patch, path = "/influencers/me", tag = "profiles", security(("bearer" = [])), request_body = InfluencerProfileUpdate,
-    responses((status = 200, body = InfluencerProfileView), (status = 422, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+    responses((status = 200, description = "Your profile as changed", body = InfluencerProfileView), RoleRequired, JsonBody))]
 async fn update_my_influencer_profile(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
@@ -99,8 +110,8 @@ async fn update_my_influencer_profile(
 /// An influencer's public profile. Unknown ids, non-influencers and suspended accounts are all
 /// simply not found.
 #[utoipa::path(get, path = "/influencers/{id}", tag = "profiles", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The influencer's user id")),
-    responses((status = 200, body = InfluencerProfileView), (status = 404, body = ProblemDoc)))]
+    params(("id" = String, Path, max_length = 64, description = "The influencer's user id")),
+    responses((status = 200, description = "The influencer's public profile", body = InfluencerProfileView), Authenticated, ObjectInPath))]
 async fn influencer_profile(
     State(state): State<AppState>,
     _viewer: AuthUser,
@@ -121,7 +132,7 @@ async fn influencer_profile(
 
 /// The signed-in brand's profile.
 #[utoipa::path(get, path = "/brands/me", tag = "profiles", security(("bearer" = [])),
-    responses((status = 200, body = BrandProfileView), (status = 401, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+    responses((status = 200, description = "Your profile", body = BrandProfileView), RoleRequired))]
 async fn my_brand_profile(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Brand>,
@@ -140,15 +151,23 @@ async fn my_brand_profile(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandProfileUpdate {
+    /// 1 to 120 characters.
+    #[schema(min_length = 1, max_length = 120)]
     pub company_name: Option<String>,
+    /// Up to 80 characters.
+    #[schema(max_length = 80)]
     pub industry: Option<String>,
+    /// An http(s) URL of up to 300 characters.
+    #[schema(max_length = 300, example = "https://acme.example")]
     pub website: Option<String>,
+    /// Up to 120 characters.
+    #[schema(max_length = 120)]
     pub contact_name: Option<String>,
 }
 
 /// Updates the signed-in brand's profile.
 #[utoipa::path(patch, path = "/brands/me", tag = "profiles", security(("bearer" = [])), request_body = BrandProfileUpdate,
-    responses((status = 200, body = BrandProfileView), (status = 422, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+    responses((status = 200, description = "Your profile as changed", body = BrandProfileView), RoleRequired, JsonBody))]
 async fn update_my_brand_profile(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Brand>,

@@ -1,20 +1,104 @@
 //! Response bodies: what clients see of stored objects. Never a password hash, never a secret.
 
-use noillin_domain::{BrandProfile, InfluencerProfile, SocialAccount, SocialPlatform, User};
-use serde::Serialize;
+use noillin_domain::{
+    BrandProfile, InfluencerProfile, Role, SocialAccount, SocialPlatform, User, UserStatus,
+};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleView {
+    Brand,
+    Influencer,
+    Admin,
+}
+
+impl From<Role> for RoleView {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Brand => Self::Brand,
+            Role::Influencer => Self::Influencer,
+            Role::Admin => Self::Admin,
+        }
+    }
+}
+
+/// Whether a user may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+}
+
+impl From<UserStatus> for AccountStatus {
+    fn from(status: UserStatus) -> Self {
+        match status {
+            UserStatus::Active => Self::Active,
+            UserStatus::Suspended => Self::Suspended,
+        }
+    }
+}
+
+/// Where an influencer publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Instagram,
+    Tiktok,
+    Youtube,
+    Twitch,
+    X,
+    Linkedin,
+    Facebook,
+    Pinterest,
+    Snapchat,
+}
+
+impl From<SocialPlatform> for Platform {
+    fn from(platform: SocialPlatform) -> Self {
+        match platform {
+            SocialPlatform::Instagram => Self::Instagram,
+            SocialPlatform::Tiktok => Self::Tiktok,
+            SocialPlatform::Youtube => Self::Youtube,
+            SocialPlatform::Twitch => Self::Twitch,
+            SocialPlatform::X => Self::X,
+            SocialPlatform::Linkedin => Self::Linkedin,
+            SocialPlatform::Facebook => Self::Facebook,
+            SocialPlatform::Pinterest => Self::Pinterest,
+            SocialPlatform::Snapchat => Self::Snapchat,
+        }
+    }
+}
+
+impl From<Platform> for SocialPlatform {
+    fn from(platform: Platform) -> Self {
+        match platform {
+            Platform::Instagram => Self::Instagram,
+            Platform::Tiktok => Self::Tiktok,
+            Platform::Youtube => Self::Youtube,
+            Platform::Twitch => Self::Twitch,
+            Platform::X => Self::X,
+            Platform::Linkedin => Self::Linkedin,
+            Platform::Facebook => Self::Facebook,
+            Platform::Pinterest => Self::Pinterest,
+            Platform::Snapchat => Self::Snapchat,
+        }
+    }
+}
 
 /// An account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub id: String,
     pub email: String,
-    /// `brand`, `influencer` or `admin`.
-    pub role: String,
-    /// `active` or `suspended`.
-    pub status: String,
+    pub role: RoleView,
+    pub status: AccountStatus,
     pub display_name: String,
     /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -23,8 +107,8 @@ impl From<&User> for UserView {
         Self {
             id: user.id.to_string(),
             email: user.email.to_string(),
-            role: user.role.as_str().to_owned(),
-            status: user.status.as_str().to_owned(),
+            role: user.role.into(),
+            status: user.status.into(),
             display_name: user.display_name.clone(),
             created_at: user.created_at.to_string(),
         }
@@ -35,17 +119,19 @@ impl From<&User> for UserView {
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SocialAccountView {
-    /// instagram, tiktok, youtube, twitch, x, linkedin, facebook, pinterest or snapchat.
-    #[schema(value_type = String)]
-    pub platform: SocialPlatform,
+    pub platform: Platform,
+    /// 1 to 100 characters after trimming blanks and a leading `@`.
+    #[schema(min_length = 1, max_length = 100)]
     pub handle: String,
+    /// At most 10,000,000,000 (`MAX_FOLLOWERS` of the domain's profile rules).
+    #[schema(maximum = 10_000_000_000_i64)]
     pub followers: u64,
 }
 
 impl From<&SocialAccount> for SocialAccountView {
     fn from(a: &SocialAccount) -> Self {
         Self {
-            platform: a.platform,
+            platform: a.platform.into(),
             handle: a.handle.clone(),
             followers: a.followers,
         }
@@ -55,7 +141,7 @@ impl From<&SocialAccount> for SocialAccountView {
 impl From<SocialAccountView> for SocialAccount {
     fn from(a: SocialAccountView) -> Self {
         Self {
-            platform: a.platform,
+            platform: a.platform.into(),
             handle: a.handle.trim().trim_start_matches('@').to_owned(),
             followers: a.followers,
         }
