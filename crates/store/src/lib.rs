@@ -99,6 +99,9 @@ pub trait UserRepository: Send + Sync {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<User, StoreError>;
+    /// Whether any of `ids` is a suspended user (ids of no user count as not suspended): one
+    /// read however many ids, for the members of a gig.
+    async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError>;
 }
 
 /// Public profiles.
@@ -211,7 +214,10 @@ pub trait GigRepository: Send + Sync {
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Vec<Gig>, StoreError>;
-    /// Published gigs, in id order.
+    /// Published gigs none of whose members (the owner is always one) is a suspended user, in
+    /// id order. The filter is part of the query, so a page is as full as `limit` allows and
+    /// `after` keeps its meaning whatever was filtered out; it reads the users' status at query
+    /// time, so suspending or reinstating a user takes effect on the next listing.
     async fn list_published(&self, page: &PageRequest) -> Result<Vec<Gig>, StoreError>;
 }
 

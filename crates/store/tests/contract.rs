@@ -404,6 +404,41 @@ async fn changing_an_unknown_user_is_not_found(store: &Store) {
     assert_eq!(store.users.find_by_id(&unknown).await.unwrap(), None);
 }
 
+async fn any_suspended_tells_whether_one_of_the_users_is_suspended(store: &Store) {
+    let (ana, _) = insert_influencer(store, "ana@example.com").await;
+    let (rui, _) = insert_influencer(store, "rui@example.com").await;
+    let unknown = UserId::generate();
+    let both = [ana.id.clone(), rui.id.clone(), unknown.clone()];
+    assert!(!store.users.any_suspended(&both).await.unwrap());
+    assert!(!store.users.any_suspended(&[]).await.unwrap());
+    store
+        .users
+        .set_status(&rui.id, UserStatus::Suspended, now())
+        .await
+        .unwrap();
+    assert!(store.users.any_suspended(&both).await.unwrap());
+    assert!(
+        store
+            .users
+            .any_suspended(std::slice::from_ref(&rui.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .users
+            .any_suspended(&[ana.id.clone(), unknown])
+            .await
+            .unwrap()
+    );
+    store
+        .users
+        .set_status(&rui.id, UserStatus::Active, now())
+        .await
+        .unwrap();
+    assert!(!store.users.any_suspended(&both).await.unwrap());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Profiles
 // ---------------------------------------------------------------------------------------------
@@ -1391,6 +1426,84 @@ async fn only_published_gigs_are_listed_as_published(store: &Store) {
     assert_eq!(
         store.gigs.list_published(&page(None, 0)).await.unwrap(),
         vec![]
+    );
+}
+
+async fn published_gigs_leave_the_listing_while_their_owner_or_a_member_is_suspended(
+    store: &Store,
+) {
+    let (owner, _) = insert_influencer(store, "owner@example.com").await;
+    let (member, _) = insert_influencer(store, "member@example.com").await;
+    let (other, _) = insert_influencer(store, "other@example.com").await;
+    let published = |gig: Gig| with_status(gig, GigStatus::Published);
+    // The suspended owner's gigs come first in id order, so a page that skipped them without
+    // filling up would show.
+    let owners: Vec<Gig> = (0..4).map(|_| published(single_gig(&owner.id))).collect();
+    let mut groups = Vec::new();
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        groups.push(published(group_gig(
+            &other.id,
+            &[(&member.id, MemberState::Accepted)],
+        )));
+        others.push(published(single_gig(&other.id)));
+    }
+    // A gig whose owner is no user of this store is listed: only a suspension hides a gig.
+    let unknown_owner = published(single_gig(&UserId::generate()));
+    for gig in owners.iter().chain(&groups).chain(&others) {
+        store.gigs.insert(gig, &[]).await.unwrap();
+    }
+    store.gigs.insert(&unknown_owner, &[]).await.unwrap();
+    let listing = |gigs: &[&[Gig]]| -> Vec<GigId> {
+        sorted(gigs.iter().flat_map(|gigs| gig_ids(gigs)).collect())
+    };
+    let all_pages_of_two = || {
+        all_pages(2, 20, |page| {
+            let store = store.clone();
+            async move { store.gigs.list_published(&page).await.unwrap() }
+        })
+    };
+
+    let suspend = |user: &UserId, status: UserStatus| {
+        let (store, user) = (store.clone(), user.clone());
+        async move { store.users.set_status(&user, status, now()).await.unwrap() }
+    };
+    suspend(&owner.id, UserStatus::Suspended).await;
+    let expected = listing(&[&groups, &others, std::slice::from_ref(&unknown_owner)]);
+    let (sizes, ids) = all_pages_of_two().await;
+    assert_eq!(
+        ids, expected,
+        "the suspended owner's gigs are gone, each other gig once"
+    );
+    assert_eq!(sizes, vec![2, 2, 2, 1], "every page but the last is full");
+    let first = store.gigs.list_published(&page(None, 2)).await.unwrap();
+    assert_eq!(gig_ids(&first), expected[..2].to_vec());
+
+    suspend(&member.id, UserStatus::Suspended).await;
+    let (_, ids) = all_pages_of_two().await;
+    assert_eq!(
+        ids,
+        listing(&[&others, std::slice::from_ref(&unknown_owner)]),
+        "a group gig leaves with any suspended member"
+    );
+    // A member's own list is not a public listing: it keeps every gig.
+    assert_eq!(
+        members_gigs(store, &member.id, &page(None, 100)).await,
+        groups
+    );
+
+    suspend(&owner.id, UserStatus::Active).await;
+    suspend(&member.id, UserStatus::Active).await;
+    let (_, ids) = all_pages_of_two().await;
+    assert_eq!(
+        ids,
+        listing(&[
+            &owners,
+            &groups,
+            &others,
+            std::slice::from_ref(&unknown_owner)
+        ]),
+        "reinstated accounts bring their gigs back"
     );
 }
 
@@ -2731,6 +2844,7 @@ contract! {
     set_status_bumps_the_token_version_by_exactly_one,
     set_password_hash_bumps_the_token_version,
     changing_an_unknown_user_is_not_found,
+    any_suspended_tells_whether_one_of_the_users_is_suspended,
     an_influencer_profile_round_trips_with_every_field,
     a_brand_profile_round_trips_with_every_field,
     updating_an_influencer_profile_replaces_it,
@@ -2759,6 +2873,7 @@ contract! {
     a_members_gigs_are_the_owned_and_joined_ones_in_id_order,
     paging_through_a_members_gigs_returns_each_once,
     only_published_gigs_are_listed_as_published,
+    published_gigs_leave_the_listing_while_their_owner_or_a_member_is_suspended,
     availability_never_set_is_empty,
     setting_weekly_windows_keeps_the_overrides,
     removing_an_override_twice_is_not_found_the_second_time,

@@ -316,6 +316,21 @@ impl UserRepository for MongoStore {
         self.bump_token_version(id, doc! { "password_hash": password_hash }, now)
             .await
     }
+
+    async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        let ids: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+        Ok(self
+            .users
+            .clone_with_type::<Document>()
+            .find_one(doc! { "_id": { "$in": ids }, "status": UserStatus::Suspended.as_str() })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(unavailable)?
+            .is_some())
+    }
 }
 
 #[async_trait]

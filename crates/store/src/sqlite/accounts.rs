@@ -323,6 +323,26 @@ impl UserRepository for SqliteStore {
         self.bump_token_version(id, "password_hash", password_hash.to_owned(), now)
             .await
     }
+
+    async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        // `?1` is the status, the ids follow.
+        let values: Vec<String> = std::iter::once(UserStatus::Suspended.as_str().to_owned())
+            .chain(ids.iter().map(|id| id.as_str().to_owned()))
+            .collect();
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE status = ?1 AND id IN ({placeholders}))"
+        );
+        self.read(move |connection| {
+            connection
+                .query_row(&sql, rusqlite::params_from_iter(&values), |row| row.get(0))
+                .map_err(db_error)
+        })
+        .await
+    }
 }
 
 #[async_trait]
