@@ -67,7 +67,9 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// The profile created together with a user.
+/// The profile created together with a user. An account's name is stored once, as the user's
+/// `display_name`: the profile's own name field (an influencer's `display_name`, a brand's
+/// `company_name`) is not stored on insert, and reads back as the user's name.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NewProfile {
     Influencer(InfluencerProfile),
@@ -104,14 +106,21 @@ pub trait UserRepository: Send + Sync {
     async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError>;
 }
 
-/// Public profiles.
+/// Public profiles. A profile's name is its user's `display_name`, stored once: it is read from
+/// the user, and a profile update renames the user in the same atomic step, so every reader of
+/// the name (the account, notifications, mails) sees the new one.
 #[async_trait]
 pub trait ProfileRepository: Send + Sync {
+    /// The influencer profile, its `display_name` the user's.
     async fn influencer(&self, user_id: &UserId) -> Result<Option<InfluencerProfile>, StoreError>;
-    /// Replaces the profile of an existing influencer; `NotFound` otherwise.
+    /// Replaces the profile of an existing influencer and sets the user's `display_name` to the
+    /// profile's, in one atomic step; `NotFound` (nothing written) when there is no profile.
     async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError>;
+    /// The brand profile, its `company_name` the user's `display_name`.
     async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError>;
-    /// Replaces the profile of an existing brand; `NotFound` otherwise.
+    /// Replaces the profile of an existing brand and sets the user's `display_name` to its
+    /// `company_name`, in one atomic step; `NotFound` (nothing written) when there is no
+    /// profile.
     async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError>;
 }
 
