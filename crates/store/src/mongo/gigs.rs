@@ -441,6 +441,37 @@ mod tests {
     }
 
     #[test]
+    fn the_published_listing_filters_out_suspended_members_before_it_limits() {
+        let next = PageRequest {
+            after: Some("abc".into()),
+            limit: 10,
+        };
+        let pipeline = published_pipeline(&next);
+        let stage = |name: &str| {
+            pipeline
+                .iter()
+                .position(|stage| stage.contains_key(name))
+                .unwrap_or_else(|| panic!("no {name} stage"))
+        };
+        assert_eq!(
+            pipeline[0],
+            doc! { "$match": { "status": "published", "_id": { "$gt": "abc" } } }
+        );
+        let lookups: Vec<&str> = pipeline
+            .iter()
+            .filter_map(|stage| stage.get_document("$lookup").ok())
+            .map(|lookup| lookup.get_str("localField").unwrap())
+            .collect();
+        assert_eq!(lookups, ["owner_id", "members.user_id"]);
+        let filter = pipeline
+            .iter()
+            .rposition(|stage| stage.contains_key("$match"))
+            .unwrap();
+        assert!(stage("$sort") < stage("$lookup") && filter < stage("$limit"));
+        assert_eq!(pipeline[stage("$limit")], doc! { "$limit": 10_i64 });
+    }
+
+    #[test]
     fn pages_after_an_id_filter_on_it() {
         let first = PageRequest {
             after: None,
