@@ -143,10 +143,32 @@ pub const MAX_MEMBERS: usize = 10;
 pub const FULL_SHARE_BPS: u32 = 10_000;
 
 impl Gig {
-    /// Whether `user` may see this gig: anyone once published or archived, only the owner and
-    /// members while it is a draft.
-    pub fn visible_to(&self, user: &UserId) -> bool {
-        self.status != GigStatus::Draft || self.is_member(user)
+    /// Whether `user` may see this gig. Its owner and members always may. Anyone else only once
+    /// it is published or archived, and only while `members_active` (no member's account is
+    /// suspended): a suspended influencer's gigs, and every group gig with a suspended member,
+    /// leave the platform until the account is reinstated. Listings apply the same rule in the
+    /// store's query ([`GigStatus::Published`] gigs without a suspended member).
+    pub fn visible_to(&self, user: &UserId, members_active: bool) -> bool {
+        self.is_member(user) || (self.status != GigStatus::Draft && members_active)
+    }
+
+    /// Whether the gig offers slots: not archived, and no member suspended (nobody can be
+    /// booked with a suspended influencer). Drafts offer them as a preview to their members,
+    /// the only ones who see drafts; booking will take this rule and require publication.
+    pub fn offers_slots(&self, members_active: bool) -> bool {
+        self.status != GigStatus::Archived && members_active
+    }
+
+    /// Everyone who must be active for the gig to be offered: the owner and every member, each
+    /// once.
+    pub fn people(&self) -> Vec<UserId> {
+        let mut people = vec![self.owner_id.clone()];
+        for member in &self.members {
+            if !people.contains(&member.user_id) {
+                people.push(member.user_id.clone());
+            }
+        }
+        people
     }
 
     /// Whether `user` is the owner or a member (in any state).
@@ -582,10 +604,60 @@ mod tests {
             share_bps: 0,
             state: MemberState::Invited,
         });
-        assert!(g.visible_to(&g.owner_id.clone()));
-        assert!(g.visible_to(&member));
-        assert!(!g.visible_to(&stranger));
+        assert!(g.visible_to(&g.owner_id.clone(), true));
+        assert!(g.visible_to(&member, true));
+        assert!(!g.visible_to(&stranger, true));
         g.status = GigStatus::Published;
-        assert!(g.visible_to(&stranger));
+        assert!(g.visible_to(&stranger, true));
+    }
+
+    #[test]
+    fn a_gig_with_a_suspended_member_is_hidden_from_everyone_but_its_members() {
+        let mut g = gig();
+        let member = UserId::generate();
+        let stranger = UserId::generate();
+        g.members.push(GigMember {
+            user_id: member.clone(),
+            share_bps: 0,
+            state: MemberState::Accepted,
+        });
+        for status in [GigStatus::Published, GigStatus::Archived] {
+            g.status = status;
+            assert!(!g.visible_to(&stranger, false), "{status:?}");
+            assert!(g.visible_to(&member, false), "{status:?}");
+            assert!(g.visible_to(&g.owner_id.clone(), false), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn slots_are_offered_only_while_every_member_is_active_and_not_once_archived() {
+        let mut g = gig();
+        for (status, active, offered) in [
+            (GigStatus::Draft, true, true),
+            (GigStatus::Published, true, true),
+            (GigStatus::Published, false, false),
+            (GigStatus::Draft, false, false),
+            (GigStatus::Archived, true, false),
+        ] {
+            g.status = status;
+            assert_eq!(g.offers_slots(active), offered, "{status:?} {active}");
+        }
+    }
+
+    #[test]
+    fn the_people_behind_a_gig_are_the_owner_and_each_member_once() {
+        let mut g = gig();
+        let other = UserId::generate();
+        g.members.push(GigMember {
+            user_id: other.clone(),
+            share_bps: 0,
+            state: MemberState::Invited,
+        });
+        g.members.push(GigMember {
+            user_id: other.clone(),
+            share_bps: 0,
+            state: MemberState::Invited,
+        });
+        assert_eq!(g.people(), vec![g.owner_id.clone(), other]);
     }
 }

@@ -36,6 +36,7 @@ pub struct SocialAccount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InfluencerProfile {
     pub user_id: UserId,
+    /// The account's name: the store keeps it once, as the user's `display_name`.
     pub display_name: String,
     pub bio: String,
     pub niches: Vec<String>,
@@ -128,6 +129,7 @@ impl InfluencerProfile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrandProfile {
     pub user_id: UserId,
+    /// The account's name: the store keeps it once, as the user's `display_name`.
     pub company_name: String,
     pub industry: String,
     pub website: Option<String>,

@@ -128,6 +128,8 @@ pub struct User {
     pub status: UserStatus,
     /// Bumped to revoke every access token issued before.
     pub token_version: u32,
+    /// The name the account is shown by; its profile (an influencer's display name, a brand's
+    /// company name) shows and edits this same name.
     pub display_name: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

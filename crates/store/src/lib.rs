@@ -72,7 +72,9 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// The profile created together with a user.
+/// The profile created together with a user. An account's name is stored once, as the user's
+/// `display_name`: the profile's own name field (an influencer's `display_name`, a brand's
+/// `company_name`) is not stored on insert, and reads back as the user's name.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NewProfile {
     Influencer(InfluencerProfile),
@@ -104,16 +106,26 @@ pub trait UserRepository: Send + Sync {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<User, StoreError>;
+    /// Whether any of `ids` is a suspended user (ids of no user count as not suspended): one
+    /// read however many ids, for the members of a gig.
+    async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError>;
 }
 
-/// Public profiles.
+/// Public profiles. A profile's name is its user's `display_name`, stored once: it is read from
+/// the user, and a profile update renames the user in the same atomic step, so every reader of
+/// the name (the account, notifications, mails) sees the new one.
 #[async_trait]
 pub trait ProfileRepository: Send + Sync {
+    /// The influencer profile, its `display_name` the user's.
     async fn influencer(&self, user_id: &UserId) -> Result<Option<InfluencerProfile>, StoreError>;
-    /// Replaces the profile of an existing influencer; `NotFound` otherwise.
+    /// Replaces the profile of an existing influencer and sets the user's `display_name` to the
+    /// profile's, in one atomic step; `NotFound` (nothing written) when there is no profile.
     async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError>;
+    /// The brand profile, its `company_name` the user's `display_name`.
     async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError>;
-    /// Replaces the profile of an existing brand; `NotFound` otherwise.
+    /// Replaces the profile of an existing brand and sets the user's `display_name` to its
+    /// `company_name`, in one atomic step; `NotFound` (nothing written) when there is no
+    /// profile.
     async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError>;
 }
 
@@ -216,7 +228,10 @@ pub trait GigRepository: Send + Sync {
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Vec<Gig>, StoreError>;
-    /// Published gigs, in id order.
+    /// Published gigs none of whose members (the owner is always one) is a suspended user, in
+    /// id order. The filter is part of the query, so a page is as full as `limit` allows and
+    /// `after` keeps its meaning whatever was filtered out; it reads the users' status at query
+    /// time, so suspending or reinstating a user takes effect on the next listing.
     async fn list_published(&self, page: &PageRequest) -> Result<Vec<Gig>, StoreError>;
 }
 

@@ -90,6 +90,7 @@ impl MongoStore {
             database,
         };
         store.create_indexes().await?;
+        accounts::move_legacy_names(&store.users).await?;
         tracing::info!(database = %name, "MongoDB store opened");
         Ok(store)
     }

@@ -404,6 +404,41 @@ async fn changing_an_unknown_user_is_not_found(store: &Store) {
     assert_eq!(store.users.find_by_id(&unknown).await.unwrap(), None);
 }
 
+async fn any_suspended_tells_whether_one_of_the_users_is_suspended(store: &Store) {
+    let (ana, _) = insert_influencer(store, "ana@example.com").await;
+    let (rui, _) = insert_influencer(store, "rui@example.com").await;
+    let unknown = UserId::generate();
+    let both = [ana.id.clone(), rui.id.clone(), unknown.clone()];
+    assert!(!store.users.any_suspended(&both).await.unwrap());
+    assert!(!store.users.any_suspended(&[]).await.unwrap());
+    store
+        .users
+        .set_status(&rui.id, UserStatus::Suspended, now())
+        .await
+        .unwrap();
+    assert!(store.users.any_suspended(&both).await.unwrap());
+    assert!(
+        store
+            .users
+            .any_suspended(std::slice::from_ref(&rui.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .users
+            .any_suspended(&[ana.id.clone(), unknown])
+            .await
+            .unwrap()
+    );
+    store
+        .users
+        .set_status(&rui.id, UserStatus::Active, now())
+        .await
+        .unwrap();
+    assert!(!store.users.any_suspended(&both).await.unwrap());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Profiles
 // ---------------------------------------------------------------------------------------------
@@ -510,6 +545,74 @@ async fn updating_a_missing_profile_is_not_found(store: &Store) {
         store.profiles.brand(&brand.id).await.unwrap(),
         Some(brand_before)
     );
+    // Nobody was renamed either.
+    for user in [&influencer, &brand, &admin] {
+        assert_eq!(
+            store.users.find_by_id(&user.id).await.unwrap().as_ref(),
+            Some(user)
+        );
+    }
+}
+
+async fn a_profiles_name_is_its_accounts_name_stored_once(store: &Store) {
+    let (ana, _) = insert_influencer(store, "ana@example.com").await;
+    let (acme, _) = insert_brand(store, "acme@example.com").await;
+    let (rui, rui_profile) = insert_influencer(store, "rui@example.com").await;
+
+    let renamed = InfluencerProfile {
+        display_name: "Ana S.".into(),
+        ..influencer_profile(&ana.id)
+    };
+    store.profiles.update_influencer(&renamed).await.unwrap();
+    let user = store.users.find_by_id(&ana.id).await.unwrap().unwrap();
+    assert_eq!(
+        user.display_name, "Ana S.",
+        "the account is renamed with its profile"
+    );
+    assert_eq!(
+        store.profiles.influencer(&ana.id).await.unwrap(),
+        Some(renamed)
+    );
+
+    let rebranded = BrandProfile {
+        company_name: "Acme Journeys".into(),
+        ..brand_profile(&acme.id)
+    };
+    store.profiles.update_brand(&rebranded).await.unwrap();
+    let user = store.users.find_by_id(&acme.id).await.unwrap().unwrap();
+    assert_eq!(user.display_name, "Acme Journeys");
+    assert_eq!(
+        store.profiles.brand(&acme.id).await.unwrap(),
+        Some(rebranded)
+    );
+
+    // Others keep their names.
+    assert_eq!(store.users.find_by_id(&rui.id).await.unwrap(), Some(rui));
+    assert_eq!(
+        store
+            .profiles
+            .influencer(&rui_profile.user_id)
+            .await
+            .unwrap(),
+        Some(rui_profile)
+    );
+
+    // A profile created with a user carries the user's name, whatever its own field said.
+    let eva = User {
+        display_name: "Eva".into(),
+        ..new_user("eva@example.com", Role::Influencer)
+    };
+    let stray = InfluencerProfile {
+        display_name: "Not Eva".into(),
+        ..influencer_profile(&eva.id)
+    };
+    store
+        .users
+        .insert(&eva, &NewProfile::Influencer(stray))
+        .await
+        .unwrap();
+    let profile = store.profiles.influencer(&eva.id).await.unwrap().unwrap();
+    assert_eq!(profile.display_name, "Eva");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1391,6 +1494,84 @@ async fn only_published_gigs_are_listed_as_published(store: &Store) {
     assert_eq!(
         store.gigs.list_published(&page(None, 0)).await.unwrap(),
         vec![]
+    );
+}
+
+async fn published_gigs_leave_the_listing_while_their_owner_or_a_member_is_suspended(
+    store: &Store,
+) {
+    let (owner, _) = insert_influencer(store, "owner@example.com").await;
+    let (member, _) = insert_influencer(store, "member@example.com").await;
+    let (other, _) = insert_influencer(store, "other@example.com").await;
+    let published = |gig: Gig| with_status(gig, GigStatus::Published);
+    // The suspended owner's gigs come first in id order, so a page that skipped them without
+    // filling up would show.
+    let owners: Vec<Gig> = (0..4).map(|_| published(single_gig(&owner.id))).collect();
+    let mut groups = Vec::new();
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        groups.push(published(group_gig(
+            &other.id,
+            &[(&member.id, MemberState::Accepted)],
+        )));
+        others.push(published(single_gig(&other.id)));
+    }
+    // A gig whose owner is no user of this store is listed: only a suspension hides a gig.
+    let unknown_owner = published(single_gig(&UserId::generate()));
+    for gig in owners.iter().chain(&groups).chain(&others) {
+        store.gigs.insert(gig, &[]).await.unwrap();
+    }
+    store.gigs.insert(&unknown_owner, &[]).await.unwrap();
+    let listing = |gigs: &[&[Gig]]| -> Vec<GigId> {
+        sorted(gigs.iter().flat_map(|gigs| gig_ids(gigs)).collect())
+    };
+    let all_pages_of_two = || {
+        all_pages(2, 20, |page| {
+            let store = store.clone();
+            async move { store.gigs.list_published(&page).await.unwrap() }
+        })
+    };
+
+    let suspend = |user: &UserId, status: UserStatus| {
+        let (store, user) = (store.clone(), user.clone());
+        async move { store.users.set_status(&user, status, now()).await.unwrap() }
+    };
+    suspend(&owner.id, UserStatus::Suspended).await;
+    let expected = listing(&[&groups, &others, std::slice::from_ref(&unknown_owner)]);
+    let (sizes, ids) = all_pages_of_two().await;
+    assert_eq!(
+        ids, expected,
+        "the suspended owner's gigs are gone, each other gig once"
+    );
+    assert_eq!(sizes, vec![2, 2, 2, 1], "every page but the last is full");
+    let first = store.gigs.list_published(&page(None, 2)).await.unwrap();
+    assert_eq!(gig_ids(&first), expected[..2].to_vec());
+
+    suspend(&member.id, UserStatus::Suspended).await;
+    let (_, ids) = all_pages_of_two().await;
+    assert_eq!(
+        ids,
+        listing(&[&others, std::slice::from_ref(&unknown_owner)]),
+        "a group gig leaves with any suspended member"
+    );
+    // A member's own list is not a public listing: it keeps every gig.
+    assert_eq!(
+        members_gigs(store, &member.id, &page(None, 100)).await,
+        groups
+    );
+
+    suspend(&owner.id, UserStatus::Active).await;
+    suspend(&member.id, UserStatus::Active).await;
+    let (_, ids) = all_pages_of_two().await;
+    assert_eq!(
+        ids,
+        listing(&[
+            &owners,
+            &groups,
+            &others,
+            std::slice::from_ref(&unknown_owner)
+        ]),
+        "reinstated accounts bring their gigs back"
     );
 }
 
@@ -2939,11 +3120,13 @@ contract! {
     set_status_bumps_the_token_version_by_exactly_one,
     set_password_hash_bumps_the_token_version,
     changing_an_unknown_user_is_not_found,
+    any_suspended_tells_whether_one_of_the_users_is_suspended,
     an_influencer_profile_round_trips_with_every_field,
     a_brand_profile_round_trips_with_every_field,
     updating_an_influencer_profile_replaces_it,
     updating_a_brand_profile_replaces_it,
     updating_a_missing_profile_is_not_found,
+    a_profiles_name_is_its_accounts_name_stored_once,
     an_inserted_refresh_token_is_live_until_it_expires,
     a_rotated_token_replayed_is_reuse_and_revokes_the_family,
     a_rotated_token_keeps_the_presented_family_and_user,
@@ -2967,6 +3150,7 @@ contract! {
     a_members_gigs_are_the_owned_and_joined_ones_in_id_order,
     paging_through_a_members_gigs_returns_each_once,
     only_published_gigs_are_listed_as_published,
+    published_gigs_leave_the_listing_while_their_owner_or_a_member_is_suspended,
     availability_never_set_is_empty,
     setting_weekly_windows_keeps_the_overrides,
     removing_an_override_twice_is_not_found_the_second_time,
@@ -3181,6 +3365,91 @@ mod sqlite_shared_file {
             assert!(max >= 1);
             assert_eq!(count, max, "every migration recorded once");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn accounts_keep_the_names_their_profiles_had_when_names_are_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // A database as the release before kept it: the first three migrations applied, and
+        // each profile with its own copy of the name, edited apart from the account's.
+        {
+            let connection =
+                rusqlite::Connection::open(dir.path().join("noillin.sqlite3")).unwrap();
+            for (version, sql) in [
+                include_str!("../src/sqlite/migrations/0001_users_sessions_resets.sql"),
+                include_str!("../src/sqlite/migrations/0002_gigs_availability.sql"),
+                include_str!("../src/sqlite/migrations/0003_outbox_notifications_mails.sql"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                connection.execute_batch(sql).unwrap();
+                if version == 0 {
+                    connection
+                        .execute_batch(
+                            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, \
+                             applied_at INTEGER NOT NULL) STRICT",
+                        )
+                        .unwrap();
+                }
+                connection
+                    .execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+                        [i64::try_from(version + 1).unwrap()],
+                    )
+                    .unwrap();
+            }
+            connection
+                .execute_batch(
+                    "INSERT INTO users VALUES \
+                       ('u1', 'ana@example.com', 'x', 'influencer', 'active', 0, 'Ana', 0, 0), \
+                       ('u2', 'acme@example.com', 'x', 'brand', 'active', 0, 'Acme', 0, 0), \
+                       ('u3', 'root@example.com', 'x', 'admin', 'active', 0, 'Root', 0, 0); \
+                     INSERT INTO influencer_profiles VALUES \
+                       ('u1', 'Ana Renamed', 'bio', '[]', '[]', NULL, 'UTC', '[]', NULL, 0); \
+                     INSERT INTO brand_profiles VALUES \
+                       ('u2', 'Acme Journeys', 'travel', NULL, NULL);",
+                )
+                .unwrap();
+        }
+
+        let store = open_sqlite(dir.path()).await;
+        let name = |id: &str| {
+            let store = store.clone();
+            let id = UserId::from_string(id);
+            async move {
+                store
+                    .users
+                    .find_by_id(&id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .display_name
+            }
+        };
+        assert_eq!(name("u1").await, "Ana Renamed");
+        assert_eq!(name("u2").await, "Acme Journeys");
+        assert_eq!(name("u3").await, "Root");
+        let ana = store
+            .profiles
+            .influencer(&UserId::from_string("u1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (ana.display_name.as_str(), ana.bio.as_str()),
+            ("Ana Renamed", "bio")
+        );
+        let acme = store
+            .profiles
+            .brand(&UserId::from_string("u2"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (acme.company_name.as_str(), acme.industry.as_str()),
+            ("Acme Journeys", "travel")
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

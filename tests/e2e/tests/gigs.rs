@@ -439,3 +439,141 @@ async fn a_group_gigs_slots_disappear_when_one_member_blocks_the_day() {
         "one member's blocked day empties the group's slots"
     );
 }
+
+/// The ids `GET /gigs` lists to `viewer` (one page is enough for these tests).
+async fn listed(api: &ApiClient, viewer: &TestUser) -> Vec<String> {
+    let response = api.get("/gigs?limit=100", Some(&viewer.access)).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    response.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|gig| gig["id"].as_str().expect("gig id").to_owned())
+        .collect()
+}
+
+/// The `[from, to)` query of a whole Lisbon day `days` from today.
+fn lisbon_day(days: i64) -> String {
+    let lisbon = jiff::tz::TimeZone::get("Europe/Lisbon").expect("bundled zone");
+    let day =
+        jiff::Zoned::now().with_time_zone(lisbon.clone()).date() + jiff::Span::new().days(days);
+    let from = day.to_zoned(lisbon).expect("a Lisbon day").timestamp();
+    let to = from + jiff::SignedDuration::from_hours(24);
+    format!("from={from}&to={to}")
+}
+
+#[tokio::test]
+async fn a_suspended_influencers_gigs_leave_listings_reads_and_slots_until_reinstated() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let admin = platform.sign_in_new_admin().await;
+    let influencer = api.register("influencer").await;
+    let other = api.register("influencer").await;
+    let brand = api.register("brand").await;
+    make_available(&api, &influencer, "Europe/Lisbon").await;
+    let gig = api.create_gig(&influencer, "Instagram story feature").await;
+    let others_gig = api.create_gig(&other, "TikTok duet").await;
+    for (owner, id) in [(&influencer, &gig), (&other, &others_gig)] {
+        assert_eq!(api.publish_gig(owner, id).await.status, StatusCode::OK);
+    }
+    let path = format!("/gigs/{gig}");
+    let slots = format!("{path}/slots?{}", lisbon_day(7));
+    assert_eq!(
+        listed(&api, &brand).await,
+        vec![gig.clone(), others_gig.clone()]
+    );
+    let offered = api.get(&slots, Some(&brand.access)).await;
+    assert_eq!(offered.body["slots"].as_array().unwrap().len(), 8);
+
+    let suspended = api
+        .set_user_status(&influencer.id, "suspended", Some(&admin.access))
+        .await;
+    assert_eq!(suspended.status, StatusCode::OK, "{:?}", suspended.body);
+
+    assert_eq!(
+        api.get(
+            &format!("/influencers/{}", influencer.id),
+            Some(&brand.access)
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(listed(&api, &brand).await, vec![others_gig.clone()]);
+    for viewer in [&brand, &other, &admin] {
+        assert_eq!(
+            api.get(&path, Some(&viewer.access)).await.status,
+            StatusCode::NOT_FOUND
+        );
+        let hidden = api.get(&slots, Some(&viewer.access)).await;
+        assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{:?}", hidden.body);
+    }
+
+    let reinstated = api
+        .set_user_status(&influencer.id, "active", Some(&admin.access))
+        .await;
+    assert_eq!(reinstated.status, StatusCode::OK, "{:?}", reinstated.body);
+    assert_eq!(listed(&api, &brand).await, vec![gig.clone(), others_gig]);
+    assert_eq!(
+        api.get(&path, Some(&brand.access)).await.status,
+        StatusCode::OK
+    );
+    let offered = api.get(&slots, Some(&brand.access)).await;
+    assert_eq!(offered.body["slots"].as_array().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn a_group_gig_with_a_suspended_member_is_hidden_from_everyone_but_its_members() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let admin = platform.sign_in_new_admin().await;
+    let owner = api.register("influencer").await;
+    let member = api.register("influencer").await;
+    let brand = api.register("brand").await;
+    make_available(&api, &owner, "Europe/Lisbon").await;
+    make_available(&api, &member, "Europe/Lisbon").await;
+    let gig = api.create_gig(&owner, "Instagram story feature").await;
+    api.invite(&owner, &gig, &[&member]).await;
+    assert_eq!(
+        api.accept_invitation(&member, &gig).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(api.publish_gig(&owner, &gig).await.status, StatusCode::OK);
+    let path = format!("/gigs/{gig}");
+    let slots = format!("{path}/slots?{}", lisbon_day(10));
+    assert_eq!(listed(&api, &brand).await, vec![gig.clone()]);
+
+    let suspended = api
+        .set_user_status(&member.id, "suspended", Some(&admin.access))
+        .await;
+    assert_eq!(suspended.status, StatusCode::OK, "{:?}", suspended.body);
+
+    assert_eq!(listed(&api, &brand).await, Vec::<String>::new());
+    assert_eq!(
+        api.get(&path, Some(&brand.access)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.get(&slots, Some(&brand.access)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The owner still sees the gig among their own, but it offers nothing while a member is
+    // suspended.
+    assert_eq!(
+        api.get(&path, Some(&owner.access)).await.status,
+        StatusCode::OK
+    );
+    let mine = api.get("/gigs?mine=true", Some(&owner.access)).await;
+    assert_eq!(mine.body["items"][0]["id"], gig.as_str());
+    let preview = api.get(&slots, Some(&owner.access)).await;
+    assert_eq!(preview.status, StatusCode::OK, "{:?}", preview.body);
+    assert_eq!(preview.body["slots"], json!([]));
+
+    let reinstated = api
+        .set_user_status(&member.id, "active", Some(&admin.access))
+        .await;
+    assert_eq!(reinstated.status, StatusCode::OK, "{:?}", reinstated.body);
+    assert_eq!(listed(&api, &brand).await, vec![gig]);
+    let offered = api.get(&slots, Some(&brand.access)).await;
+    assert_eq!(offered.body["slots"].as_array().unwrap().len(), 8);
+}

@@ -188,3 +188,54 @@ async fn notifications_page_newest_first_and_bad_queries_are_refused() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn notifications_and_mails_name_people_by_the_names_their_profiles_have_now() {
+    let sink = SmtpSink::start().await;
+    let platform = platform(&sink).await;
+    let api = platform.api();
+    let owner = api.register("influencer").await;
+    let member = api.register("influencer").await;
+    for (user, name) in [(&owner, "Ana Renamed"), (&member, "Rui Renamed")] {
+        let renamed = api
+            .patch(
+                "/influencers/me",
+                &json!({ "display_name": name }),
+                Some(&user.access),
+            )
+            .await;
+        assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    }
+    let mut member_socket = socket_of(&platform, &member).await;
+    let mut owner_socket = socket_of(&platform, &owner).await;
+
+    let gig = api.create_gig(&owner, "Lisbon food week").await;
+    api.invite(&owner, &gig, &[&member]).await;
+    let invitation = member_socket
+        .expect_event("notification", WAIT)
+        .await
+        .expect("the invitation is pushed");
+    assert!(
+        invitation["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("Ana Renamed invited you")),
+        "{invitation}"
+    );
+    let mail = sink.wait_for(1, WAIT).await.remove(0);
+    let text = mail.text_body().unwrap_or_default();
+    assert!(text.contains("Hello Rui Renamed,"), "{text}");
+    assert!(text.contains("Ana Renamed invited you"), "{text}");
+
+    let accepted = api.accept_invitation(&member, &gig).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{:?}", accepted.body);
+    let answer = owner_socket
+        .expect_event("notification", WAIT)
+        .await
+        .expect("the answer is pushed");
+    assert!(
+        answer["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("Rui Renamed accepted")),
+        "{answer}"
+    );
+}

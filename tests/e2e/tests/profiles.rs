@@ -221,3 +221,58 @@ async fn a_suspended_influencer_disappears_from_public_view() {
         .await;
     assert_eq!(response.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_new_profile_name_is_the_name_the_account_shows_everywhere() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let influencer = api.register("influencer").await;
+    let brand = api.register("brand").await;
+
+    let renamed = api
+        .patch(
+            "/influencers/me",
+            &json!({ "display_name": "  Ana Runs  " }),
+            Some(&influencer.access),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    assert_eq!(renamed.body["display_name"], "Ana Runs");
+    let me = api.get("/auth/me", Some(&influencer.access)).await;
+    assert_eq!(me.body["display_name"], "Ana Runs");
+    let public = api
+        .get(
+            &format!("/influencers/{}", influencer.id),
+            Some(&brand.access),
+        )
+        .await;
+    assert_eq!(public.body["display_name"], "Ana Runs");
+    let own = api.get("/influencers/me", Some(&influencer.access)).await;
+    assert_eq!(own.body["display_name"], "Ana Runs");
+
+    // A brand's company name is its account's name.
+    let rebranded = api
+        .patch(
+            "/brands/me",
+            &json!({ "company_name": "Acme Journeys" }),
+            Some(&brand.access),
+        )
+        .await;
+    assert_eq!(rebranded.status, StatusCode::OK, "{:?}", rebranded.body);
+    let me = api.get("/auth/me", Some(&brand.access)).await;
+    assert_eq!(me.body["display_name"], "Acme Journeys");
+    let own = api.get("/brands/me", Some(&brand.access)).await;
+    assert_eq!(own.body["company_name"], "Acme Journeys");
+
+    // A refused update renames nobody.
+    let refused = api
+        .patch(
+            "/influencers/me",
+            &json!({ "display_name": "Ana Again", "time_zone": "Mars/Base" }),
+            Some(&influencer.access),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let me = api.get("/auth/me", Some(&influencer.access)).await;
+    assert_eq!(me.body["display_name"], "Ana Runs");
+}

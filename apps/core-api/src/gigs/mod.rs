@@ -14,15 +14,25 @@ use noillin_store::{Constraint, StoreError};
 
 use crate::{AppState, accounts, error::ApiError, extract::RequestId, outbox};
 
-/// Loads a gig `viewer` may see; others' drafts and unknown ids are the same 404.
+/// Loads a gig `viewer` may see ([`Gig::visible_to`]); others' drafts, gigs hidden because a
+/// member is suspended, and unknown ids are the same 404.
 pub async fn visible(state: &AppState, id: &str, viewer: &UserId) -> Result<Gig, ApiError> {
-    state
+    let gig = state
         .store
         .gigs
         .find(&GigId::from_string(id))
         .await?
-        .filter(|gig| gig.visible_to(viewer))
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?;
+    if gig.visible_to(viewer, members_active(state, &gig).await?) {
+        Ok(gig)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Whether no one behind the gig (owner or member) is suspended, read now.
+async fn members_active(state: &AppState, gig: &Gig) -> Result<bool, ApiError> {
+    Ok(!state.store.users.any_suspended(&gig.people()).await?)
 }
 
 /// Loads a gig `owner` owns; anyone else's gig is a 404, as if it did not exist.
@@ -230,13 +240,18 @@ pub fn check_range(from: Timestamp, to: Timestamp) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The instants in `[from, to)` the gig can start at, by the engine that booking will use.
+/// The instants in `[from, to)` the gig can start at, by the engine that booking will use;
+/// none when the gig offers no slots ([`Gig::offers_slots`]: archived, or a member suspended).
+/// Drafts are seen by their members only, who may preview them.
 pub async fn gig_slots(
     state: &AppState,
     gig: &Gig,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<Timestamp>, ApiError> {
+    if !gig.offers_slots(members_active(state, gig).await?) {
+        return Ok(Vec::new());
+    }
     let member_ids: Vec<UserId> = gig.members.iter().map(|m| m.user_id.clone()).collect();
     let mut rules: HashMap<UserId, _> = state
         .store

@@ -567,12 +567,7 @@ async fn gig_slots(
 ) -> ApiResult<axum::Json<SlotList>> {
     let (from, to, zone) = query.read()?;
     let gig = gigs::visible(&state, &id, user.id()).await?;
-    // Archived gigs offer nothing. A draft is visible to its members only, who may preview it.
-    let starts = if gig.status == GigStatus::Archived {
-        Vec::new()
-    } else {
-        gigs::gig_slots(&state, &gig, from, to).await?
-    };
+    let starts = gigs::gig_slots(&state, &gig, from, to).await?;
     let duration = jiff::SignedDuration::from_mins(i64::from(gig.terms.duration_minutes));
     let slots = starts
         .into_iter()

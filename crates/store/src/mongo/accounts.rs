@@ -2,6 +2,13 @@
 //! profile embedded as `influencer_profile` or `brand_profile`, so creating a user with its
 //! profile and replacing a profile are single-document (atomic) writes. `email` has a unique
 //! index.
+//!
+//! An account's name is kept once, in the top-level `display_name`; the embedded profiles have
+//! no name of their own. Documents written before kept a copy in the profile
+//! (`influencer_profile.display_name`, `brand_profile.company_name`), which profile edits changed
+//! alone: that copy is the name the account holder chose last, so reading a document that still
+//! has one takes it as the account's name, a profile update removes it, and opening the store
+//! moves every remaining copy to `display_name` ([`move_legacy_names`]).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -34,6 +41,37 @@ pub(super) async fn create_indexes(users: &Collection<UserDoc>) -> Result<(), St
     Ok(())
 }
 
+/// Moves the names older documents kept in their embedded profile to `display_name`, each
+/// document in one atomic update (a pipeline update reads the copy and removes it together).
+/// Idempotent, so every process may run it at open; a document an older release writes later
+/// is still read right (see the module documentation).
+pub(super) async fn move_legacy_names(users: &Collection<UserDoc>) -> Result<(), StoreError> {
+    for (profile, name) in [
+        (INFLUENCER_PROFILE, "display_name"),
+        (BRAND_PROFILE, "company_name"),
+    ] {
+        let legacy = format!("{profile}.{name}");
+        let moved = users
+            .update_many(
+                doc! { legacy.as_str(): { "$type": "string" } },
+                vec![
+                    doc! { "$set": { "display_name": format!("${legacy}") } },
+                    doc! { "$unset": legacy.as_str() },
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        if moved.modified_count > 0 {
+            tracing::info!(
+                count = moved.modified_count,
+                field = legacy,
+                "account names moved to display_name"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A document of `users`.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct UserDoc {
@@ -54,7 +92,18 @@ pub(super) struct UserDoc {
 }
 
 impl UserDoc {
+    /// The account's name: a name left in the embedded profile by an older release, else
+    /// `display_name`.
+    fn name(&self) -> String {
+        legacy_name(
+            self.influencer_profile.as_ref(),
+            self.brand_profile.as_ref(),
+        )
+        .unwrap_or_else(|| self.display_name.clone())
+    }
+
     fn into_user(self) -> Result<User, StoreError> {
+        let display_name = self.name();
         Ok(User {
             id: UserId::from_string(self.id),
             email: Email::parse(&self.email).map_err(|e| corrupt("email", e))?,
@@ -64,17 +113,27 @@ impl UserDoc {
                 .ok_or_else(|| corrupt("status", &self.status))?,
             token_version: u32::try_from(self.token_version)
                 .map_err(|e| corrupt("token version", e))?,
-            display_name: self.display_name,
+            display_name,
             created_at: timestamp(self.created_at)?,
             updated_at: timestamp(self.updated_at)?,
         })
     }
 }
 
-/// The embedded influencer profile (its user id is the enclosing document's `_id`).
+/// The name an older release left in an embedded profile, if any.
+fn legacy_name(influencer: Option<&InfluencerDoc>, brand: Option<&BrandDoc>) -> Option<String> {
+    influencer
+        .and_then(|p| p.legacy_display_name.clone())
+        .or_else(|| brand.and_then(|p| p.legacy_company_name.clone()))
+}
+
+/// The embedded influencer profile (its user id is the enclosing document's `_id`, its name
+/// the enclosing `display_name`).
 #[derive(Debug, Serialize, Deserialize)]
 struct InfluencerDoc {
-    display_name: String,
+    /// Only in documents written before names were kept once; never written.
+    #[serde(rename = "display_name", default, skip_serializing)]
+    legacy_display_name: Option<String>,
     bio: String,
     niches: Vec<String>,
     languages: Vec<String>,
@@ -112,7 +171,7 @@ impl InfluencerDoc {
             })
             .collect::<Result<_, StoreError>>()?;
         Ok(Self {
-            display_name: profile.display_name.clone(),
+            legacy_display_name: None,
             bio: profile.bio.clone(),
             niches: profile.niches.clone(),
             languages: profile.languages.clone(),
@@ -124,7 +183,11 @@ impl InfluencerDoc {
         })
     }
 
-    fn into_profile(self, user_id: UserId) -> Result<InfluencerProfile, StoreError> {
+    fn into_profile(
+        self,
+        user_id: UserId,
+        display_name: String,
+    ) -> Result<InfluencerProfile, StoreError> {
         let social_accounts = self
             .social_accounts
             .into_iter()
@@ -139,7 +202,7 @@ impl InfluencerDoc {
             .collect::<Result<_, StoreError>>()?;
         Ok(InfluencerProfile {
             user_id,
-            display_name: self.display_name,
+            display_name,
             bio: self.bio,
             niches: self.niches,
             languages: self.languages,
@@ -153,10 +216,12 @@ impl InfluencerDoc {
     }
 }
 
-/// The embedded brand profile.
+/// The embedded brand profile (its company name is the enclosing `display_name`).
 #[derive(Debug, Serialize, Deserialize)]
 struct BrandDoc {
-    company_name: String,
+    /// Only in documents written before names were kept once; never written.
+    #[serde(rename = "company_name", default, skip_serializing)]
+    legacy_company_name: Option<String>,
     industry: String,
     website: Option<String>,
     contact_name: Option<String>,
@@ -165,17 +230,17 @@ struct BrandDoc {
 impl BrandDoc {
     fn encode(profile: &BrandProfile) -> Self {
         Self {
-            company_name: profile.company_name.clone(),
+            legacy_company_name: None,
             industry: profile.industry.clone(),
             website: profile.website.clone(),
             contact_name: profile.contact_name.clone(),
         }
     }
 
-    fn into_profile(self, user_id: UserId) -> BrandProfile {
+    fn into_profile(self, user_id: UserId, company_name: String) -> BrandProfile {
         BrandProfile {
             user_id,
-            company_name: self.company_name,
+            company_name,
             industry: self.industry,
             website: self.website,
             contact_name: self.contact_name,
@@ -183,13 +248,25 @@ impl BrandDoc {
     }
 }
 
-/// `users` projected on its embedded profiles.
+/// `users` projected on its name and embedded profiles.
 #[derive(Debug, Deserialize)]
 struct ProfilesOnly {
+    display_name: String,
     #[serde(default)]
     influencer_profile: Option<InfluencerDoc>,
     #[serde(default)]
     brand_profile: Option<BrandDoc>,
+}
+
+impl ProfilesOnly {
+    /// The account's name, as [`UserDoc::name`] reads it.
+    fn name(&self) -> String {
+        legacy_name(
+            self.influencer_profile.as_ref(),
+            self.brand_profile.as_ref(),
+        )
+        .unwrap_or_else(|| self.display_name.clone())
+    }
 }
 
 impl MongoStore {
@@ -223,7 +300,7 @@ impl MongoStore {
             .into_user()
     }
 
-    /// The user's embedded profiles, only `field` read.
+    /// The user's name and embedded profile `field`.
     async fn profiles(
         &self,
         user_id: &UserId,
@@ -232,23 +309,26 @@ impl MongoStore {
         self.users
             .clone_with_type::<ProfilesOnly>()
             .find_one(doc! { "_id": user_id.as_str() })
-            .projection(doc! { field: 1 })
+            .projection(doc! { "display_name": 1, field: 1 })
             .await
             .map_err(unavailable)
     }
 
-    /// Replaces the embedded profile `field` of a user that has one; `NotFound` otherwise.
+    /// Replaces the embedded profile `field` of a user that has one and sets the user's name,
+    /// in one single-document write (which also drops a name an older release left in the
+    /// profile); `NotFound` otherwise.
     async fn replace_profile(
         &self,
         user_id: &UserId,
         field: &str,
         encoded: Bson,
+        name: &str,
     ) -> Result<(), StoreError> {
         let result = self
             .users
             .update_one(
                 doc! { "_id": user_id.as_str(), field: { "$exists": true } },
-                doc! { "$set": { field: encoded } },
+                doc! { "$set": { field: encoded, "display_name": name } },
             )
             .await
             .map_err(unavailable)?;
@@ -316,36 +396,66 @@ impl UserRepository for MongoStore {
         self.bump_token_version(id, doc! { "password_hash": password_hash }, now)
             .await
     }
+
+    async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        let ids: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+        Ok(self
+            .users
+            .clone_with_type::<Document>()
+            .find_one(doc! { "_id": { "$in": ids }, "status": UserStatus::Suspended.as_str() })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(unavailable)?
+            .is_some())
+    }
 }
 
 #[async_trait]
 impl ProfileRepository for MongoStore {
     async fn influencer(&self, user_id: &UserId) -> Result<Option<InfluencerProfile>, StoreError> {
-        self.profiles(user_id, INFLUENCER_PROFILE)
-            .await?
-            .and_then(|found| found.influencer_profile)
-            .map(|profile| profile.into_profile(user_id.clone()))
+        let Some(found) = self.profiles(user_id, INFLUENCER_PROFILE).await? else {
+            return Ok(None);
+        };
+        let name = found.name();
+        found
+            .influencer_profile
+            .map(|profile| profile.into_profile(user_id.clone(), name))
             .transpose()
     }
 
     async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError> {
         let encoded = to_bson(&InfluencerDoc::encode(profile)?)?;
-        self.replace_profile(&profile.user_id, INFLUENCER_PROFILE, encoded)
-            .await
+        self.replace_profile(
+            &profile.user_id,
+            INFLUENCER_PROFILE,
+            encoded,
+            &profile.display_name,
+        )
+        .await
     }
 
     async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError> {
-        Ok(self
-            .profiles(user_id, BRAND_PROFILE)
-            .await?
-            .and_then(|found| found.brand_profile)
-            .map(|profile| profile.into_profile(user_id.clone())))
+        let Some(found) = self.profiles(user_id, BRAND_PROFILE).await? else {
+            return Ok(None);
+        };
+        let name = found.name();
+        Ok(found
+            .brand_profile
+            .map(|profile| profile.into_profile(user_id.clone(), name)))
     }
 
     async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError> {
         let encoded = to_bson(&BrandDoc::encode(profile))?;
-        self.replace_profile(&profile.user_id, BRAND_PROFILE, encoded)
-            .await
+        self.replace_profile(
+            &profile.user_id,
+            BRAND_PROFILE,
+            encoded,
+            &profile.company_name,
+        )
+        .await
     }
 }
 
@@ -391,14 +501,60 @@ mod tests {
         assert_eq!(account.get_str("platform").unwrap(), "tiktok");
         assert_eq!(account.get_i64("followers").unwrap(), 12_000);
 
+        assert!(
+            !embedded.contains_key("display_name"),
+            "the name is kept once, at the top"
+        );
+
         let back: UserDoc = bson::from_document(document).unwrap();
         let user_id = UserId::from_string("u1");
+        let name = back.name();
         let decoded = back
             .influencer_profile
             .unwrap()
-            .into_profile(user_id.clone())
+            .into_profile(user_id.clone(), name)
             .unwrap();
         assert_eq!(decoded, InfluencerProfile { user_id, ..profile });
+    }
+
+    #[test]
+    fn a_name_an_older_release_left_in_the_profile_is_read_as_the_accounts_name() {
+        let influencer = doc! {
+            "_id": "u1", "email": "ana@example.com", "password_hash": "x", "role": "influencer",
+            "status": "active", "token_version": 1_i64, "display_name": "Ana",
+            "created_at": DateTime::from_millis(0), "updated_at": DateTime::from_millis(0),
+            "influencer_profile": {
+                "display_name": "Ana Renamed", "bio": "", "niches": [], "languages": [],
+                "location": null, "time_zone": "UTC", "social_accounts": [], "rating": null,
+                "review_count": 0_i64,
+            },
+        };
+        let user: UserDoc = bson::from_document(influencer.clone()).unwrap();
+        assert_eq!(user.into_user().unwrap().display_name, "Ana Renamed");
+        let found: ProfilesOnly = bson::from_document(influencer).unwrap();
+        let name = found.name();
+        let profile = found
+            .influencer_profile
+            .unwrap()
+            .into_profile(UserId::from_string("u1"), name)
+            .unwrap();
+        assert_eq!(profile.display_name, "Ana Renamed");
+        let rewritten = bson::to_document(&InfluencerDoc::encode(&profile).unwrap()).unwrap();
+        assert!(!rewritten.contains_key("display_name"));
+
+        let brand = doc! {
+            "_id": "u2", "display_name": "Acme",
+            "brand_profile": {
+                "company_name": "Acme Journeys", "industry": "", "website": null,
+                "contact_name": null,
+            },
+        };
+        let found: ProfilesOnly = bson::from_document(brand).unwrap();
+        assert_eq!(found.name(), "Acme Journeys");
+
+        let current = doc! { "_id": "u3", "display_name": "Rui" };
+        let found: ProfilesOnly = bson::from_document(current).unwrap();
+        assert_eq!(found.name(), "Rui");
     }
 
     #[test]
@@ -427,14 +583,19 @@ mod tests {
         let influencer =
             InfluencerDoc::encode(&InfluencerProfile::new(user_id.clone(), "Ana".into()));
         let brand = BrandDoc::encode(&BrandProfile::new(user_id, "Acme".into()));
-        let influencer_only =
-            doc! { "_id": "u1", INFLUENCER_PROFILE: to_bson(&influencer.unwrap()).unwrap() };
+        let influencer_only = doc! {
+            "_id": "u1", "display_name": "Ana",
+            INFLUENCER_PROFILE: to_bson(&influencer.unwrap()).unwrap(),
+        };
         let found: ProfilesOnly = bson::from_document(influencer_only).unwrap();
         assert!(found.influencer_profile.is_some() && found.brand_profile.is_none());
-        let brand_only = doc! { "_id": "u1", BRAND_PROFILE: to_bson(&brand).unwrap() };
+        let brand_only = doc! {
+            "_id": "u1", "display_name": "Acme", BRAND_PROFILE: to_bson(&brand).unwrap(),
+        };
         let found: ProfilesOnly = bson::from_document(brand_only).unwrap();
         assert!(found.influencer_profile.is_none() && found.brand_profile.is_some());
-        let bare: ProfilesOnly = bson::from_document(doc! { "_id": "u2" }).unwrap();
+        let bare: ProfilesOnly =
+            bson::from_document(doc! { "_id": "u2", "display_name": "Root" }).unwrap();
         assert!(bare.influencer_profile.is_none() && bare.brand_profile.is_none());
     }
 }

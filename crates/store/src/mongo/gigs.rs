@@ -19,7 +19,7 @@ use mongodb::{
     options::ReadConcern,
 };
 use noillin_domain::{
-    SocialPlatform, UserId,
+    SocialPlatform, UserId, UserStatus,
     gig::{Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
 };
 use serde::{Deserialize, Serialize};
@@ -185,6 +185,41 @@ fn page_filter(mut filter: Document, page: &PageRequest) -> Document {
     filter
 }
 
+/// The fields [`published_pipeline`] adds to each gig while filtering, removed before decoding.
+const SUSPENDED_OWNER: &str = "suspended_owner";
+const SUSPENDED_MEMBERS: &str = "suspended_members";
+
+/// A page of published gigs whose owner and members are not suspended: the `status, _id` index
+/// walks published gigs in `_id` order, each is joined with its suspended owner or members
+/// (lookups on `users._id`; `$lookup` with both `localField` and a `pipeline` needs MongoDB 5.0),
+/// and only gigs with none count towards the limit. The users' status is read by the same query,
+/// so nothing kept on the gig can go stale when an account is suspended or reinstated.
+fn published_pipeline(page: &PageRequest) -> Vec<Document> {
+    let suspended = |local_field: &str, into: &str| {
+        doc! {
+            "$lookup": {
+                "from": "users",
+                "localField": local_field,
+                "foreignField": "_id",
+                "pipeline": [
+                    { "$match": { "status": UserStatus::Suspended.as_str() } },
+                    { "$project": { "_id": 1 } },
+                ],
+                "as": into,
+            },
+        }
+    };
+    vec![
+        doc! { "$match": page_filter(doc! { "status": "published" }, page) },
+        doc! { "$sort": { "_id": 1 } },
+        suspended("owner_id", SUSPENDED_OWNER),
+        suspended("members.user_id", SUSPENDED_MEMBERS),
+        doc! { "$match": { SUSPENDED_OWNER: { "$size": 0 }, SUSPENDED_MEMBERS: { "$size": 0 } } },
+        doc! { "$limit": i64::from(page.limit) },
+        doc! { "$unset": [SUSPENDED_OWNER, SUSPENDED_MEMBERS] },
+    ]
+}
+
 impl MongoStore {
     /// One page of the gigs matching `filter`, in `_id` order.
     async fn gig_page(&self, filter: Document, page: &PageRequest) -> Result<Vec<Gig>, StoreError> {
@@ -278,7 +313,16 @@ impl GigRepository for MongoStore {
     }
 
     async fn list_published(&self, page: &PageRequest) -> Result<Vec<Gig>, StoreError> {
-        self.gig_page(doc! { "status": "published" }, page).await
+        // A limit of 0 means "no limit" to the server.
+        if page.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let cursor = self
+            .gigs
+            .aggregate(published_pipeline(page))
+            .await
+            .map_err(unavailable)?;
+        collect(cursor.with_type::<GigDoc>(), GigDoc::into_gig).await
     }
 }
 
@@ -388,6 +432,37 @@ mod tests {
 
         document.insert("status", "deleted");
         assert!(bson::from_document::<GigDoc>(document).is_err());
+    }
+
+    #[test]
+    fn the_published_listing_filters_out_suspended_members_before_it_limits() {
+        let next = PageRequest {
+            after: Some("abc".into()),
+            limit: 10,
+        };
+        let pipeline = published_pipeline(&next);
+        let stage = |name: &str| {
+            pipeline
+                .iter()
+                .position(|stage| stage.contains_key(name))
+                .unwrap_or_else(|| panic!("no {name} stage"))
+        };
+        assert_eq!(
+            pipeline[0],
+            doc! { "$match": { "status": "published", "_id": { "$gt": "abc" } } }
+        );
+        let lookups: Vec<&str> = pipeline
+            .iter()
+            .filter_map(|stage| stage.get_document("$lookup").ok())
+            .map(|lookup| lookup.get_str("localField").unwrap())
+            .collect();
+        assert_eq!(lookups, ["owner_id", "members.user_id"]);
+        let filter = pipeline
+            .iter()
+            .rposition(|stage| stage.contains_key("$match"))
+            .unwrap();
+        assert!(stage("$sort") < stage("$lookup") && filter < stage("$limit"));
+        assert_eq!(pipeline[stage("$limit")], doc! { "$limit": 10_i64 });
     }
 
     #[test]

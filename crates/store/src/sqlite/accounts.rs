@@ -1,4 +1,8 @@
 //! Users and profiles in SQLite.
+//!
+//! An account's name is stored once, in `users.display_name`: an influencer profile's
+//! `display_name` and a brand profile's `company_name` are read from it (a join) and written to
+//! it (in the profile update's transaction).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -12,10 +16,26 @@ use crate::{NewProfile, ProfileRepository, StoreError, UserRepository};
 const USER_COLUMNS: &str = "id, email, password_hash, role, status, token_version, display_name, \
                             created_at, updated_at";
 
-const INFLUENCER_COLUMNS: &str = "user_id, display_name, bio, niches, languages, location, \
-                                  time_zone, social_accounts, rating, review_count";
+/// The columns of `influencer_profiles`, in the order [`InfluencerRow::execute`] binds them.
+const INFLUENCER_COLUMNS: &str = "user_id, bio, niches, languages, location, time_zone, \
+                                  social_accounts, rating, review_count";
 
-const BRAND_COLUMNS: &str = "user_id, company_name, industry, website, contact_name";
+/// An influencer profile with its name, in the order [`InfluencerRow::from_row`] reads them.
+const SELECT_INFLUENCER: &str = "SELECT p.user_id, u.display_name, p.bio, p.niches, \
+                                 p.languages, p.location, p.time_zone, p.social_accounts, \
+                                 p.rating, p.review_count \
+                                 FROM influencer_profiles AS p JOIN users AS u ON u.id = p.user_id";
+
+/// The columns of `brand_profiles`, in the order [`execute_brand`] binds them.
+const BRAND_COLUMNS: &str = "user_id, industry, website, contact_name";
+
+/// A brand profile with its name, in the order [`brand_from_row`] reads them.
+const SELECT_BRAND: &str = "SELECT b.user_id, u.display_name, b.industry, b.website, \
+                            b.contact_name \
+                            FROM brand_profiles AS b JOIN users AS u ON u.id = b.user_id";
+
+/// Renames an account (`?1` its id, `?2` the name).
+const RENAME_USER: &str = "UPDATE users SET display_name = ?2 WHERE id = ?1";
 
 /// A `users` row as stored, before its values are checked.
 struct UserRow {
@@ -123,14 +143,13 @@ impl InfluencerRow {
         })
     }
 
-    /// Runs `sql` with the row's values bound as `?1`..`?10` in `INFLUENCER_COLUMNS` order;
+    /// Runs `sql` with the row's values bound as `?1`..`?9` in `INFLUENCER_COLUMNS` order;
     /// returns how many rows it changed.
     fn execute(&self, tx: &Transaction<'_>, sql: &str) -> Result<usize, StoreError> {
         tx.execute(
             sql,
             rusqlite::params![
                 self.user_id,
-                self.display_name,
                 self.bio,
                 self.niches,
                 self.languages,
@@ -155,7 +174,7 @@ fn brand_from_row(row: &Row<'_>) -> rusqlite::Result<BrandProfile> {
     })
 }
 
-/// Runs `sql` with the brand profile's values bound as `?1`..`?5` in `BRAND_COLUMNS` order;
+/// Runs `sql` with the brand profile's values bound as `?1`..`?4` in `BRAND_COLUMNS` order;
 /// returns how many rows it changed.
 fn execute_brand(
     tx: &Transaction<'_>,
@@ -166,7 +185,6 @@ fn execute_brand(
         sql,
         rusqlite::params![
             profile.user_id.as_str(),
-            profile.company_name,
             profile.industry,
             profile.website,
             profile.contact_name,
@@ -175,13 +193,28 @@ fn execute_brand(
     .map_err(db_error)
 }
 
-const UPDATE_INFLUENCER: &str = "UPDATE influencer_profiles SET display_name = ?2, bio = ?3, \
-                                 niches = ?4, languages = ?5, location = ?6, time_zone = ?7, \
-                                 social_accounts = ?8, rating = ?9, review_count = ?10 \
+const UPDATE_INFLUENCER: &str = "UPDATE influencer_profiles SET bio = ?2, niches = ?3, \
+                                 languages = ?4, location = ?5, time_zone = ?6, \
+                                 social_accounts = ?7, rating = ?8, review_count = ?9 \
                                  WHERE user_id = ?1";
 
-const UPDATE_BRAND: &str = "UPDATE brand_profiles SET company_name = ?2, industry = ?3, \
-                            website = ?4, contact_name = ?5 WHERE user_id = ?1";
+const UPDATE_BRAND: &str = "UPDATE brand_profiles SET industry = ?2, website = ?3, \
+                            contact_name = ?4 WHERE user_id = ?1";
+
+/// Updates a profile with `update` (which changes one row or none) and, when it existed,
+/// renames its account to `name`, in one transaction; `NotFound` when there was no profile.
+fn update_profile_and_name(
+    tx: &Transaction<'_>,
+    update: impl FnOnce(&Transaction<'_>) -> Result<usize, StoreError>,
+    user_id: &str,
+    name: &str,
+) -> Result<(), StoreError> {
+    changed_one(update(tx)?)?;
+    changed_one(
+        tx.execute(RENAME_USER, rusqlite::params![user_id, name])
+            .map_err(db_error)?,
+    )
+}
 
 /// The profile to insert with a user, encoded before the blocking task starts.
 enum ProfileRow {
@@ -244,7 +277,8 @@ impl SqliteStore {
 impl UserRepository for SqliteStore {
     async fn insert(&self, user: &User, profile: &NewProfile) -> Result<(), StoreError> {
         let user = user.clone();
-        // The profile belongs to the user being created, whatever its `user_id` says.
+        // The profile belongs to the user being created, whatever its `user_id` says, and its
+        // name is the user's `display_name` (see `NewProfile`).
         let profile = match profile {
             NewProfile::Influencer(p) => ProfileRow::Influencer(InfluencerRow {
                 user_id: user.id.as_str().to_owned(),
@@ -279,13 +313,13 @@ impl UserRepository for SqliteStore {
                     tx,
                     &format!(
                         "INSERT INTO influencer_profiles ({INFLUENCER_COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                     ),
                 )?,
                 ProfileRow::Brand(brand) => execute_brand(
                     tx,
                     &format!(
-                        "INSERT INTO brand_profiles ({BRAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                        "INSERT INTO brand_profiles ({BRAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
                     ),
                     brand,
                 )?,
@@ -323,6 +357,26 @@ impl UserRepository for SqliteStore {
         self.bump_token_version(id, "password_hash", password_hash.to_owned(), now)
             .await
     }
+
+    async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        // `?1` is the status, the ids follow.
+        let values: Vec<String> = std::iter::once(UserStatus::Suspended.as_str().to_owned())
+            .chain(ids.iter().map(|id| id.as_str().to_owned()))
+            .collect();
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE status = ?1 AND id IN ({placeholders}))"
+        );
+        self.read(move |connection| {
+            connection
+                .query_row(&sql, rusqlite::params_from_iter(&values), |row| row.get(0))
+                .map_err(db_error)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -332,9 +386,7 @@ impl ProfileRepository for SqliteStore {
         self.read(move |connection| {
             connection
                 .query_row(
-                    &format!(
-                        "SELECT {INFLUENCER_COLUMNS} FROM influencer_profiles WHERE user_id = ?1"
-                    ),
+                    &format!("{SELECT_INFLUENCER} WHERE p.user_id = ?1"),
                     [user_id],
                     InfluencerRow::from_row,
                 )
@@ -348,8 +400,15 @@ impl ProfileRepository for SqliteStore {
 
     async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError> {
         let row = InfluencerRow::encode(profile)?;
-        self.write(move |tx| changed_one(row.execute(tx, UPDATE_INFLUENCER)?))
-            .await
+        self.write(move |tx| {
+            update_profile_and_name(
+                tx,
+                |tx| row.execute(tx, UPDATE_INFLUENCER),
+                &row.user_id,
+                &row.display_name,
+            )
+        })
+        .await
     }
 
     async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError> {
@@ -357,7 +416,7 @@ impl ProfileRepository for SqliteStore {
         self.read(move |connection| {
             connection
                 .query_row(
-                    &format!("SELECT {BRAND_COLUMNS} FROM brand_profiles WHERE user_id = ?1"),
+                    &format!("{SELECT_BRAND} WHERE b.user_id = ?1"),
                     [user_id],
                     brand_from_row,
                 )
@@ -369,7 +428,14 @@ impl ProfileRepository for SqliteStore {
 
     async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError> {
         let profile = profile.clone();
-        self.write(move |tx| changed_one(execute_brand(tx, UPDATE_BRAND, &profile)?))
-            .await
+        self.write(move |tx| {
+            update_profile_and_name(
+                tx,
+                |tx| execute_brand(tx, UPDATE_BRAND, &profile),
+                profile.user_id.as_str(),
+                &profile.company_name,
+            )
+        })
+        .await
     }
 }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use noillin_domain::{
-    UserId,
+    UserId, UserStatus,
     gig::{Gig, GigId, GigStatus},
 };
 use rusqlite::{OptionalExtension, Transaction};
@@ -214,9 +214,17 @@ impl GigRepository for SqliteStore {
     async fn list_published(&self, page: &PageRequest) -> Result<Vec<Gig>, StoreError> {
         let after = page.after.clone();
         let limit = limit(page);
-        let after_clause = if after.is_some() { "AND id > ?2" } else { "" };
+        let after_clause = if after.is_some() { "AND g.id > ?2" } else { "" };
+        // The status index walks published gigs in id order; each is checked against its
+        // owner's and members' accounts (primary-key lookups) before it counts towards the
+        // limit, so hidden gigs never shorten a page.
         let sql = format!(
-            "SELECT document FROM gigs WHERE status = ?1 {after_clause} ORDER BY id LIMIT ?3"
+            "SELECT g.document FROM gigs AS g \
+             WHERE g.status = ?1 {after_clause} \
+             AND NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = g.owner_id AND u.status = ?4) \
+             AND NOT EXISTS (SELECT 1 FROM gig_members AS m JOIN users AS u ON u.id = m.user_id \
+                             WHERE m.gig_id = g.id AND u.status = ?4) \
+             ORDER BY g.id LIMIT ?3"
         );
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(&sql).map_err(db_error)?;
@@ -225,7 +233,8 @@ impl GigRepository for SqliteStore {
                 rusqlite::params![
                     status_name(GigStatus::Published),
                     after.unwrap_or_default(),
-                    limit
+                    limit,
+                    UserStatus::Suspended.as_str(),
                 ],
             )
         })
