@@ -15,8 +15,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_gigs_availability.sql"),
     include_str!("migrations/0003_outbox_notifications_mails.sql"),
     include_str!("migrations/0004_outbox_attempts.sql"),
-    // Append new migrations here: include_str!("migrations/0004_....sql"),
     include_str!("migrations/0005_account_names_once.sql"),
+    // Append new migrations here: include_str!("migrations/0006_....sql"),
 ];
 
 /// Applies the migrations not applied yet. Safe when several processes open the same file at
