@@ -1,7 +1,8 @@
-//! Password hashing and opaque tokens.
+//! Password hashing and opaque tokens. Secrets in memory are [`Secret`]s where they pass
+//! through the accounts flows, so they cannot be logged by accident.
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use sha2::{Digest, Sha256};
+pub use noillin_auth::Secret;
 
 /// Argon2id with OWASP's recommended parameters: 19 MiB of memory, 2 passes, 1 lane.
 fn argon2() -> Result<Argon2<'static>, argon2::Error> {
@@ -14,11 +15,12 @@ fn argon2() -> Result<Argon2<'static>, argon2::Error> {
 
 /// Hashes a password to a PHC string, off the async runtime (it takes tens of milliseconds of
 /// CPU by design).
-pub async fn hash_password(password: String) -> anyhow::Result<String> {
+pub async fn hash_password(password: impl Into<Secret>) -> anyhow::Result<String> {
+    let password = password.into();
     tokio::task::spawn_blocking(move || {
         let hash = argon2()
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?
-            .hash_password(password.as_bytes())
+            .hash_password(password.expose().as_bytes())
             .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
         Ok(hash.to_string())
     })
@@ -44,10 +46,11 @@ pub fn random_token() -> anyhow::Result<String> {
     Ok(hex::encode(bytes))
 }
 
-/// How tokens are stored: SHA-256, hex. The token has 256 bits of entropy, so a fast hash is
-/// enough; what matters is that a database dump holds nothing usable.
+/// How tokens are stored: SHA-256, hex (the same hash the worker stores for the reset tokens
+/// it mints). The token has 256 bits of entropy, so a fast hash is enough; what matters is
+/// that a database dump holds nothing usable.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    noillin_auth::secret::token_hash(token)
 }
 
 #[cfg(test)]
@@ -56,7 +59,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_is_argon2id_with_owasp_parameters_and_verifies() {
-        let hash = hash_password("correct horse battery".into()).await.unwrap();
+        let hash = hash_password(Secret::new("correct horse battery"))
+            .await
+            .unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"

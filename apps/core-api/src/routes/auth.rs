@@ -8,6 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
+    accounts::secrets::Secret,
     accounts::{self, Registration, TokenPair},
     error::ApiResult,
     extract::{ApiJson, AuthUser, ClientIp, RequestId},
@@ -175,8 +176,10 @@ async fn request_password_reset(
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     /// The token from the reset mail.
-    pub token: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    pub token: Secret,
+    #[schema(value_type = String)]
+    pub password: Secret,
 }
 
 /// Sets a new password with a reset token and signs the account out everywhere.
@@ -184,8 +187,9 @@ pub struct PasswordResetConfirm {
     responses((status = 204), (status = 422, description = "Invalid token or password", body = ProblemDoc)))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
+    RequestId(request_id): RequestId,
     ApiJson(body): ApiJson<PasswordResetConfirm>,
 ) -> ApiResult<StatusCode> {
-    accounts::confirm_password_reset(&state, &body.token, body.password).await?;
+    accounts::confirm_password_reset(&state, &body.token, body.password, request_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users_sessions_resets.sql"),
     include_str!("migrations/0002_gigs_availability.sql"),
     include_str!("migrations/0003_outbox_notifications_mails.sql"),
+    include_str!("migrations/0006_reset_requests_audit_log.sql"),
     // Append new migrations here: include_str!("migrations/0004_....sql"),
 ];
 
