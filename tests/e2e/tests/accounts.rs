@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use noillin_auth::{Claims, Role, unix_now};
-use noillin_test_support::{Platform, SocketError};
+use noillin_messaging::{Broker, Envelope, Event};
+use noillin_test_support::{Platform, SocketError, eventually, rabbitmq_url};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -487,6 +488,56 @@ async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_i
     assert_eq!(
         api.login(&user.email, &user.password).await.status,
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_sessions_ended_event_does_not_close_sockets_opened_since() {
+    let platform = Platform::builder().start().await.unwrap();
+    let api = platform.api();
+    let user = api.register("influencer").await;
+    let mut before = platform.connect_socket(&user.access).await.unwrap();
+    let envelope = Envelope::new(
+        Event::UserSessionsEnded {
+            user_id: user.id.clone(),
+            token_version: 0,
+        },
+        Some("redelivery-test".into()),
+    );
+    let broker = Broker::connect(&rabbitmq_url(), &platform.namespace, "redelivery-test")
+        .await
+        .expect("broker");
+
+    broker.publish(&envelope).await.expect("first copy");
+    assert!(
+        before.closed_within(Duration::from_secs(20)).await,
+        "the first copy closes the open socket\n{}",
+        platform.logs()
+    );
+    assert_eq!(
+        platform.redis().token_version(&user.id).await.unwrap(),
+        Some(0)
+    );
+    // Signed in again (the token is as new as the recorded version).
+    let mut since = platform.connect_socket(&user.access).await.unwrap();
+    broker.publish(&envelope).await.expect("second copy");
+    broker.close().await;
+    let second_copy_done = eventually(Duration::from_secs(20), || async {
+        platform
+            .logs()
+            .contains("sessions already ended for this event")
+    })
+    .await;
+    assert!(
+        second_copy_done,
+        "the second copy is handled\n{}",
+        platform.logs()
+    );
+
+    // A close sent for the second copy would have reached the node by now.
+    assert!(
+        !since.closed_within(Duration::from_secs(1)).await,
+        "the socket opened since stays open"
     );
 }
 
