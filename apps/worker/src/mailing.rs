@@ -83,9 +83,14 @@ impl MailDesk {
         let request = self
             .store
             .password_resets
-            .set_token(request_id, &token_hash(token.expose()), Timestamp::now())
+            .set_token(
+                request_id,
+                &user.id,
+                &token_hash(token.expose()),
+                Timestamp::now(),
+            )
             .await?;
-        let Some(request) = request.filter(|r| r.user_id == user.id) else {
+        let Some(request) = request else {
             let reason = "the reset request was used, expired or unknown before its mail left";
             self.store
                 .mails

@@ -194,12 +194,14 @@ pub trait PasswordResetRepository: Send + Sync {
         request: &PasswordResetRequest,
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError>;
-    /// Gives the live (unused, unexpired) request `id` the hash of its token, replacing any
-    /// hash it had: a request has at most one working token, the last one minted. Returns the
-    /// request; `None` when it is unknown, used or expired (then nothing changes).
+    /// Gives the live (unused, unexpired) request `id` of `user_id` the hash of its token,
+    /// replacing any hash it had: a request has at most one working token, the last one minted.
+    /// Returns the request; `None` when it is unknown, another user's, used or expired (then
+    /// nothing changes).
     async fn set_token(
         &self,
         id: &str,
+        user_id: &UserId,
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<PasswordResetRequest>, StoreError>;

@@ -190,7 +190,7 @@ async fn insert_reset(store: &Store, user_id: &UserId) -> (String, Timestamp) {
     let hash = token_hash();
     let stored = store
         .password_resets
-        .set_token(&request.id, &hash, now())
+        .set_token(&request.id, user_id, &hash, now())
         .await
         .unwrap();
     assert_eq!(stored, Some(request.clone()));
@@ -1084,7 +1084,7 @@ async fn a_reset_request_works_only_with_its_last_minted_token(store: &Store) {
     assert_eq!(
         store
             .password_resets
-            .set_token(&request.id, &first, now())
+            .set_token(&request.id, &user.id, &first, now())
             .await
             .unwrap(),
         Some(request.clone())
@@ -1092,7 +1092,7 @@ async fn a_reset_request_works_only_with_its_last_minted_token(store: &Store) {
     assert_eq!(
         store
             .password_resets
-            .set_token(&request.id, &second, now())
+            .set_token(&request.id, &user.id, &second, now())
             .await
             .unwrap(),
         Some(request.clone())
@@ -1125,18 +1125,28 @@ async fn a_reset_request_works_only_with_its_last_minted_token(store: &Store) {
     assert_eq!(
         store
             .password_resets
-            .set_token(&request.id, &token_hash(), now())
+            .set_token(&request.id, &user.id, &token_hash(), now())
             .await
             .unwrap(),
         None
     );
-    // Expired or unknown: neither.
+    // Another user's, expired or unknown: neither.
+    let fresh = reset_request(&user.id);
+    store.password_resets.insert(&fresh, &[]).await.unwrap();
+    assert_eq!(
+        store
+            .password_resets
+            .set_token(&fresh.id, &UserId::generate(), &token_hash(), now())
+            .await
+            .unwrap(),
+        None
+    );
     let expiring = reset_request(&user.id);
     store.password_resets.insert(&expiring, &[]).await.unwrap();
     assert_eq!(
         store
             .password_resets
-            .set_token(&expiring.id, &token_hash(), expiring.expires_at)
+            .set_token(&expiring.id, &user.id, &token_hash(), expiring.expires_at)
             .await
             .unwrap(),
         None
@@ -1144,7 +1154,7 @@ async fn a_reset_request_works_only_with_its_last_minted_token(store: &Store) {
     assert_eq!(
         store
             .password_resets
-            .set_token("no-such-request", &token_hash(), now())
+            .set_token("no-such-request", &user.id, &token_hash(), now())
             .await
             .unwrap(),
         None
@@ -2156,7 +2166,7 @@ async fn a_password_reset_and_its_mail_job_are_stored_together(store: &Store) {
     assert!(
         store
             .password_resets
-            .set_token(&request.id, &hash, now())
+            .set_token(&request.id, &user.id, &hash, now())
             .await
             .unwrap()
             .is_some()

@@ -308,12 +308,18 @@ impl PasswordResetRepository for MongoStore {
     async fn set_token(
         &self,
         id: &str,
+        user_id: &UserId,
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<PasswordResetRequest>, StoreError> {
         self.password_resets
             .find_one_and_update(
-                doc! { "_id": id, "used_at": null, "expires_at": { "$gt": date(now) } },
+                doc! {
+                    "_id": id,
+                    "user_id": user_id.as_str(),
+                    "used_at": null,
+                    "expires_at": { "$gt": date(now) },
+                },
                 doc! { "$set": { "token_hash": token_hash } },
             )
             .await

@@ -197,19 +197,21 @@ impl PasswordResetRepository for SqliteStore {
     async fn set_token(
         &self,
         id: &str,
+        user_id: &UserId,
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<PasswordResetRequest>, StoreError> {
         let id = id.to_owned();
+        let user_id = user_id.as_str().to_owned();
         let token_hash = token_hash.to_owned();
         let now = millis(now);
         let row = self
             .write(move |tx| {
                 tx.query_row(
                     "UPDATE password_reset_requests SET token_hash = ?1 \
-                     WHERE id = ?2 AND used_at IS NULL AND expires_at > ?3 \
+                     WHERE id = ?2 AND user_id = ?3 AND used_at IS NULL AND expires_at > ?4 \
                      RETURNING id, user_id, expires_at",
-                    rusqlite::params![token_hash, id, now],
+                    rusqlite::params![token_hash, id, user_id, now],
                     |row| {
                         Ok((
                             row.get::<_, String>(0)?,
