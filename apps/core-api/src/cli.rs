@@ -71,7 +71,7 @@ pub async fn create_admin(config: &Config, email: &str, name: &str) -> anyhow::R
     let store = noillin_store::open(&config.store)
         .await
         .context("opening the store")?;
-    match accounts::create_admin(&store, email, password, name).await {
+    match accounts::create_admin(&store, email, password.into(), name).await {
         Ok(user) => {
             println!("created administrator {} ({})", user.email, user.id);
             Ok(())

@@ -81,6 +81,7 @@ fn the_openapi_document_lists_every_api_route_with_its_methods() {
         "GET /brands/me",
         "PATCH /brands/me",
         "PATCH /admin/users/{id}",
+        "GET /admin/audit-log",
         "POST /gigs",
         "GET /gigs",
         "GET /gigs/{id}",

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use noillin_mail::MailTransport;
 use noillin_messaging::RetryPolicy;
 use noillin_service::{
     ServiceConfig,
@@ -11,6 +12,34 @@ use noillin_store::StoreConfig;
 
 /// Port of the worker's operational endpoints unless `PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 4002;
+
+/// Where the worker's mails go.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MailConfig {
+    /// The SMTP relay at this URL (which may hold credentials).
+    Smtp(String),
+    /// The log, for development only (`MAIL_TRANSPORT=log`).
+    Log,
+}
+
+impl MailConfig {
+    pub fn transport(&self) -> MailTransport<'_> {
+        match self {
+            MailConfig::Smtp(url) => MailTransport::Smtp(url),
+            MailConfig::Log => MailTransport::Log,
+        }
+    }
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry the relay's password.
+        match self {
+            MailConfig::Smtp(_) => f.write_str("Smtp(..)"),
+            MailConfig::Log => f.write_str("Log"),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -23,9 +52,10 @@ pub struct Config {
     pub store: StoreConfig,
     /// `REDIS_URL`: pushes to the realtime nodes.
     pub redis_url: String,
-    /// `SMTP_URL` (`smtp://`, `smtps://`, with credentials if needed); without it mails are
-    /// written to the log.
-    pub smtp_url: Option<String>,
+    /// `SMTP_URL` (`smtp://`, `smtps://`, with credentials if needed), or `MAIL_TRANSPORT=log`
+    /// to write mails (reset links included) to the log, for development. One of the two must
+    /// be set: mails never go to the log by default.
+    pub mail: MailConfig,
     /// `SMTP_TIMEOUT_SECS`: how long a mail waits for the SMTP server before the attempt counts
     /// as failed (transiently).
     pub smtp_timeout: Duration,
@@ -56,7 +86,34 @@ impl ServiceConfig for Config {
         }
         let store = StoreConfig::from_vars(|name| env.optional(name));
         let redis_url = env.string_or("REDIS_URL", noillin_redis::DEFAULT_URL);
-        let smtp_url = env.optional("SMTP_URL");
+        let mail = match (env.optional("SMTP_URL"), env.optional("MAIL_TRANSPORT")) {
+            (Some(url), None) => Some(MailConfig::Smtp(url)),
+            (Some(url), Some(transport)) if transport.eq_ignore_ascii_case("smtp") => {
+                Some(MailConfig::Smtp(url))
+            }
+            (None, Some(transport)) if transport.eq_ignore_ascii_case("log") => {
+                Some(MailConfig::Log)
+            }
+            (None, None) => {
+                env.problem(
+                    "SMTP_URL",
+                    "must be set, or MAIL_TRANSPORT=log to write mails (reset links included) \
+                     to the log, for development only",
+                );
+                None
+            }
+            (_, Some(transport)) if transport.eq_ignore_ascii_case("log") => {
+                env.problem(
+                    "MAIL_TRANSPORT",
+                    "is `log` while SMTP_URL is set: choose one",
+                );
+                None
+            }
+            (_, Some(_)) => {
+                env.problem("MAIL_TRANSPORT", "must be `smtp` (with SMTP_URL) or `log`");
+                None
+            }
+        };
         let smtp_timeout = env.parse_or("SMTP_TIMEOUT_SECS", 10u64);
         if !(1..=300).contains(&smtp_timeout) {
             env.problem("SMTP_TIMEOUT_SECS", "must be between 1 and 300");
@@ -87,7 +144,7 @@ impl ServiceConfig for Config {
                 rabbitmq_url,
                 store,
                 redis_url,
-                smtp_url,
+                mail: mail?,
                 smtp_timeout: Duration::from_secs(smtp_timeout),
                 mail_from,
                 app_url,
@@ -96,5 +153,55 @@ impl ServiceConfig for Config {
                 retry,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_env(&EnvSource::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn without_smtp_url_or_log_transport_the_worker_refuses_to_start_naming_both() {
+        let error = config(&[]).unwrap_err().to_string();
+        assert!(error.contains("SMTP_URL"), "{error}");
+        assert!(error.contains("MAIL_TRANSPORT=log"), "{error}");
+    }
+
+    #[test]
+    fn mails_go_to_the_log_only_when_chosen() {
+        assert_eq!(
+            config(&[("MAIL_TRANSPORT", "log")]).unwrap().mail,
+            MailConfig::Log
+        );
+        assert_eq!(
+            config(&[("SMTP_URL", "smtp://127.0.0.1:25")]).unwrap().mail,
+            MailConfig::Smtp("smtp://127.0.0.1:25".into())
+        );
+        for (pairs, variable) in [
+            (
+                &[
+                    ("SMTP_URL", "smtp://127.0.0.1:25"),
+                    ("MAIL_TRANSPORT", "log"),
+                ][..],
+                "MAIL_TRANSPORT",
+            ),
+            (
+                &[("MAIL_TRANSPORT", "carrier-pigeon")][..],
+                "MAIL_TRANSPORT",
+            ),
+        ] {
+            let error = config(pairs).unwrap_err().to_string();
+            assert!(error.contains(variable), "{pairs:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_smtp_url_never_shows_in_debug_output() {
+        let config = config(&[("SMTP_URL", "smtp://user:hunter2@mail.example.com:587")]).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

@@ -67,6 +67,7 @@ impl Handlers {
             Event::PasswordResetMail { .. } => {
                 self.mail.password_reset(envelope, last_attempt).await
             }
+            Event::UserSessionsEnded { .. } => crate::sessions::ended(self, envelope).await,
             Event::GigMemberInvited { .. }
             | Event::GigMemberAnswered { .. }
             | Event::GigPublished { .. }

@@ -6,6 +6,7 @@ mod consumer;
 mod handlers;
 mod mailing;
 mod notify;
+mod sessions;
 
 use std::sync::{
     Arc,
@@ -47,7 +48,7 @@ impl App {
         tracing::info!(adapter = store.adapter(), "store adapter selected");
         let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
         let mailer = Mailer::with_timeout(
-            config.smtp_url.as_deref(),
+            config.mail.transport(),
             &config.mail_from,
             config.smtp_timeout,
         )

@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use noillin_auth::secret::{random_token, token_hash};
 use noillin_domain::{
-    Email, User,
+    Email, User, UserId,
     mail::{Mail, MailId, MailStatus},
     notification::{GigNotice, Notification},
 };
@@ -42,31 +43,73 @@ impl MailDesk {
         }
     }
 
-    /// The password-reset mail of a `email.password_reset` job.
+    /// The password-reset mail of a `email.password_reset` job. The job names a stored request;
+    /// the token is minted here, while this attempt holds the mail, and only its hash is stored
+    /// on the request. Each attempt that reaches the SMTP server mints anew and replaces the
+    /// hash, so a request has one working token: the one in the last mail sent. A mail recorded
+    /// as sent is never sent again, so a redelivered job mints nothing.
     pub async fn password_reset(
         &self,
         envelope: &Envelope,
         last_attempt: bool,
     ) -> Result<(), Failure> {
         let Event::PasswordResetMail {
-            email,
-            display_name,
-            reset_token,
-            expires_at,
-            ..
+            request_id,
+            user_id,
         } = &envelope.event
         else {
             return Err(Failure::Malformed("not a password reset job".into()));
         };
-        let to = Email::parse(email).map_err(|e| Failure::Malformed(format!("email: {e}")))?;
-        let link = format!("{}/reset-password?token={reset_token}", self.app_url);
-        let expires = expires_at.strftime("at %H:%M UTC on %Y-%m-%d").to_string();
-        let rendered = templates::password_reset(display_name, &link, &expires);
-        self.send(
-            MailId::from_string(envelope.id.to_string()),
-            &to,
-            Some(display_name),
-            "password_reset",
+        let user = self
+            .store
+            .users
+            .find_by_id(&UserId::from_string(user_id.as_str()))
+            .await?
+            .ok_or_else(|| Failure::Malformed(format!("unknown user {user_id}")))?;
+        let id = MailId::from_string(envelope.id.to_string());
+        let template = "password_reset";
+        if !self
+            .hold(
+                &id,
+                &user.email,
+                template,
+                templates::PASSWORD_RESET_SUBJECT,
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        let token = random_token().map_err(|e| Failure::Unavailable(e.to_string()))?;
+        let request = self
+            .store
+            .password_resets
+            .set_token(
+                request_id,
+                &user.id,
+                &token_hash(token.expose()),
+                Timestamp::now(),
+            )
+            .await?;
+        let Some(request) = request else {
+            let reason = "the reset request was used, expired or unknown before its mail left";
+            self.store
+                .mails
+                .record_attempt(&id, MailStatus::Failed, Some(reason), Timestamp::now())
+                .await?;
+            tracing::warn!(mail_id = %id, request_id, "{reason}");
+            return Ok(());
+        };
+        let link = format!("{}/reset-password?token={}", self.app_url, token.expose());
+        let expires = request
+            .expires_at
+            .strftime("at %H:%M UTC on %Y-%m-%d")
+            .to_string();
+        let rendered = templates::password_reset(&user.display_name, &link, &expires);
+        self.deliver(
+            &id,
+            &user.email,
+            Some(&user.display_name),
+            template,
             rendered,
             last_attempt,
         )
@@ -88,43 +131,51 @@ impl MailDesk {
             notice.gig_title,
             &link,
         );
-        self.send(
-            MailId::from_string(notification.id.to_string()),
+        let id = MailId::from_string(notification.id.to_string());
+        let template = "gig_invitation";
+        if !self
+            .hold(&id, &recipient.email, template, &rendered.subject)
+            .await?
+        {
+            return Ok(());
+        }
+        self.deliver(
+            &id,
             &recipient.email,
             Some(&recipient.display_name),
-            "gig_invitation",
+            template,
             rendered,
             last_attempt,
         )
         .await
     }
 
-    async fn send(
+    /// Stores the mail's record unless it exists and takes it for one sending attempt: `true`
+    /// when this attempt is to send it, `false` when it was sent or failed for good before.
+    async fn hold(
         &self,
-        id: MailId,
+        id: &MailId,
         to: &Email,
-        to_name: Option<&str>,
         template: &str,
-        rendered: Rendered,
-        last_attempt: bool,
-    ) -> Result<(), Failure> {
+        subject: &str,
+    ) -> Result<bool, Failure> {
         let mails = &self.store.mails;
         let record = mails
             .insert(&Mail::queued(
                 id.clone(),
                 to.clone(),
                 template,
-                &rendered.subject,
+                subject,
                 Timestamp::now(),
             ))
             .await?;
         if record.status.is_final() {
             tracing::info!(mail_id = %id, status = record.status.as_str(), "mail already handled");
-            return Ok(());
+            return Ok(false);
         }
         let now = Timestamp::now();
         if mails
-            .start_attempt(&id, now, now + self.attempt_hold)
+            .start_attempt(id, now, now + self.attempt_hold)
             .await?
             .is_none()
         {
@@ -134,6 +185,20 @@ impl MailDesk {
                 "mail {id} is being sent by another delivery"
             )));
         }
+        Ok(true)
+    }
+
+    /// Sends a mail this attempt holds and records the outcome.
+    async fn deliver(
+        &self,
+        id: &MailId,
+        to: &Email,
+        to_name: Option<&str>,
+        template: &str,
+        rendered: Rendered,
+        last_attempt: bool,
+    ) -> Result<(), Failure> {
+        let mails = &self.store.mails;
         let outgoing = OutgoingMail {
             to: to.to_string(),
             to_name: to_name.map(str::to_owned),
@@ -148,7 +213,7 @@ impl MailDesk {
             Err(SendError::Transient(e) | SendError::Permanent(e)) => (MailStatus::Failed, Some(e)),
         };
         let record = mails
-            .record_attempt(&id, status, error.as_deref(), Timestamp::now())
+            .record_attempt(id, status, error.as_deref(), Timestamp::now())
             .await?;
         metrics::counter!("mails_total", "template" => template.to_owned(), "outcome" => status.as_str())
             .increment(1);

@@ -85,7 +85,9 @@ fn news(event: &Event) -> Option<GigNews<'_>> {
                 recipients: member_ids.iter().map(|m| (m.as_str(), kind)).collect(),
             }
         }
-        Event::InstanceStarted { .. } | Event::PasswordResetMail { .. } => return None,
+        Event::InstanceStarted { .. }
+        | Event::PasswordResetMail { .. }
+        | Event::UserSessionsEnded { .. } => return None,
     })
 }
 

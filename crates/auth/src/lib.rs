@@ -4,6 +4,8 @@
 //! Only HS256 is accepted, `exp`, `iss` and `aud` are required and checked, and the leeway is
 //! small: a token is either valid now or refused.
 
+pub mod secret;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -15,6 +17,7 @@ const AUDIENCE: &str = "noillin-api";
 pub const LEEWAY_SECS: u64 = 5;
 
 pub use noillin_domain::Role;
+pub use secret::Secret;
 
 /// What an access token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

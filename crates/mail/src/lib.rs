@@ -5,5 +5,5 @@
 mod mailer;
 pub mod templates;
 
-pub use mailer::{ConfigError, DEFAULT_TIMEOUT, Mailer, OutgoingMail, SendError};
+pub use mailer::{ConfigError, DEFAULT_TIMEOUT, MailTransport, Mailer, OutgoingMail, SendError};
 pub use templates::Rendered;

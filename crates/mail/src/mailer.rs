@@ -1,4 +1,4 @@
-//! Sending one mail: over SMTP when `SMTP_URL` is configured, to the log otherwise. The
+//! Sending one mail: over SMTP, or to the log when that is chosen explicitly. The
 //! caller (the worker's email job) decides about retries; this module only says whether a
 //! failure is worth retrying.
 //!
@@ -94,13 +94,23 @@ pub enum ConfigError {
     From { address: String, reason: String },
 }
 
+/// Where mails go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTransport<'a> {
+    /// An SMTP relay, as lettre reads the URL: `smtp://host:port` (plain),
+    /// `smtp://…?tls=required` (STARTTLS), `smtps://user:pass@host:port` (TLS from the start).
+    Smtp(&'a str),
+    /// The log, at info level: recipient, subject and the whole text part. **For development
+    /// only**: the text of a password-reset mail holds a secret link, which is exactly what a
+    /// developer running locally needs to read, and exactly what must not reach production
+    /// logs. Never a fallback: only chosen explicitly (`MAIL_TRANSPORT=log`).
+    Log,
+}
+
 /// Sends the platform's mails.
 ///
-/// With an SMTP URL it hands every mail to that relay, over a small pool of connections.
-/// Without one it writes each mail (recipient, subject and the whole text part) to the log at
-/// info level instead. **Log mode is for development only**: the text of a password-reset mail
-/// holds a secret link, which is exactly what a developer running locally needs to read, and
-/// exactly what must not reach production logs, so production sets `SMTP_URL`.
+/// Over SMTP it hands every mail to the relay, over a small pool of connections; in log mode it
+/// writes each mail to the log instead (see [`MailTransport::Log`]).
 ///
 /// Cloning is cheap and clones share the connection pool.
 #[derive(Clone)]
@@ -134,19 +144,18 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// `smtp_url` as lettre reads it: `smtp://host:port` (plain), `smtp://…?tls=required`
-    /// (STARTTLS), `smtps://user:pass@host:port` (TLS from the start); `None` or a blank
-    /// string means log mode. `from` is a mailbox like `Noillin <no-reply@noillin.local>`.
+    /// A mailer sending through `transport`. `from` is a mailbox like
+    /// `Noillin <no-reply@noillin.local>`.
     ///
     /// With a URL this must run inside a Tokio runtime: the connection pool starts a task that
     /// closes idle connections (lettre panics otherwise).
-    pub fn new(smtp_url: Option<&str>, from: &str) -> Result<Self, ConfigError> {
-        Self::with_timeout(smtp_url, from, DEFAULT_TIMEOUT)
+    pub fn new(transport: MailTransport<'_>, from: &str) -> Result<Self, ConfigError> {
+        Self::with_timeout(transport, from, DEFAULT_TIMEOUT)
     }
 
     /// As [`Mailer::new`], waiting `timeout` for the relay instead of [`DEFAULT_TIMEOUT`].
     pub fn with_timeout(
-        smtp_url: Option<&str>,
+        transport: MailTransport<'_>,
         from: &str,
         timeout: Duration,
     ) -> Result<Self, ConfigError> {
@@ -154,9 +163,10 @@ impl Mailer {
             address: from.to_owned(),
             reason: e.to_string(),
         })?;
-        let transport = match smtp_url.map(str::trim).filter(|url| !url.is_empty()) {
-            None => Transport::Log,
-            Some(url) => {
+        let transport = match transport {
+            MailTransport::Log => Transport::Log,
+            MailTransport::Smtp(url) => {
+                let url = url.trim();
                 let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| ConfigError::SmtpUrl(e.to_string()))?
                     .timeout(Some(timeout));
@@ -215,7 +225,7 @@ impl Mailer {
                 subject = %mail.subject,
                 message_id = %mail.message_id_header(),
                 text = %mail.text,
-                "mail not sent (no SMTP_URL: log mode, for development only)"
+                "mail not sent (MAIL_TRANSPORT=log: for development only)"
             ),
         }
         Ok(())
@@ -368,19 +378,26 @@ mod tests {
     }
 
     #[test]
-    fn a_blank_smtp_url_means_log_mode() {
-        let mailer = Mailer::new(Some("  "), "Noillin <no-reply@noillin.local>").unwrap();
+    fn log_mode_is_only_what_is_chosen() {
+        let mailer = Mailer::new(MailTransport::Log, "Noillin <no-reply@noillin.local>").unwrap();
         assert_eq!(mailer.describe(), "log");
+        assert!(matches!(
+            Mailer::new(MailTransport::Smtp("  "), "a@example.com"),
+            Err(ConfigError::SmtpUrl(_))
+        ));
     }
 
     #[test]
     fn a_bad_sender_or_url_is_a_config_error() {
         assert!(matches!(
-            Mailer::new(None, "not an address"),
+            Mailer::new(MailTransport::Log, "not an address"),
             Err(ConfigError::From { .. })
         ));
         assert!(matches!(
-            Mailer::new(Some("http://mail.example.com"), "a@example.com"),
+            Mailer::new(
+                MailTransport::Smtp("http://mail.example.com"),
+                "a@example.com"
+            ),
             Err(ConfigError::SmtpUrl(_))
         ));
     }
@@ -390,7 +407,7 @@ mod tests {
         // What the binaries do at start; lettre would fall back to ring without it.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let mailer = Mailer::new(
-            Some("smtps://user:secret@mail.example.com"),
+            MailTransport::Smtp("smtps://user:secret@mail.example.com"),
             "Noillin <no-reply@noillin.local>",
         )
         .unwrap();

@@ -14,10 +14,13 @@ pub struct Rendered {
     pub html: String,
 }
 
+/// The subject of the password-reset mail (known before its link is).
+pub const PASSWORD_RESET_SUBJECT: &str = "Reset your Noillin password";
+
 /// The mail with a password-reset link. `expires_at_text` completes "The link expires …",
 /// e.g. `"in 30 minutes"` or `"on 20 November 2026 at 14:00 UTC"`.
 pub fn password_reset(display_name: &str, reset_link: &str, expires_at_text: &str) -> Rendered {
-    let subject = "Reset your Noillin password".to_owned();
+    let subject = PASSWORD_RESET_SUBJECT.to_owned();
     let text = format!(
         "Hello {display_name},\n\
          \n\

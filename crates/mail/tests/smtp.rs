@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use noillin_mail::{Mailer, OutgoingMail, SendError, templates};
+use noillin_mail::{MailTransport, Mailer, OutgoingMail, SendError, templates};
 use noillin_test_support::SmtpSink;
 
 const FROM: &str = "Noillin <no-reply@noillin.local>";
@@ -31,7 +31,7 @@ fn invitation(to: &str, message_id: &str) -> OutgoingMail {
 }
 
 fn mailer_for(sink: &SmtpSink) -> Mailer {
-    Mailer::new(Some(&sink.url()), FROM).expect("the sink URL is a valid SMTP URL")
+    Mailer::new(MailTransport::Smtp(&sink.url()), FROM).expect("the sink URL is a valid SMTP URL")
 }
 
 #[tokio::test]
@@ -148,7 +148,11 @@ async fn a_refused_connection_is_transient() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let mailer = Mailer::new(Some(&format!("smtp://127.0.0.1:{port}")), FROM).unwrap();
+    let mailer = Mailer::new(
+        MailTransport::Smtp(&format!("smtp://127.0.0.1:{port}")),
+        FROM,
+    )
+    .unwrap();
 
     let error = mailer
         .send(&invitation("ada@example.com", "m"))
@@ -162,7 +166,12 @@ async fn a_refused_connection_is_transient() {
 async fn a_server_slower_than_the_timeout_is_transient_and_the_next_mail_is_not_mixed_in() {
     let sink = SmtpSink::start().await;
     sink.set_delay(Duration::from_secs(1));
-    let mailer = Mailer::with_timeout(Some(&sink.url()), FROM, Duration::from_millis(300)).unwrap();
+    let mailer = Mailer::with_timeout(
+        MailTransport::Smtp(&sink.url()),
+        FROM,
+        Duration::from_millis(300),
+    )
+    .unwrap();
 
     let error = mailer
         .send(&invitation("ada@example.com", "slow"))
@@ -234,7 +243,7 @@ async fn log_mode_sends_nothing_and_logs_the_text_for_the_developer() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let mailer = Mailer::new(None, FROM).unwrap();
+    let mailer = Mailer::new(MailTransport::Log, FROM).unwrap();
     let rendered =
         templates::password_reset("Ada", "https://noillin.local/reset/s3cret", "in 1 hour");
     let mail = OutgoingMail {

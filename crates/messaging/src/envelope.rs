@@ -63,16 +63,16 @@ pub enum Event {
     /// A process of the platform started (deploy tracking; also proves the pipeline end to end).
     #[serde(rename = "system.instance_started")]
     InstanceStarted { service: String, instance: String },
-    /// Someone asked to reset the password of this account: mail them the link. The token is
-    /// the only copy of the secret (the store keeps its hash); never log it.
+    /// Someone asked to reset the password of this account: mint the link's token for the
+    /// stored request and mail it. No secret travels: the mail worker makes the token and the
+    /// store keeps only its hash.
     #[serde(rename = "email.password_reset")]
-    PasswordResetMail {
-        user_id: String,
-        email: String,
-        display_name: String,
-        reset_token: String,
-        expires_at: Timestamp,
-    },
+    PasswordResetMail { request_id: String, user_id: String },
+    /// Every session of the user ended (password reset, suspension, reinstatement): its token
+    /// version is now `token_version`. Tell the realtime nodes, which have no store, and close
+    /// the user's open sockets.
+    #[serde(rename = "user.sessions_ended")]
+    UserSessionsEnded { user_id: String, token_version: u32 },
     /// The owner of a draft group gig invited an influencer into it.
     #[serde(rename = "gig.member_invited")]
     GigMemberInvited {
@@ -114,6 +114,7 @@ impl Event {
         match self {
             Event::InstanceStarted { .. } => "system.instance_started",
             Event::PasswordResetMail { .. } => "email.password_reset",
+            Event::UserSessionsEnded { .. } => "user.sessions_ended",
             Event::GigMemberInvited { .. } => "gig.member_invited",
             Event::GigMemberAnswered { .. } => "gig.member_answered",
             Event::GigPublished { .. } => "gig.published",

@@ -5,7 +5,8 @@
 /// One worker concern: a durable queue bound to the routing keys it handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concern {
-    /// Platform lifecycle events (`system.*`).
+    /// Platform lifecycle events (`system.*`) and account events other processes must hear of
+    /// (`user.*`: ended sessions).
     System,
     /// Mails to send (`email.*`).
     Email,
@@ -27,7 +28,7 @@ impl Concern {
     /// Routing-key patterns this concern's queue is bound to.
     pub fn bindings(self) -> &'static [&'static str] {
         match self {
-            Concern::System => &["system.#"],
+            Concern::System => &["system.#", "user.#"],
             Concern::Email => &["email.#"],
             Concern::Notifications => &[
                 "gig.member_invited",
@@ -122,11 +123,12 @@ mod tests {
                 instance: "1".into(),
             },
             Event::PasswordResetMail {
+                request_id: id(),
                 user_id: id(),
-                email: "a@example.com".into(),
-                display_name: "A".into(),
-                reset_token: "t".into(),
-                expires_at: jiff::Timestamp::UNIX_EPOCH,
+            },
+            Event::UserSessionsEnded {
+                user_id: id(),
+                token_version: 1,
             },
             Event::GigMemberInvited {
                 gig_id: id(),

@@ -6,6 +6,7 @@
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
 mod counters;
+mod marks;
 mod push;
 
 pub use counters::{Admission, SignInState, WindowCount};

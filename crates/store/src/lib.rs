@@ -91,24 +91,36 @@ pub trait UserRepository: Send + Sync {
     async fn insert(&self, user: &User, profile: &NewProfile) -> Result<(), StoreError>;
     async fn find_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError>;
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
-    /// Sets the status and bumps the token version in one atomic step (so tokens issued before
-    /// stop working); returns the updated user.
+    /// Creates an administrator (admins have no profile) and the audit entry of its creation
+    /// in one atomic step. `Conflict(UserEmail)` when the email is taken; then nothing is
+    /// written.
+    async fn insert_admin(&self, user: &User, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Sets the status, bumps the token version, revokes every refresh token of the user, and
+    /// stores the audit entry and the messages, in one atomic step; returns the updated user.
+    /// `NotFound` for an unknown user, `Conflict(StaleVersion)` when the token version is no
+    /// longer `change.expected_token_version`; nothing is written then.
     async fn set_status(
         &self,
-        id: &UserId,
+        change: &SessionsEnd,
         status: UserStatus,
-        now: Timestamp,
-    ) -> Result<User, StoreError>;
-    /// Replaces the password hash and bumps the token version in one atomic step.
-    async fn set_password_hash(
-        &self,
-        id: &UserId,
-        password_hash: &str,
-        now: Timestamp,
+        audit: &AuditEntry,
+        outbox: &[OutboxMessage],
     ) -> Result<User, StoreError>;
     /// Whether any of `ids` is a suspended user (ids of no user count as not suspended): one
     /// read however many ids, for the members of a gig.
     async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError>;
+}
+
+/// A change that ends every session of a user (a password reset, a status change): the token
+/// version goes up by one, so every access token issued before stops working, and every
+/// refresh token is revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionsEnd {
+    pub user_id: UserId,
+    /// The token version the caller read. The change is a compare-and-swap on it, so the
+    /// version the caller's messages announce (`expected_token_version + 1`) is the one stored.
+    pub expected_token_version: u32,
+    pub at: Timestamp,
 }
 
 /// Public profiles. A profile's name is its user's `display_name`, stored once: it is read from
@@ -179,17 +191,37 @@ pub trait SessionRepository: Send + Sync {
     async fn revoke_user(&self, user_id: &UserId, now: Timestamp) -> Result<(), StoreError>;
 }
 
-/// Single-use password reset tokens, stored hashed.
+/// A password reset someone asked for. Its token is minted by whoever mails it (the worker), so
+/// the request is stored without one; only the token's hash is ever stored, once minted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordResetRequest {
+    /// A UUIDv7; unique.
+    pub id: String,
+    pub user_id: UserId,
+    pub expires_at: Timestamp,
+}
+
+/// Password reset requests and their single-use tokens, stored hashed.
 #[async_trait]
 pub trait PasswordResetRepository: Send + Sync {
-    /// Stores a token and the messages it emits (the reset mail job) in one atomic step.
+    /// Stores a request (without a token) and the messages it emits (the reset mail job) in one
+    /// atomic step.
     async fn insert(
         &self,
-        token_hash: &str,
-        user_id: &UserId,
-        expires_at: Timestamp,
+        request: &PasswordResetRequest,
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError>;
+    /// Gives the live (unused, unexpired) request `id` of `user_id` the hash of its token,
+    /// replacing any hash it had: a request has at most one working token, the last one minted.
+    /// Returns the request; `None` when it is unknown, another user's, used or expired (then
+    /// nothing changes).
+    async fn set_token(
+        &self,
+        id: &str,
+        user_id: &UserId,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<PasswordResetRequest>, StoreError>;
     /// The user of a live (unused, unexpired) token, without using it: lets a request be
     /// validated before anything changes.
     async fn live_user(
@@ -197,10 +229,44 @@ pub trait PasswordResetRepository: Send + Sync {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<UserId>, StoreError>;
-    /// Consumes a live token and returns its user; `None` when unknown, used or expired. Of two
-    /// racing consumptions exactly one gets the user.
-    async fn consume(&self, token_hash: &str, now: Timestamp)
-    -> Result<Option<UserId>, StoreError>;
+    /// Completes a reset in one atomic step: uses up the live token `token_hash` of
+    /// `change.user_id`, replaces the user's password hash, bumps the token version, revokes
+    /// every refresh token of the user and stores the messages; returns the updated user.
+    /// `None` when the token is unknown, used, expired or another user's; `NotFound` for an
+    /// unknown user; `Conflict(StaleVersion)` when the token version is no longer
+    /// `change.expected_token_version`. Nothing is written unless the user is returned; of two
+    /// racing completions with one token at most one succeeds.
+    async fn complete(
+        &self,
+        token_hash: &str,
+        change: &SessionsEnd,
+        password_hash: &str,
+        outbox: &[OutboxMessage],
+    ) -> Result<Option<User>, StoreError>;
+}
+
+/// One administrative action, recorded in the same atomic step as the action itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// A UUIDv7 (so ids sort by time); unique.
+    pub id: String,
+    /// The administrator who acted; `None` for the operator at the command line.
+    pub actor: Option<UserId>,
+    /// What was done, e.g. `user.suspended`.
+    pub action: String,
+    /// What it was done to, e.g. `user:{id}`.
+    pub target: String,
+    pub at: Timestamp,
+    /// Anything else worth keeping (a JSON object).
+    pub details: serde_json::Value,
+}
+
+/// The audit log: written only together with the actions it records.
+#[async_trait]
+pub trait AuditLogRepository: Send + Sync {
+    /// Entries newest first (descending id): at most `limit` with an id below `before` when
+    /// given.
+    async fn list(&self, before: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 /// A page of a list: at most `limit` items after the item with id `after` (keyset paging in
@@ -461,6 +527,7 @@ pub struct Store {
     pub outbox: Arc<dyn OutboxRepository>,
     pub notifications: Arc<dyn NotificationRepository>,
     pub mails: Arc<dyn MailRepository>,
+    pub audit_log: Arc<dyn AuditLogRepository>,
     pub health: Arc<dyn StoreHealth>,
 }
 
@@ -476,6 +543,7 @@ impl Store {
             + OutboxRepository
             + NotificationRepository
             + MailRepository
+            + AuditLogRepository
             + StoreHealth
             + 'static,
     {
@@ -490,6 +558,7 @@ impl Store {
             outbox: adapter.clone(),
             notifications: adapter.clone(),
             mails: adapter.clone(),
+            audit_log: adapter.clone(),
             health: adapter,
         }
     }

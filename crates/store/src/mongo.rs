@@ -2,17 +2,20 @@
 //!
 //! Collections, each described in its module:
 //! - `users`: users with their profiles embedded; see [`accounts`].
-//! - `refresh_tokens`, `password_resets`: see [`sessions`].
+//! - `refresh_tokens`, `password_resets` (reset requests): see [`sessions`].
 //! - `gigs`: one document per gig (`_id` = gig id), members embedded; see [`gigs`].
 //! - `availability`: one document per user (`_id` = user id) with the weekly windows and the
 //!   date overrides; see [`availability`].
 //! - `outbox`: one document per message waiting to be published; see [`outbox`].
 //! - `notifications`: one document per notification; see [`notifications`].
 //! - `mails`: one document per outgoing mail; see [`mails`].
+//! - `audit_log`: one document per administrative action; see [`audit`].
 //!
 //! A state change that emits outbox messages is a multi-document transaction, so the adapter
 //! needs a replica set (or a sharded cluster), as production and CI run; on a standalone server
-//! only those writes fail. Everything else is single-document writes.
+//! only those writes fail. So is ending a user's sessions (a status change, a password reset)
+//! and creating an administrator with its audit entry. Everything else is single-document
+//! writes.
 //!
 //! The database handle uses write concern `majority` and read concern `majority` (weaker
 //! concerns can lose acknowledged writes on failover) and reads from the primary, whatever the
@@ -23,6 +26,7 @@
 //! with `Unavailable`; nothing here panics on unexpected data.
 
 mod accounts;
+mod audit;
 mod availability;
 mod gigs;
 mod mails;
@@ -58,6 +62,7 @@ pub struct MongoStore {
     outbox: Collection<outbox::OutboxDoc>,
     notifications: Collection<notifications::NotificationDoc>,
     mails: Collection<mails::MailDoc>,
+    audit_log: Collection<audit::AuditDoc>,
 }
 
 impl MongoStore {
@@ -87,6 +92,7 @@ impl MongoStore {
             outbox: database.collection("outbox"),
             notifications: database.collection("notifications"),
             mails: database.collection("mails"),
+            audit_log: database.collection("audit_log"),
             database,
         };
         store.create_indexes().await?;

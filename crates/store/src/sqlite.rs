@@ -17,6 +17,7 @@
 //! (`outbox::insert_messages` inside the change's `write` closure).
 
 mod accounts;
+mod audit;
 mod availability;
 mod gigs;
 mod mails;
@@ -388,6 +389,44 @@ mod tests {
             .unwrap();
         let expected: Vec<i64> = (1..=migrations::MIGRATIONS.len() as i64).collect();
         assert_eq!(versions, expected);
+    }
+
+    #[tokio::test]
+    async fn reset_links_mailed_before_reset_requests_existed_keep_working() {
+        use crate::PasswordResetRepository;
+        use noillin_domain::UserId;
+
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A database as the releases before reset requests left it.
+            let connection = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+            connection
+                .execute_batch(
+                    "CREATE TABLE schema_migrations (
+                         version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL
+                     ) STRICT;",
+                )
+                .unwrap();
+            for (version, sql) in (1_i64..).zip(&migrations::MIGRATIONS[..3]) {
+                connection.execute_batch(sql).unwrap();
+                connection
+                    .execute("INSERT INTO schema_migrations VALUES (?1, 0)", [version])
+                    .unwrap();
+            }
+            connection
+                .execute(
+                    "INSERT INTO password_resets (token_hash, user_id, expires_at) \
+                     VALUES ('old-hash', 'user-1', ?1)",
+                    [i64::MAX / 2],
+                )
+                .unwrap();
+        }
+
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        assert_eq!(
+            store.live_user("old-hash", Timestamp::now()).await.unwrap(),
+            Some(UserId::from_string("user-1"))
+        );
     }
 
     #[test]

@@ -32,8 +32,9 @@ use noillin_domain::{
     notification::{GigNotice, Notification, NotificationId, NotificationKind},
 };
 use noillin_store::{
-    Constraint, NewProfile, OutboxMessage, OutboxRefusal, PageRequest, ParkedOutboxMessage,
-    RefreshToken, RefusalPolicy, Rotation, Store, StoreConfig, StoreError,
+    AuditEntry, Constraint, NewProfile, OutboxMessage, OutboxRefusal, PageRequest,
+    ParkedOutboxMessage, PasswordResetRequest, RefreshToken, RefusalPolicy, Rotation, SessionsEnd,
+    Store, StoreConfig, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -173,17 +174,88 @@ async fn is_live(store: &Store, token: &RefreshToken) -> bool {
     live_family(store, &token.token_hash, now()).await.is_some()
 }
 
-/// Stores a password reset token that expires in 30 minutes, with no message; returns its hash
-/// and expiry.
+/// A reset request of `user_id` that expires in 30 minutes.
+fn reset_request(user_id: &UserId) -> PasswordResetRequest {
+    PasswordResetRequest {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user_id.clone(),
+        expires_at: now() + SignedDuration::from_mins(30),
+    }
+}
+
+/// Stores a password reset request that expires in 30 minutes, with no message, and gives it a
+/// token; returns the token's hash and the expiry.
 async fn insert_reset(store: &Store, user_id: &UserId) -> (String, Timestamp) {
+    let request = reset_request(user_id);
+    store.password_resets.insert(&request, &[]).await.unwrap();
     let hash = token_hash();
-    let expires_at = now() + SignedDuration::from_mins(30);
-    store
+    let stored = store
         .password_resets
-        .insert(&hash, user_id, expires_at, &[])
+        .set_token(&request.id, user_id, &hash, now())
         .await
         .unwrap();
-    (hash, expires_at)
+    assert_eq!(stored, Some(request.clone()));
+    (hash, request.expires_at)
+}
+
+/// The change that ends `user_id`'s sessions at `at`, made from the user as stored now (as a
+/// caller reads it before writing).
+async fn sessions_end(store: &Store, user_id: &UserId, at: Timestamp) -> SessionsEnd {
+    let user = store.users.find_by_id(user_id).await.unwrap().unwrap();
+    SessionsEnd {
+        user_id: user.id,
+        expected_token_version: user.token_version,
+        at,
+    }
+}
+
+/// An audit entry of `action` on `target` at `at`, by a fresh administrator.
+fn audit_entry(action: &str, target: &UserId, at: Timestamp) -> AuditEntry {
+    AuditEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        actor: Some(UserId::generate()),
+        action: action.to_owned(),
+        target: format!("user:{target}"),
+        at,
+        details: serde_json::json!({ "note": "\"quoted\" — ünïcode", "n": 3 }),
+    }
+}
+
+/// Sets the status of `user_id` from its stored state, with an audit entry and no message.
+async fn set_status(
+    store: &Store,
+    user_id: &UserId,
+    status: UserStatus,
+    at: Timestamp,
+) -> Result<User, StoreError> {
+    let change = sessions_end(store, user_id, at).await;
+    let audit = audit_entry("user.status", user_id, at);
+    store.users.set_status(&change, status, &audit, &[]).await
+}
+
+/// The password hash a completed reset sets in these cases.
+const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g";
+
+/// Completes a reset with `token_hash` for `user_id` at `at`, from the user's stored state,
+/// with no message.
+async fn complete_reset(
+    store: &Store,
+    token_hash: &str,
+    user_id: &UserId,
+    at: Timestamp,
+) -> Option<User> {
+    let change = sessions_end(store, user_id, at).await;
+    store
+        .password_resets
+        .complete(token_hash, &change, NEW_HASH, &[])
+        .await
+        .unwrap()
+}
+
+/// The ids of every audit entry, newest first.
+async fn audit_ids(store: &Store) -> Vec<String> {
+    let entries = store.audit_log.list(None, 100).await.unwrap();
+    entries.into_iter().map(|e| e.id).collect()
 }
 
 /// Runs `n` copies of `task` on separate tasks, released together.
@@ -327,9 +399,7 @@ async fn set_status_bumps_the_token_version_by_exactly_one(store: &Store) {
     let (user, profile) = insert_influencer(store, "ana@example.com").await;
     let later = user.updated_at + SignedDuration::from_secs(60);
 
-    let suspended = store
-        .users
-        .set_status(&user.id, UserStatus::Suspended, later)
+    let suspended = set_status(store, &user.id, UserStatus::Suspended, later)
         .await
         .unwrap();
     assert_eq!(
@@ -347,9 +417,7 @@ async fn set_status_bumps_the_token_version_by_exactly_one(store: &Store) {
     );
 
     let even_later = later + SignedDuration::from_secs(60);
-    let active = store
-        .users
-        .set_status(&user.id, UserStatus::Active, even_later)
+    let active = set_status(store, &user.id, UserStatus::Active, even_later)
         .await
         .unwrap();
     assert_eq!(active.status, UserStatus::Active);
@@ -362,46 +430,147 @@ async fn set_status_bumps_the_token_version_by_exactly_one(store: &Store) {
     );
 }
 
-async fn set_password_hash_bumps_the_token_version(store: &Store) {
-    let (user, _) = insert_brand(store, "acme@example.com").await;
-    let later = user.updated_at + SignedDuration::from_secs(5);
-    let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g";
+async fn a_status_change_ends_sessions_and_stores_its_audit_entry_and_messages_together(
+    store: &Store,
+) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let (other, _) = insert_brand(store, "acme@example.com").await;
+    let token = insert_token(store, &user.id, &family()).await;
+    let others_token = insert_token(store, &other.id, &family()).await;
+    let at = now();
+    let change = sessions_end(store, &user.id, at).await;
+    let audit = audit_entry("user.suspended", &user.id, at);
+    let job = message("user.sessions_ended", at);
 
-    let updated = store
+    let suspended = store
         .users
-        .set_password_hash(&user.id, new_hash, later)
+        .set_status(
+            &change,
+            UserStatus::Suspended,
+            &audit,
+            std::slice::from_ref(&job),
+        )
         .await
         .unwrap();
+
+    assert_eq!(suspended.token_version, user.token_version + 1);
+    assert!(!is_live(store, &token).await, "refresh tokens are revoked");
+    assert!(is_live(store, &others_token).await, "only the user's");
     assert_eq!(
-        updated,
-        User {
-            password_hash: new_hash.to_owned(),
-            token_version: user.token_version + 1,
-            updated_at: later,
-            ..user.clone()
-        }
+        store.audit_log.list(None, 10).await.unwrap(),
+        vec![audit.clone()]
     );
-    assert_eq!(
-        store.users.find_by_id(&user.id).await.unwrap(),
-        Some(updated)
+    let (_, claimed) = claim_all(store).await;
+    assert_eq!(claimed, vec![job]);
+}
+
+async fn a_status_change_from_a_stale_read_writes_nothing(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let token = insert_token(store, &user.id, &family()).await;
+    let stale = sessions_end(store, &user.id, now()).await;
+    set_status(store, &user.id, UserStatus::Active, now())
+        .await
+        .unwrap();
+    let before = store.users.find_by_id(&user.id).await.unwrap();
+    let entries = audit_ids(store).await;
+    // Signed in again after the first change: the refused change must leave this one alone.
+    let fresh = insert_token(store, &user.id, &family()).await;
+
+    let result = store
+        .users
+        .set_status(
+            &stale,
+            UserStatus::Suspended,
+            &audit_entry("user.suspended", &user.id, now()),
+            &[message("user.sessions_ended", now())],
+        )
+        .await;
+
+    assert!(
+        matches!(result, Err(StoreError::Conflict(Constraint::StaleVersion))),
+        "{result:?}"
     );
+    assert_eq!(store.users.find_by_id(&user.id).await.unwrap(), before);
+    assert!(!is_live(store, &token).await);
+    assert!(is_live(store, &fresh).await);
+    assert_eq!(audit_ids(store).await, entries);
+    assert_eq!(store.outbox.pending().await.unwrap(), 0);
 }
 
 async fn changing_an_unknown_user_is_not_found(store: &Store) {
     insert_influencer(store, "ana@example.com").await;
     let unknown = UserId::generate();
+    let change = SessionsEnd {
+        user_id: unknown.clone(),
+        expected_token_version: 0,
+        at: now(),
+    };
 
     let status = store
         .users
-        .set_status(&unknown, UserStatus::Suspended, now())
+        .set_status(
+            &change,
+            UserStatus::Suspended,
+            &audit_entry("user.suspended", &unknown, now()),
+            &[message("user.sessions_ended", now())],
+        )
         .await;
     assert!(matches!(status, Err(StoreError::NotFound)), "{status:?}");
-    let password = store.users.set_password_hash(&unknown, "x", now()).await;
-    assert!(
-        matches!(password, Err(StoreError::NotFound)),
-        "{password:?}"
-    );
     assert_eq!(store.users.find_by_id(&unknown).await.unwrap(), None);
+    assert!(audit_ids(store).await.is_empty());
+    assert_eq!(store.outbox.pending().await.unwrap(), 0);
+}
+
+async fn an_administrator_is_created_with_its_audit_entry_or_not_at_all(store: &Store) {
+    let admin = new_user("root@example.com", Role::Admin);
+    let audit = audit_entry("admin.created", &admin.id, now());
+    store.users.insert_admin(&admin, &audit).await.unwrap();
+    assert_eq!(
+        store.users.find_by_id(&admin.id).await.unwrap(),
+        Some(admin)
+    );
+    assert_eq!(audit_ids(store).await, vec![audit.id.clone()]);
+
+    let duplicate = new_user("root@example.com", Role::Admin);
+    let result = store
+        .users
+        .insert_admin(
+            &duplicate,
+            &audit_entry("admin.created", &duplicate.id, now()),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Conflict(Constraint::UserEmail))),
+        "{result:?}"
+    );
+    assert_eq!(audit_ids(store).await, vec![audit.id]);
+}
+
+async fn the_audit_log_pages_newest_first(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    for i in 0..5 {
+        let status = if i % 2 == 0 {
+            UserStatus::Suspended
+        } else {
+            UserStatus::Active
+        };
+        set_status(store, &user.id, status, now()).await.unwrap();
+    }
+    let all = audit_ids(store).await;
+    assert_eq!(all.len(), 5);
+    let mut sorted = all.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(all, sorted, "newest (highest id) first");
+
+    let first = store.audit_log.list(None, 2).await.unwrap();
+    let second = store.audit_log.list(Some(&first[1].id), 2).await.unwrap();
+    let third = store.audit_log.list(Some(&second[1].id), 2).await.unwrap();
+    let paged: Vec<String> = [first, second, third]
+        .into_iter()
+        .flatten()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(paged, all);
 }
 
 async fn any_suspended_tells_whether_one_of_the_users_is_suspended(store: &Store) {
@@ -411,9 +580,7 @@ async fn any_suspended_tells_whether_one_of_the_users_is_suspended(store: &Store
     let both = [ana.id.clone(), rui.id.clone(), unknown.clone()];
     assert!(!store.users.any_suspended(&both).await.unwrap());
     assert!(!store.users.any_suspended(&[]).await.unwrap());
-    store
-        .users
-        .set_status(&rui.id, UserStatus::Suspended, now())
+    set_status(store, &rui.id, UserStatus::Suspended, now())
         .await
         .unwrap();
     assert!(store.users.any_suspended(&both).await.unwrap());
@@ -431,9 +598,7 @@ async fn any_suspended_tells_whether_one_of_the_users_is_suspended(store: &Store
             .await
             .unwrap()
     );
-    store
-        .users
-        .set_status(&rui.id, UserStatus::Active, now())
+    set_status(store, &rui.id, UserStatus::Active, now())
         .await
         .unwrap();
     assert!(!store.users.any_suspended(&both).await.unwrap());
@@ -847,18 +1012,106 @@ async fn a_password_reset_token_is_single_use(store: &Store) {
     let (hash, _) = insert_reset(store, &user.id).await;
     let (other, _) = insert_reset(store, &user.id).await;
 
-    assert_eq!(
-        store.password_resets.consume(&hash, now()).await.unwrap(),
-        Some(user.id.clone())
+    let reset = complete_reset(store, &hash, &user.id, now()).await.unwrap();
+    assert_eq!(reset.id, user.id);
+    assert_eq!(complete_reset(store, &hash, &user.id, now()).await, None);
+    // Other tokens are independent.
+    assert!(
+        complete_reset(store, &other, &user.id, now())
+            .await
+            .is_some()
     );
+}
+
+async fn completing_a_reset_sets_the_password_ends_sessions_and_stores_its_messages(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let token = insert_token(store, &user.id, &family()).await;
+    let (hash, _) = insert_reset(store, &user.id).await;
+    let at = now();
+    let change = sessions_end(store, &user.id, at).await;
+    let job = message("user.sessions_ended", at);
+
+    let reset = store
+        .password_resets
+        .complete(&hash, &change, NEW_HASH, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+
+    let expected = User {
+        password_hash: NEW_HASH.to_owned(),
+        token_version: user.token_version + 1,
+        updated_at: at,
+        ..user.clone()
+    };
+    assert_eq!(reset, Some(expected.clone()));
     assert_eq!(
-        store.password_resets.consume(&hash, now()).await.unwrap(),
+        store.users.find_by_id(&user.id).await.unwrap(),
+        Some(expected)
+    );
+    assert!(!is_live(store, &token).await, "refresh tokens are revoked");
+    assert_eq!(
+        store.password_resets.live_user(&hash, now()).await.unwrap(),
         None
     );
-    // Other tokens are independent.
+    let (_, claimed) = claim_all(store).await;
+    assert_eq!(claimed, vec![job]);
+}
+
+async fn a_refused_reset_completion_writes_nothing(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let (other, _) = insert_brand(store, "acme@example.com").await;
+    let token = insert_token(store, &user.id, &family()).await;
+    let (hash, _) = insert_reset(store, &user.id).await;
+    let stale = sessions_end(store, &user.id, now()).await;
+    set_status(store, &user.id, UserStatus::Active, now())
+        .await
+        .unwrap();
+    let fresh = insert_token(store, &user.id, &family()).await;
+    let before = store.users.find_by_id(&user.id).await.unwrap();
+    let job = || vec![message("user.sessions_ended", now())];
+
+    // The user changed since it was read: the token stays usable.
+    let result = store
+        .password_resets
+        .complete(&hash, &stale, NEW_HASH, &job())
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Conflict(Constraint::StaleVersion))),
+        "{result:?}"
+    );
+    // Another user's token: nothing.
+    let others = sessions_end(store, &other.id, now()).await;
     assert_eq!(
-        store.password_resets.consume(&other, now()).await.unwrap(),
-        Some(user.id)
+        store
+            .password_resets
+            .complete(&hash, &others, NEW_HASH, &job())
+            .await
+            .unwrap(),
+        None
+    );
+    // An unknown token: nothing.
+    let change = sessions_end(store, &user.id, now()).await;
+    assert_eq!(
+        store
+            .password_resets
+            .complete(&token_hash(), &change, NEW_HASH, &job())
+            .await
+            .unwrap(),
+        None
+    );
+
+    assert_eq!(store.users.find_by_id(&user.id).await.unwrap(), before);
+    assert!(!is_live(store, &token).await);
+    assert!(is_live(store, &fresh).await);
+    assert_eq!(
+        store.password_resets.live_user(&hash, now()).await.unwrap(),
+        Some(user.id.clone())
+    );
+    assert_eq!(store.outbox.pending().await.unwrap(), 0);
+    assert!(
+        complete_reset(store, &hash, &user.id, now())
+            .await
+            .is_some()
     );
 }
 
@@ -867,28 +1120,18 @@ async fn an_expired_password_reset_token_is_refused(store: &Store) {
     let (hash, expires_at) = insert_reset(store, &user.id).await;
 
     assert_eq!(
-        store
-            .password_resets
-            .consume(&hash, expires_at)
-            .await
-            .unwrap(),
+        complete_reset(store, &hash, &user.id, expires_at).await,
         None,
         "at the expiry instant"
     );
     let later = expires_at + SignedDuration::from_secs(1);
-    assert_eq!(
-        store.password_resets.consume(&hash, later).await.unwrap(),
-        None
-    );
+    assert_eq!(complete_reset(store, &hash, &user.id, later).await, None);
     // Refusing it used nothing up: just before expiry it still works, once.
     let just_before = expires_at - SignedDuration::from_millis(1);
-    assert_eq!(
-        store
-            .password_resets
-            .consume(&hash, just_before)
+    assert!(
+        complete_reset(store, &hash, &user.id, just_before)
             .await
-            .unwrap(),
-        Some(user.id)
+            .is_some()
     );
 }
 
@@ -920,9 +1163,10 @@ async fn looking_up_a_reset_token_uses_nothing_up(store: &Store) {
         None,
         "unknown"
     );
-    assert_eq!(
-        store.password_resets.consume(&hash, now()).await.unwrap(),
-        Some(user.id)
+    assert!(
+        complete_reset(store, &hash, &user.id, now())
+            .await
+            .is_some()
     );
     assert_eq!(
         store.password_resets.live_user(&hash, now()).await.unwrap(),
@@ -931,16 +1175,104 @@ async fn looking_up_a_reset_token_uses_nothing_up(store: &Store) {
     );
 }
 
-async fn an_unknown_password_reset_token_is_refused(store: &Store) {
-    insert_influencer(store, "ana@example.com").await;
+async fn a_reset_request_works_only_with_its_last_minted_token(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let request = reset_request(&user.id);
+    store.password_resets.insert(&request, &[]).await.unwrap();
+    let (first, second) = (token_hash(), token_hash());
+
     assert_eq!(
         store
             .password_resets
-            .consume(&token_hash(), now())
+            .set_token(&request.id, &user.id, &first, now())
+            .await
+            .unwrap(),
+        Some(request.clone())
+    );
+    assert_eq!(
+        store
+            .password_resets
+            .set_token(&request.id, &user.id, &second, now())
+            .await
+            .unwrap(),
+        Some(request.clone())
+    );
+    assert_eq!(
+        store
+            .password_resets
+            .live_user(&first, now())
+            .await
+            .unwrap(),
+        None,
+        "replaced"
+    );
+    assert_eq!(
+        store
+            .password_resets
+            .live_user(&second, now())
+            .await
+            .unwrap(),
+        Some(user.id.clone())
+    );
+    assert_eq!(complete_reset(store, &first, &user.id, now()).await, None);
+    assert!(
+        complete_reset(store, &second, &user.id, now())
+            .await
+            .is_some()
+    );
+
+    // Used: no token can be minted for it any more.
+    assert_eq!(
+        store
+            .password_resets
+            .set_token(&request.id, &user.id, &token_hash(), now())
             .await
             .unwrap(),
         None
     );
+    // Another user's, expired or unknown: neither.
+    let fresh = reset_request(&user.id);
+    store.password_resets.insert(&fresh, &[]).await.unwrap();
+    assert_eq!(
+        store
+            .password_resets
+            .set_token(&fresh.id, &UserId::generate(), &token_hash(), now())
+            .await
+            .unwrap(),
+        None
+    );
+    let expiring = reset_request(&user.id);
+    store.password_resets.insert(&expiring, &[]).await.unwrap();
+    assert_eq!(
+        store
+            .password_resets
+            .set_token(&expiring.id, &user.id, &token_hash(), expiring.expires_at)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .password_resets
+            .set_token("no-such-request", &user.id, &token_hash(), now())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn a_reset_request_has_no_working_token_until_one_is_minted(store: &Store) {
+    let (user, _) = insert_influencer(store, "ana@example.com").await;
+    store
+        .password_resets
+        .insert(&reset_request(&user.id), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.password_resets.live_user("", now()).await.unwrap(),
+        None
+    );
+    assert_eq!(complete_reset(store, "", &user.id, now()).await, None);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1043,47 +1375,70 @@ async fn concurrent_rotations_of_one_token_have_exactly_one_winner(store: &Store
     }
 }
 
-async fn concurrent_consumptions_of_one_reset_token_have_exactly_one_winner(store: &Store) {
+async fn concurrent_completions_of_one_reset_token_have_exactly_one_winner(store: &Store) {
     let (user, _) = insert_influencer(store, "ana@example.com").await;
     let (hash, _) = insert_reset(store, &user.id).await;
+    let change = sessions_end(store, &user.id, now()).await;
 
     let results = concurrently(10, |_| {
         let store = store.clone();
         let hash = hash.clone();
-        async move { store.password_resets.consume(&hash, now()).await.unwrap() }
+        let change = change.clone();
+        let job = message("user.sessions_ended", now());
+        async move {
+            store
+                .password_resets
+                .complete(&hash, &change, NEW_HASH, &[job])
+                .await
+                .unwrap()
+        }
     })
     .await;
 
-    let winners: Vec<_> = results.iter().flatten().collect();
+    let winners: Vec<_> = results.iter().flatten().map(|u| &u.id).collect();
     assert_eq!(winners, vec![&user.id], "{results:?}");
+    assert_eq!(store.outbox.pending().await.unwrap(), 1);
+    let stored = store.users.find_by_id(&user.id).await.unwrap().unwrap();
+    assert_eq!(stored.token_version, user.token_version + 1);
 }
 
-async fn concurrent_status_changes_each_bump_the_token_version_once(store: &Store) {
+async fn concurrent_status_changes_from_one_read_have_exactly_one_winner(store: &Store) {
     let (user, _) = insert_influencer(store, "ana@example.com").await;
+    let change = sessions_end(store, &user.id, now()).await;
 
-    let versions = concurrently(10, |i| {
+    let results = concurrently(10, |i| {
         let store = store.clone();
-        let id = user.id.clone();
+        let change = change.clone();
         let status = if i % 2 == 0 {
             UserStatus::Suspended
         } else {
             UserStatus::Active
         };
+        let audit = audit_entry("user.status", &user.id, now());
+        let job = message("user.sessions_ended", now());
         async move {
             store
                 .users
-                .set_status(&id, status, now())
+                .set_status(&change, status, &audit, &[job])
                 .await
-                .unwrap()
-                .token_version
         }
     })
     .await;
 
-    let distinct: HashSet<u32> = versions.iter().copied().collect();
-    assert_eq!(distinct, (1..=10).collect::<HashSet<u32>>(), "{versions:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    let stale = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::Conflict(Constraint::StaleVersion))))
+        .count();
+    assert_eq!(stale, 9, "{results:?}");
     let stored = store.users.find_by_id(&user.id).await.unwrap().unwrap();
-    assert_eq!(stored.token_version, 10);
+    assert_eq!(stored.token_version, 1);
+    assert_eq!(audit_ids(store).await.len(), 1);
+    assert_eq!(store.outbox.pending().await.unwrap(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1534,7 +1889,7 @@ async fn published_gigs_leave_the_listing_while_their_owner_or_a_member_is_suspe
 
     let suspend = |user: &UserId, status: UserStatus| {
         let (store, user) = (store.clone(), user.clone());
-        async move { store.users.set_status(&user, status, now()).await.unwrap() }
+        async move { set_status(&store, &user, status, now()).await.unwrap() }
     };
     suspend(&owner.id, UserStatus::Suspended).await;
     let expected = listing(&[&groups, &others, std::slice::from_ref(&unknown_owner)]);
@@ -1978,28 +2333,27 @@ async fn a_message_that_cannot_be_stored_undoes_its_state_change(store: &Store) 
 
 async fn a_password_reset_and_its_mail_job_are_stored_together(store: &Store) {
     let (user, _) = insert_influencer(store, "ana@example.com").await;
-    let hash = token_hash();
-    let expires_at = now() + SignedDuration::from_mins(30);
-    let job = message("mail.password_reset", now());
+    let request = reset_request(&user.id);
+    let job = message("email.password_reset", now());
     store
         .password_resets
-        .insert(&hash, &user.id, expires_at, std::slice::from_ref(&job))
+        .insert(&request, std::slice::from_ref(&job))
         .await
         .unwrap();
-    assert_eq!(
-        store.password_resets.live_user(&hash, now()).await.unwrap(),
-        Some(user.id.clone())
+    let hash = token_hash();
+    assert!(
+        store
+            .password_resets
+            .set_token(&request.id, &user.id, &hash, now())
+            .await
+            .unwrap()
+            .is_some()
     );
 
-    // The same token hash again: refused, and its mail job with it.
+    // The same request id again: refused, and its mail job with it.
     let result = store
         .password_resets
-        .insert(
-            &hash,
-            &user.id,
-            expires_at,
-            &[message("mail.password_reset", now())],
-        )
+        .insert(&request, &[message("email.password_reset", now())])
         .await;
     assert!(result.is_err(), "{result:?}");
 
@@ -3118,7 +3472,14 @@ contract! {
     a_user_without_a_profile_has_neither_profile,
     timestamps_are_kept_to_the_millisecond,
     set_status_bumps_the_token_version_by_exactly_one,
-    set_password_hash_bumps_the_token_version,
+    a_status_change_ends_sessions_and_stores_its_audit_entry_and_messages_together,
+    a_status_change_from_a_stale_read_writes_nothing,
+    an_administrator_is_created_with_its_audit_entry_or_not_at_all,
+    the_audit_log_pages_newest_first,
+    completing_a_reset_sets_the_password_ends_sessions_and_stores_its_messages,
+    a_refused_reset_completion_writes_nothing,
+    a_reset_request_works_only_with_its_last_minted_token,
+    a_reset_request_has_no_working_token_until_one_is_minted,
     changing_an_unknown_user_is_not_found,
     any_suspended_tells_whether_one_of_the_users_is_suspended,
     an_influencer_profile_round_trips_with_every_field,
@@ -3137,13 +3498,12 @@ contract! {
     revoking_a_user_ends_every_family_of_that_user_only,
     a_password_reset_token_is_single_use,
     an_expired_password_reset_token_is_refused,
-    an_unknown_password_reset_token_is_refused,
     looking_up_a_reset_token_uses_nothing_up,
     the_store_answers_ping_and_names_its_adapter,
     concurrent_inserts_with_one_email_have_exactly_one_winner,
     concurrent_rotations_of_one_token_have_exactly_one_winner,
-    concurrent_consumptions_of_one_reset_token_have_exactly_one_winner,
-    concurrent_status_changes_each_bump_the_token_version_once,
+    concurrent_completions_of_one_reset_token_have_exactly_one_winner,
+    concurrent_status_changes_from_one_read_have_exactly_one_winner,
     a_group_gig_round_trips_with_every_field,
     a_gig_update_is_a_compare_and_swap_on_the_version,
     concurrent_gig_updates_from_one_read_have_exactly_one_winner,
@@ -3211,9 +3571,7 @@ mod sqlite_shared_file {
             Some(profile)
         );
 
-        let suspended = b
-            .users
-            .set_status(&user.id, UserStatus::Suspended, now())
+        let suspended = set_status(&b, &user.id, UserStatus::Suspended, now())
             .await
             .unwrap();
         assert_eq!(a.users.find_by_id(&user.id).await.unwrap(), Some(suspended));

@@ -105,6 +105,15 @@ impl PlatformBuilder {
             ),
         ];
         env.extend(self.env);
+        // A worker needs a mail transport: the test's SMTP sink when it set one, else the log.
+        let smtp_set = env.iter().any(|(key, _)| key == "SMTP_URL")
+            || self
+                .env_by_binary
+                .iter()
+                .any(|(_, key, _)| key == "SMTP_URL");
+        if !smtp_set {
+            env.push(("MAIL_TRANSPORT".to_owned(), "log".to_owned()));
+        }
 
         let mut platform = Platform {
             env: env.clone(),

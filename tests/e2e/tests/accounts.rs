@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use noillin_auth::{Claims, Role, unix_now};
+use noillin_messaging::{Broker, Envelope, Event};
 use noillin_redis::Push;
-use noillin_test_support::{Platform, SocketError, TcpProxy};
+use noillin_test_support::{Platform, SocketError, TcpProxy, eventually, rabbitmq_url};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -446,7 +447,7 @@ async fn failed_sign_ins_are_throttled_per_client_address_across_accounts() {
 
 #[tokio::test]
 async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_in() {
-    let platform = Platform::builder().worker(0).start().await.unwrap();
+    let platform = Platform::builder().start().await.unwrap();
     let api = platform.api();
     let admin = platform.sign_in_new_admin().await;
     let user = api.register("influencer").await;
@@ -470,9 +471,11 @@ async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_i
     let login = api.login(&user.email, &user.password).await;
     assert_eq!(login.status, StatusCode::FORBIDDEN);
     assert_eq!(login.body["type"], "/problems/account-suspended");
+    // The close travels as an event through the outbox, RabbitMQ and the worker.
     assert!(
-        socket.closed_within(Duration::from_secs(5)).await,
-        "the open socket is closed"
+        socket.closed_within(Duration::from_secs(20)).await,
+        "the open socket is closed\n{}",
+        platform.logs()
     );
     match platform.connect_socket(&user.access).await {
         Err(SocketError::Refused(message)) => assert_eq!(message, "token revoked"),
@@ -488,6 +491,131 @@ async fn suspension_ends_every_session_at_once_and_reinstatement_restores_sign_i
         api.login(&user.email, &user.password).await.status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn a_redelivered_sessions_ended_event_does_not_close_sockets_opened_since() {
+    let platform = Platform::builder().start().await.unwrap();
+    let api = platform.api();
+    let user = api.register("influencer").await;
+    let mut before = platform.connect_socket(&user.access).await.unwrap();
+    let envelope = Envelope::new(
+        Event::UserSessionsEnded {
+            user_id: user.id.clone(),
+            token_version: 0,
+        },
+        Some("redelivery-test".into()),
+    );
+    let broker = Broker::connect(&rabbitmq_url(), &platform.namespace, "redelivery-test")
+        .await
+        .expect("broker");
+
+    broker.publish(&envelope).await.expect("first copy");
+    assert!(
+        before.closed_within(Duration::from_secs(20)).await,
+        "the first copy closes the open socket\n{}",
+        platform.logs()
+    );
+    // The version realtime reads (a sign-in id of no sign-in: only the version matters here).
+    let recorded = platform
+        .redis()
+        .sign_in_state(&user.id, "no-sign-in")
+        .await
+        .unwrap();
+    assert_eq!(recorded.token_version, Some(0));
+    // Signed in again (the token is as new as the recorded version).
+    let mut since = platform.connect_socket(&user.access).await.unwrap();
+    broker.publish(&envelope).await.expect("second copy");
+    broker.close().await;
+    let second_copy_done = eventually(Duration::from_secs(20), || async {
+        platform
+            .logs()
+            .contains("sessions already ended for this event")
+    })
+    .await;
+    assert!(
+        second_copy_done,
+        "the second copy is handled\n{}",
+        platform.logs()
+    );
+
+    // A close sent for the second copy would have reached the node by now.
+    assert!(
+        !since.closed_within(Duration::from_secs(1)).await,
+        "the socket opened since stays open"
+    );
+}
+
+#[tokio::test]
+async fn every_admin_action_is_in_the_audit_log_newest_first() {
+    let platform = Platform::start_api_only().await;
+    let api = platform.api();
+    let admin = platform.sign_in_new_admin().await;
+    let user = api.register("brand").await;
+    for status in ["suspended", "active"] {
+        let changed = api
+            .set_user_status(&user.id, status, Some(&admin.access))
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    }
+    // Refused changes are not actions: nothing is recorded for them.
+    let own = api
+        .set_user_status(&admin.id, "suspended", Some(&admin.access))
+        .await;
+    assert_eq!(own.status, StatusCode::CONFLICT);
+
+    let log = api.get("/admin/audit-log", Some(&admin.access)).await;
+    assert_eq!(log.status, StatusCode::OK, "{:?}", log.body);
+    let items = log.body["items"].as_array().unwrap();
+    let summary: Vec<(&str, Option<&str>, &str)> = items
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor_id"].as_str(),
+                e["target"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let user_target = format!("user:{}", user.id);
+    let admin_target = format!("user:{}", admin.id);
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "user.reinstated",
+                Some(admin.id.as_str()),
+                user_target.as_str()
+            ),
+            (
+                "user.suspended",
+                Some(admin.id.as_str()),
+                user_target.as_str()
+            ),
+            // Created at the command line: no acting user.
+            ("admin.created", None, admin_target.as_str()),
+        ]
+    );
+    assert_eq!(items[1]["details"]["previous_status"], "active");
+
+    let first = api
+        .get("/admin/audit-log?limit=2", Some(&admin.access))
+        .await;
+    let cursor = first.body["next_before"].as_str().unwrap().to_owned();
+    let rest = api
+        .get(
+            &format!("/admin/audit-log?limit=2&before={cursor}"),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(rest.body["items"][0]["action"], "admin.created");
+    assert_eq!(rest.body["next_before"], Value::Null);
+
+    let too_many = api
+        .get("/admin/audit-log?limit=101", Some(&admin.access))
+        .await;
+    assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(too_many.error_fields(), vec!["limit"]);
 }
 
 #[tokio::test]

@@ -7,13 +7,17 @@ mod throttle;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use noillin_auth::Secret;
 use noillin_domain::{
     BrandProfile, Email, InfluencerProfile, Role, User, UserId, UserStatus, ValidationErrors,
     check_password,
 };
 use noillin_messaging::Event;
-use noillin_redis::{RealtimeCommand, sign_in_room, user_room};
-use noillin_store::{Constraint, NewProfile, RefreshToken, Rotation, Store, StoreError};
+use noillin_redis::{RealtimeCommand, sign_in_room};
+use noillin_store::{
+    AuditEntry, Constraint, NewProfile, PasswordResetRequest, RefreshToken, Rotation, SessionsEnd,
+    Store, StoreError,
+};
 
 use crate::{AppState, error::ApiError, extract::MAX_ID_LEN, outbox};
 
@@ -76,23 +80,28 @@ pub async fn register(
 }
 
 /// Creates an administrator (from the command line, which needs nothing but the store; admins
-/// never self-register).
+/// never self-register), with the audit entry of its creation.
 pub async fn create_admin(
     store: &Store,
     email: &str,
-    password: String,
+    password: Secret,
     name: &str,
 ) -> Result<User, ApiError> {
-    let user = create_user(
-        store,
-        Registration {
-            email: email.to_owned(),
-            password,
-            role: Role::Admin,
-            display_name: name.to_owned(),
-        },
-    )
+    let user = new_user(Registration {
+        email: email.to_owned(),
+        password: password.into_exposed(),
+        role: Role::Admin,
+        display_name: name.to_owned(),
+    })
     .await?;
+    let audit = audit_entry(
+        None,
+        AuditAction::AdminCreated,
+        &user.id,
+        user.created_at,
+        serde_json::json!({ "email": user.email.as_str() }),
+    );
+    insert_result(store.users.insert_admin(&user, &audit).await, user.clone())?;
     tracing::info!(user_id = %user.id, "administrator created");
     Ok(user)
 }
@@ -100,6 +109,36 @@ pub async fn create_admin(
 /// Validates, hashes the password, and stores the user with the profile its role has — all or
 /// nothing; every field error at once.
 async fn create_user(store: &Store, input: Registration) -> Result<User, ApiError> {
+    let user = new_user(input).await?;
+    let profile = match user.role {
+        Role::Influencer => NewProfile::Influencer(InfluencerProfile::new(
+            user.id.clone(),
+            user.display_name.clone(),
+        )),
+        Role::Brand => NewProfile::Brand(BrandProfile::new(
+            user.id.clone(),
+            user.display_name.clone(),
+        )),
+        Role::Admin => NewProfile::None,
+    };
+    insert_result(store.users.insert(&user, &profile).await, user)
+}
+
+/// `user` once stored, or why it was not.
+fn insert_result(stored: Result<(), StoreError>, user: User) -> Result<User, ApiError> {
+    match stored {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict(Constraint::UserEmail)) => Err(ApiError::Conflict(
+            "email-taken",
+            "an account with this email exists".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A new active user from a registration: validated (every field error at once), its password
+/// hashed.
+async fn new_user(input: Registration) -> Result<User, ApiError> {
     let mut errors = ValidationErrors::default();
     let email = match Email::parse(&input.email) {
         Ok(email) => {
@@ -127,25 +166,7 @@ async fn create_user(store: &Store, input: Registration) -> Result<User, ApiErro
         created_at: now,
         updated_at: now,
     };
-    let profile = match user.role {
-        Role::Influencer => NewProfile::Influencer(InfluencerProfile::new(
-            user.id.clone(),
-            user.display_name.clone(),
-        )),
-        Role::Brand => NewProfile::Brand(BrandProfile::new(
-            user.id.clone(),
-            user.display_name.clone(),
-        )),
-        Role::Admin => NewProfile::None,
-    };
-    match store.users.insert(&user, &profile).await {
-        Ok(()) => Ok(user),
-        Err(StoreError::Conflict(Constraint::UserEmail)) => Err(ApiError::Conflict(
-            "email-taken",
-            "an account with this email exists".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    Ok(user)
 }
 
 pub async fn login(
@@ -311,72 +332,93 @@ pub async fn request_password_reset(
         tracing::info!(user_id = %user.id, "password reset request over the hourly limit ignored");
         return Ok(());
     }
-    let token = secrets::random_token()?;
-    let token_hash = secrets::token_hash(&token);
-    let expires_at = expiry(Timestamp::now(), state.auth.reset_ttl);
-    let mail = Event::PasswordResetMail {
-        user_id: user.id.to_string(),
-        email: user.email.to_string(),
-        display_name: user.display_name.clone(),
-        reset_token: token,
-        expires_at,
+    let request = PasswordResetRequest {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user.id.clone(),
+        expires_at: expiry(Timestamp::now(), state.auth.reset_ttl),
     };
-    // The token and its mail job are stored together: no token without its mail, and the mail
-    // leaves even if RabbitMQ is down right now.
+    // The request and its mail job are stored together: no request without its mail, and the
+    // mail leaves even if RabbitMQ is down right now. The worker mints the token, so no secret
+    // is stored or queued.
+    let mail = Event::PasswordResetMail {
+        request_id: request.id.clone(),
+        user_id: user.id.to_string(),
+    };
     let messages = outbox::messages(vec![mail], correlation_id.as_deref())?;
     state
         .store
         .password_resets
-        .insert(&token_hash, &user.id, expires_at, &messages)
+        .insert(&request, &messages)
         .await?;
     state.relay_waker.wake();
-    tracing::info!(user_id = %user.id, "password reset requested");
+    tracing::info!(user_id = %user.id, request_id = request.id, "password reset requested");
     Ok(())
 }
 
-/// Sets a new password with a reset token, and ends every session of the account.
+/// How often a change that ends a user's sessions is tried when the user's token version moved
+/// between reading and writing (another change of the same user came first).
+const SESSIONS_END_ATTEMPTS: u32 = 3;
+
+/// Sets a new password with a reset token, and ends every session of the account — one store
+/// transaction, so the token is used up only together with the new password.
 pub async fn confirm_password_reset(
     state: &AppState,
-    token: &str,
-    password: String,
+    token: &Secret,
+    password: Secret,
+    correlation_id: Option<String>,
 ) -> Result<(), ApiError> {
-    let now = Timestamp::now();
-    let token_hash = secrets::token_hash(token);
+    let token_hash = secrets::token_hash(token.expose());
     let invalid_token =
         || ApiError::invalid("token", "invalid_token", "is invalid, used or expired");
     // Validate everything before using the token up: a refused password leaves it usable.
     let user_id = state
         .store
         .password_resets
-        .live_user(&token_hash, now)
+        .live_user(&token_hash, Timestamp::now())
         .await?
         .ok_or_else(invalid_token)?;
-    let user = state
+    let mut user = state
         .store
         .users
         .find_by_id(&user_id)
         .await?
         .ok_or_else(invalid_token)?;
     let mut errors = ValidationErrors::default();
-    check_password(&password, &user.email, &mut errors);
+    check_password(password.expose(), &user.email, &mut errors);
     errors.into_result(())?;
     let hash = secrets::hash_password(password).await?;
-    // Of two racing confirmations, only the one that consumes the token sets its password.
-    if state
-        .store
-        .password_resets
-        .consume(&token_hash, now)
-        .await?
-        != Some(user_id.clone())
-    {
-        return Err(invalid_token());
-    }
-    let user = state
-        .store
-        .users
-        .set_password_hash(&user_id, &hash, now)
-        .await?;
-    end_all_sessions(state, &user, now).await?;
+    let mut attempt = 1;
+    let user = loop {
+        let change = SessionsEnd {
+            user_id: user.id.clone(),
+            expected_token_version: user.token_version,
+            at: Timestamp::now(),
+        };
+        let messages = outbox::messages(vec![sessions_ended(&user)], correlation_id.as_deref())?;
+        // Of two racing confirmations, only the one that uses the token up sets its password.
+        match state
+            .store
+            .password_resets
+            .complete(&token_hash, &change, &hash, &messages)
+            .await
+        {
+            Ok(Some(user)) => break user,
+            Ok(None) => return Err(invalid_token()),
+            Err(StoreError::Conflict(Constraint::StaleVersion))
+                if attempt < SESSIONS_END_ATTEMPTS =>
+            {
+                attempt += 1;
+                user = state
+                    .store
+                    .users
+                    .find_by_id(&user_id)
+                    .await?
+                    .ok_or_else(invalid_token)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    state.relay_waker.wake();
     tracing::info!(user_id = %user.id, "password reset");
     Ok(())
 }
@@ -395,13 +437,61 @@ pub async fn active_influencer(state: &AppState, id: &UserId) -> Result<Option<U
         .filter(|u| u.role == Role::Influencer && u.status == UserStatus::Active))
 }
 
-/// Suspends or reinstates a user. Suspension ends every session at once: refresh tokens are
-/// revoked, access tokens stop working (token version), open sockets are closed.
+/// What administrators do, as the audit log names it.
+#[derive(Debug, Clone, Copy)]
+enum AuditAction {
+    AdminCreated,
+    UserSuspended,
+    UserReinstated,
+}
+
+impl AuditAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::AdminCreated => "admin.created",
+            AuditAction::UserSuspended => "user.suspended",
+            AuditAction::UserReinstated => "user.reinstated",
+        }
+    }
+}
+
+/// An audit entry of `action` on user `target` by `actor` (`None`: the command line).
+fn audit_entry(
+    actor: Option<&UserId>,
+    action: AuditAction,
+    target: &UserId,
+    at: Timestamp,
+    details: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        actor: actor.cloned(),
+        action: action.as_str().to_owned(),
+        target: format!("user:{target}"),
+        at,
+        details,
+    }
+}
+
+/// The event that tells realtime `user`'s sessions ended, once the change that ends them (which
+/// bumps the token version by one) is stored.
+fn sessions_ended(user: &User) -> Event {
+    Event::UserSessionsEnded {
+        user_id: user.id.to_string(),
+        token_version: user.token_version.saturating_add(1),
+    }
+}
+
+/// Suspends or reinstates a user, with its audit entry, in one store transaction. Either way
+/// every session ends at once: the token version goes up (access tokens stop working here at
+/// once), refresh tokens are revoked, and the worker tells realtime (which refuses the old
+/// tokens and closes open sockets).
 pub async fn set_status(
     state: &AppState,
     admin: &User,
     target: &UserId,
     status: UserStatus,
+    correlation_id: Option<String>,
 ) -> Result<User, ApiError> {
     if &admin.id == target {
         return Err(ApiError::Conflict(
@@ -409,33 +499,54 @@ pub async fn set_status(
             "administrators cannot change their own status".into(),
         ));
     }
-    let now = Timestamp::now();
-    let user = state.store.users.set_status(target, status, now).await?;
-    if status == UserStatus::Suspended {
-        end_all_sessions(state, &user, now).await?;
-    } else {
-        state
-            .redis
-            .publish_token_version(user.id.as_str(), user.token_version)
-            .await?;
+    if target.as_str().len() > MAX_ID_LEN {
+        return Err(ApiError::NotFound);
     }
+    let action = match status {
+        UserStatus::Suspended => AuditAction::UserSuspended,
+        UserStatus::Active => AuditAction::UserReinstated,
+    };
+    let mut attempt = 1;
+    let user = loop {
+        let user = state
+            .store
+            .users
+            .find_by_id(target)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let now = Timestamp::now();
+        let change = SessionsEnd {
+            user_id: user.id.clone(),
+            expected_token_version: user.token_version,
+            at: now,
+        };
+        let audit = audit_entry(
+            Some(&admin.id),
+            action,
+            &user.id,
+            now,
+            serde_json::json!({ "previous_status": user.status.as_str() }),
+        );
+        let messages = outbox::messages(vec![sessions_ended(&user)], correlation_id.as_deref())?;
+        match state
+            .store
+            .users
+            .set_status(&change, status, &audit, &messages)
+            .await
+        {
+            Ok(user) => break user,
+            Err(StoreError::Conflict(Constraint::StaleVersion))
+                if attempt < SESSIONS_END_ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            Err(StoreError::NotFound) => return Err(ApiError::NotFound),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    state.relay_waker.wake();
     tracing::info!(admin_id = %admin.id, user_id = %user.id, status = status.as_str(), "user status changed");
     Ok(user)
-}
-
-async fn end_all_sessions(state: &AppState, user: &User, now: Timestamp) -> Result<(), ApiError> {
-    state.store.sessions.revoke_user(&user.id, now).await?;
-    state
-        .redis
-        .publish_token_version(user.id.as_str(), user.token_version)
-        .await?;
-    state
-        .redis
-        .publish_command(&RealtimeCommand::Disconnect {
-            room: user_room(user.id.as_str()),
-        })
-        .await?;
-    Ok(())
 }
 
 async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiError> {

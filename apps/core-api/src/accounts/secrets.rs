@@ -1,4 +1,5 @@
-//! Password hashing, bounded per process, and opaque tokens.
+//! Password hashing, bounded per process, and opaque tokens. Secrets in memory are
+//! [`Secret`]s where they pass through the accounts flows, so they cannot be logged by accident.
 
 use std::sync::{
     Arc, OnceLock,
@@ -6,7 +7,7 @@ use std::sync::{
 };
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use sha2::{Digest, Sha256};
+pub use noillin_auth::Secret;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
@@ -155,12 +156,13 @@ fn gate() -> &'static HashingGate {
 
 /// Hashes a password to a PHC string, off the async runtime (it takes tens of milliseconds of
 /// CPU by design). 503 when the hashing queue is full.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+pub async fn hash_password(password: impl Into<Secret>) -> Result<String, ApiError> {
+    let password = password.into();
     let hash = gate()
         .run(move || {
             argon2()
                 .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?
-                .hash_password(password.as_bytes())
+                .hash_password(password.expose().as_bytes())
                 .map(|hash| hash.to_string())
                 .map_err(|e| anyhow::anyhow!("hashing: {e}"))
         })
@@ -191,10 +193,11 @@ pub fn random_token() -> anyhow::Result<String> {
     Ok(hex::encode(bytes))
 }
 
-/// How tokens are stored: SHA-256, hex. The token has 256 bits of entropy, so a fast hash is
-/// enough; what matters is that a database dump holds nothing usable.
+/// How tokens are stored: SHA-256, hex (the same hash the worker stores for the reset tokens
+/// it mints). The token has 256 bits of entropy, so a fast hash is enough; what matters is
+/// that a database dump holds nothing usable.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    noillin_auth::secret::token_hash(token)
 }
 
 #[cfg(test)]
@@ -203,7 +206,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_is_argon2id_with_owasp_parameters_and_verifies() {
-        let hash = hash_password("correct horse battery".into()).await.unwrap();
+        let hash = hash_password(Secret::new("correct horse battery"))
+            .await
+            .unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"

@@ -8,6 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
+    accounts::secrets::Secret,
     accounts::{self, Registration, TokenPair},
     error::ApiResult,
     extract::{ApiJson, AuthUser, ClientIp, RequestId},
@@ -185,8 +186,10 @@ async fn request_password_reset(
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     /// The token from the reset mail.
-    pub token: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    pub token: Secret,
+    #[schema(value_type = String)]
+    pub password: Secret,
 }
 
 /// Sets a new password with a reset token and signs the account out everywhere.
@@ -195,8 +198,9 @@ pub struct PasswordResetConfirm {
         (status = 422, description = "Invalid, used or expired token, or a password that breaks the rules", body = ProblemDoc, content_type = "application/problem+json")))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
+    RequestId(request_id): RequestId,
     ApiJson(body): ApiJson<PasswordResetConfirm>,
 ) -> ApiResult<StatusCode> {
-    accounts::confirm_password_reset(&state, &body.token, body.password).await?;
+    accounts::confirm_password_reset(&state, &body.token, body.password, request_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

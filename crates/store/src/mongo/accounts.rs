@@ -1,7 +1,8 @@
 //! Users and profiles in MongoDB: one document per user in `users` (`_id` = user id) with its
 //! profile embedded as `influencer_profile` or `brand_profile`, so creating a user with its
 //! profile and replacing a profile are single-document (atomic) writes. `email` has a unique
-//! index.
+//! index. Ending a user's sessions (a status change, a password reset) also revokes refresh
+//! tokens and writes an audit entry or messages: a multi-document transaction.
 //!
 //! An account's name is kept once, in the top-level `display_name`; the embedded profiles have
 //! no name of their own. Documents written before kept a copy in the profile
@@ -11,10 +12,11 @@
 //! moves every remaining copy to `display_name` ([`move_legacy_names`]).
 
 use async_trait::async_trait;
-use jiff::Timestamp;
+use futures::FutureExt;
 use mongodb::{
-    Collection,
+    ClientSession, Collection,
     bson::{Bson, DateTime, Document, doc},
+    error::Error as MongoError,
     options::ReturnDocument,
 };
 use noillin_domain::{
@@ -23,8 +25,14 @@ use noillin_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{MongoStore, corrupt, date, index, is_duplicate_key, timestamp, to_bson, unavailable};
-use crate::{Constraint, NewProfile, ProfileRepository, StoreError, UserRepository};
+use super::{
+    MongoStore, audit::AuditDoc, corrupt, date, index, is_duplicate_key, timestamp, to_bson,
+    unavailable,
+};
+use crate::{
+    AuditEntry, Constraint, NewProfile, OutboxMessage, ProfileRepository, SessionsEnd, StoreError,
+    UserRepository,
+};
 
 /// The fields of [`UserDoc`] that embed a profile.
 const INFLUENCER_PROFILE: &str = "influencer_profile";
@@ -100,6 +108,27 @@ impl UserDoc {
             self.brand_profile.as_ref(),
         )
         .unwrap_or_else(|| self.display_name.clone())
+    }
+
+    fn encode(user: &User, profile: &NewProfile) -> Result<Self, StoreError> {
+        let (influencer_profile, brand_profile) = match profile {
+            NewProfile::Influencer(p) => (Some(InfluencerDoc::encode(p)?), None),
+            NewProfile::Brand(p) => (None, Some(BrandDoc::encode(p))),
+            NewProfile::None => (None, None),
+        };
+        Ok(Self {
+            id: user.id.as_str().to_owned(),
+            email: user.email.as_str().to_owned(),
+            password_hash: user.password_hash.clone(),
+            role: user.role.as_str().to_owned(),
+            status: user.status.as_str().to_owned(),
+            token_version: i64::from(user.token_version),
+            display_name: user.display_name.clone(),
+            created_at: date(user.created_at),
+            updated_at: date(user.updated_at),
+            influencer_profile,
+            brand_profile,
+        })
     }
 
     fn into_user(self) -> Result<User, StoreError> {
@@ -279,25 +308,52 @@ impl MongoStore {
             .transpose()
     }
 
-    /// Applies `set`, stamps `updated_at` and bumps the token version in one single-document
-    /// write; returns the updated user.
-    async fn bump_token_version(
+    /// Ends every session of `change.user_id` in the session's transaction: applies `set`,
+    /// stamps `updated_at`, bumps the token version if it is still the expected one, and revokes
+    /// every refresh token of the user; returns the updated user.
+    pub(super) async fn end_sessions(
         &self,
-        id: &UserId,
+        session: &mut ClientSession,
+        change: &SessionsEnd,
         mut set: Document,
-        now: Timestamp,
-    ) -> Result<User, StoreError> {
-        set.insert("updated_at", date(now));
-        self.users
+    ) -> Result<Result<User, StoreError>, MongoError> {
+        let at = date(change.at);
+        set.insert("updated_at", at);
+        let updated = self
+            .users
             .find_one_and_update(
-                doc! { "_id": id.as_str() },
+                doc! {
+                    "_id": change.user_id.as_str(),
+                    "token_version": i64::from(change.expected_token_version),
+                },
                 doc! { "$set": set, "$inc": { "token_version": 1_i64 } },
             )
             .return_document(ReturnDocument::After)
-            .await
-            .map_err(unavailable)?
-            .ok_or(StoreError::NotFound)?
-            .into_user()
+            .session(&mut *session)
+            .await?;
+        let Some(updated) = updated else {
+            let exists = self
+                .users
+                .clone_with_type::<Document>()
+                .find_one(doc! { "_id": change.user_id.as_str() })
+                .projection(doc! { "_id": 1 })
+                .session(&mut *session)
+                .await?
+                .is_some();
+            return Ok(Err(if exists {
+                StoreError::Conflict(Constraint::StaleVersion)
+            } else {
+                StoreError::NotFound
+            }));
+        };
+        self.refresh_tokens
+            .update_many(
+                doc! { "user_id": change.user_id.as_str(), "revoked_at": Bson::Null },
+                doc! { "$set": { "revoked_at": at } },
+            )
+            .session(&mut *session)
+            .await?;
+        Ok(updated.into_user())
     }
 
     /// The user's name and embedded profile `field`.
@@ -342,25 +398,7 @@ impl MongoStore {
 #[async_trait]
 impl UserRepository for MongoStore {
     async fn insert(&self, user: &User, profile: &NewProfile) -> Result<(), StoreError> {
-        let (influencer_profile, brand_profile) = match profile {
-            NewProfile::Influencer(p) => (Some(InfluencerDoc::encode(p)?), None),
-            NewProfile::Brand(p) => (None, Some(BrandDoc::encode(p))),
-            NewProfile::None => (None, None),
-        };
-        let document = UserDoc {
-            id: user.id.as_str().to_owned(),
-            email: user.email.as_str().to_owned(),
-            password_hash: user.password_hash.clone(),
-            role: user.role.as_str().to_owned(),
-            status: user.status.as_str().to_owned(),
-            token_version: i64::from(user.token_version),
-            display_name: user.display_name.clone(),
-            created_at: date(user.created_at),
-            updated_at: date(user.updated_at),
-            influencer_profile,
-            brand_profile,
-        };
-        match self.users.insert_one(&document).await {
+        match self.users.insert_one(UserDoc::encode(user, profile)?).await {
             Ok(_) => Ok(()),
             // `users` has two unique indexes, `_id` and `email`; ids are fresh UUIDv7s, so a
             // duplicate key here is the email.
@@ -377,24 +415,60 @@ impl UserRepository for MongoStore {
         self.find_user(doc! { "email": email.as_str() }).await
     }
 
-    async fn set_status(
-        &self,
-        id: &UserId,
-        status: UserStatus,
-        now: Timestamp,
-    ) -> Result<User, StoreError> {
-        self.bump_token_version(id, doc! { "status": status.as_str() }, now)
-            .await
+    async fn insert_admin(&self, user: &User, audit: &AuditEntry) -> Result<(), StoreError> {
+        let context = (
+            UserDoc::encode(user, &NewProfile::None)?,
+            AuditDoc::encode(audit)?,
+        );
+        self.transact(&[], &context, |store, session, (document, audit)| {
+            async move {
+                match store
+                    .users
+                    .insert_one(document)
+                    .session(&mut *session)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if is_duplicate_key(&e) => {
+                        return Ok(Err(StoreError::Conflict(Constraint::UserEmail)));
+                    }
+                    Err(e) => return Err(e),
+                }
+                store.audit_log.insert_one(audit).session(session).await?;
+                Ok(Ok(()))
+            }
+            .boxed()
+        })
+        .await?
     }
 
-    async fn set_password_hash(
+    async fn set_status(
         &self,
-        id: &UserId,
-        password_hash: &str,
-        now: Timestamp,
+        change: &SessionsEnd,
+        status: UserStatus,
+        audit: &AuditEntry,
+        outbox: &[OutboxMessage],
     ) -> Result<User, StoreError> {
-        self.bump_token_version(id, doc! { "password_hash": password_hash }, now)
-            .await
+        let context = (change, status, AuditDoc::encode(audit)?);
+        self.transact(
+            outbox,
+            &context,
+            |store, session, (change, status, audit)| {
+                async move {
+                    let user = match store
+                        .end_sessions(session, change, doc! { "status": status.as_str() })
+                        .await?
+                    {
+                        Ok(user) => user,
+                        Err(refused) => return Ok(Err(refused)),
+                    };
+                    store.audit_log.insert_one(audit).session(session).await?;
+                    Ok(Ok(user))
+                }
+                .boxed()
+            },
+        )
+        .await?
     }
 
     async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError> {

@@ -53,6 +53,10 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(10);
 /// given one, and answers whether it changed anything.
 type StateWrite<'s> = BoxFuture<'s, Result<bool, MongoError>>;
 
+/// The writes of [`MongoStore::transact`], in the session's transaction: `Ok(Err(_))` refuses
+/// the change (the transaction is aborted and the refusal returned), `Err(_)` is the server's.
+type TransactionStep<'s, T, E> = BoxFuture<'s, Result<Result<T, E>, MongoError>>;
+
 /// Creates the indexes of `outbox`.
 pub(super) async fn create_indexes(outbox: &Collection<OutboxDoc>) -> Result<(), StoreError> {
     // Reading back a claim; completing and releasing go by `_id`.
@@ -286,6 +290,73 @@ impl MongoStore {
                 }
             };
             if !may_run_again(&error) || attempt == TRANSACTION_ATTEMPTS {
+                return Err(unavailable(error));
+            }
+            attempt += 1;
+            tokio::time::sleep(retry_delay(attempt)).await;
+        }
+    }
+
+    /// Runs `write` and inserts `outbox` in one multi-document transaction (even without
+    /// messages: `write` may change several documents), retried as a whole on a
+    /// `TransientTransactionError` like [`MongoStore::write_with_outbox`]. When `write` refuses
+    /// the change, nothing is written and its refusal is returned.
+    pub(super) async fn transact<C, T, E, F>(
+        &self,
+        outbox: &[OutboxMessage],
+        context: &C,
+        mut write: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        C: Sync + ?Sized,
+        T: Send,
+        E: Send,
+        F: for<'s> FnMut(&'s Self, &'s mut ClientSession, &'s C) -> TransactionStep<'s, T, E>
+            + Send,
+    {
+        let documents: Vec<OutboxDoc> = outbox.iter().map(OutboxDoc::encode).collect();
+        let mut session = self
+            .database
+            .client()
+            .start_session()
+            .await
+            .map_err(unavailable)?;
+        let mut attempt = 1;
+        loop {
+            session
+                .start_transaction()
+                .read_concern(ReadConcern::majority())
+                .write_concern(WriteConcern::majority())
+                .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
+                .await
+                .map_err(unavailable)?;
+            let written = match write(self, &mut session, context).await {
+                Ok(Ok(value)) if documents.is_empty() => Ok(value),
+                Ok(Ok(value)) => self
+                    .outbox
+                    .insert_many(&documents)
+                    .session(&mut session)
+                    .await
+                    .map(|_| value),
+                Ok(Err(refused)) => {
+                    abort(&mut session).await;
+                    return Ok(Err(refused));
+                }
+                Err(e) => Err(e),
+            };
+            let error = match written {
+                Ok(value) => match commit(&mut session).await {
+                    Ok(()) => return Ok(Ok(value)),
+                    Err(e) => e,
+                },
+                Err(e) => {
+                    abort(&mut session).await;
+                    e
+                }
+            };
+            let retry = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                && !error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT);
+            if !retry || attempt == TRANSACTION_ATTEMPTS {
                 return Err(unavailable(error));
             }
             attempt += 1;

@@ -1,7 +1,10 @@
-//! Refresh-token families and password reset tokens in MongoDB.
+//! Refresh-token families and password reset requests in MongoDB.
 //!
 //! - `refresh_tokens`: `_id` = token hash; indexed by `family_id` and `user_id`.
-//! - `password_resets`: `_id` = token hash; indexed by `user_id`.
+//! - `password_resets`: `_id` = request id; indexed by `user_id`, and uniquely by `token_hash`
+//!   where one is set (null until the worker mints the token). Documents from before requests
+//!   had `_id` = token hash and no `token_hash`; opening the store copies their id into it, so
+//!   links mailed before keep working.
 //!
 //! Both carry a TTL index on `expires_at` (a BSON date), so the server purges them some time
 //! after they expire (see [`REFRESH_TOKEN_RETENTION`] and [`PASSWORD_RESET_RETENTION`]).
@@ -9,18 +12,20 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use jiff::Timestamp;
 use mongodb::{
     Collection,
     bson::{Bson, DateTime, Document, doc},
     options::ReadConcern,
 };
-use noillin_domain::UserId;
+use noillin_domain::{User, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::{MongoStore, date, index, unavailable};
+use super::{MongoStore, date, index, timestamp, unavailable};
 use crate::{
-    OutboxMessage, PasswordResetRepository, RefreshToken, Rotation, SessionRepository, StoreError,
+    OutboxMessage, PasswordResetRepository, PasswordResetRequest, RefreshToken, Rotation,
+    SessionRepository, SessionsEnd, StoreError,
 };
 
 /// How long after expiry the server keeps a refresh token. Expired tokens are refused whatever
@@ -46,9 +51,26 @@ pub(super) async fn create_indexes(
         ])
         .await
         .map_err(unavailable)?;
+    // Idempotent, and cheap once done: only documents from before requests match.
+    password_resets
+        .update_many(
+            doc! { "token_hash": { "$exists": false } },
+            vec![doc! { "$set": { "token_hash": "$_id" } }],
+        )
+        .await
+        .map_err(unavailable)?;
     password_resets
         .create_indexes([
             index(doc! { "user_id": 1 }, "password_resets_user_id", |_| {}),
+            index(
+                doc! { "token_hash": 1 },
+                "password_resets_token_hash_unique",
+                |o| {
+                    o.unique = Some(true);
+                    o.partial_filter_expression =
+                        Some(doc! { "token_hash": { "$type": "string" } });
+                },
+            ),
             index(doc! { "expires_at": 1 }, "password_resets_ttl", |o| {
                 o.expire_after = Some(PASSWORD_RESET_RETENTION);
             }),
@@ -92,13 +114,26 @@ impl RefreshTokenDoc {
 /// A document of `password_resets`.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct PasswordResetDoc {
-    /// The token hash.
+    /// The request id.
     #[serde(rename = "_id")]
     id: String,
     user_id: String,
     expires_at: DateTime,
+    /// Null until the token is minted.
+    #[serde(default)]
+    token_hash: Option<String>,
     #[serde(default)]
     used_at: Option<DateTime>,
+}
+
+impl PasswordResetDoc {
+    fn into_request(self) -> Result<PasswordResetRequest, StoreError> {
+        Ok(PasswordResetRequest {
+            id: self.id,
+            user_id: UserId::from_string(self.user_id),
+            expires_at: timestamp(self.expires_at)?,
+        })
+    }
 }
 
 impl MongoStore {
@@ -256,19 +291,41 @@ impl SessionRepository for MongoStore {
 impl PasswordResetRepository for MongoStore {
     async fn insert(
         &self,
-        token_hash: &str,
-        user_id: &UserId,
-        expires_at: Timestamp,
+        request: &PasswordResetRequest,
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
         let document = PasswordResetDoc {
-            id: token_hash.to_owned(),
-            user_id: user_id.as_str().to_owned(),
-            expires_at: date(expires_at),
+            id: request.id.clone(),
+            user_id: request.user_id.as_str().to_owned(),
+            expires_at: date(request.expires_at),
+            token_hash: None,
             used_at: None,
         };
         self.insert_with_outbox(&self.password_resets, &document, outbox)
             .await
+    }
+
+    async fn set_token(
+        &self,
+        id: &str,
+        user_id: &UserId,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<PasswordResetRequest>, StoreError> {
+        self.password_resets
+            .find_one_and_update(
+                doc! {
+                    "_id": id,
+                    "user_id": user_id.as_str(),
+                    "used_at": null,
+                    "expires_at": { "$gt": date(now) },
+                },
+                doc! { "$set": { "token_hash": token_hash } },
+            )
+            .await
+            .map_err(unavailable)?
+            .map(PasswordResetDoc::into_request)
+            .transpose()
     }
 
     async fn live_user(
@@ -279,7 +336,7 @@ impl PasswordResetRepository for MongoStore {
         let live = self
             .password_resets
             .find_one(doc! {
-                "_id": token_hash,
+                "token_hash": token_hash,
                 "used_at": null,
                 "expires_at": { "$gt": date(now) },
             })
@@ -288,24 +345,54 @@ impl PasswordResetRepository for MongoStore {
         Ok(live.map(|reset| UserId::from_string(reset.user_id)))
     }
 
-    async fn consume(
+    async fn complete(
         &self,
         token_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<UserId>, StoreError> {
-        let now = date(now);
-        let consumed = self
-            .password_resets
-            .find_one_and_update(
-                doc! {
-                    "_id": token_hash,
-                    "used_at": null,
-                    "expires_at": { "$gt": now },
+        change: &SessionsEnd,
+        password_hash: &str,
+        outbox: &[OutboxMessage],
+    ) -> Result<Option<User>, StoreError> {
+        let context = (token_hash, change, password_hash);
+        let completed = self
+            .transact(
+                outbox,
+                &context,
+                |store, session, (token_hash, change, password_hash)| {
+                    async move {
+                        let at = date(change.at);
+                        // Of two racing completions, the second conflicts with the first's write and is
+                        // retried, then finds the token used.
+                        let used = store
+                            .password_resets
+                            .update_one(
+                                doc! {
+                                    "token_hash": *token_hash,
+                                    "user_id": change.user_id.as_str(),
+                                    "used_at": null,
+                                    "expires_at": { "$gt": at },
+                                },
+                                doc! { "$set": { "used_at": at } },
+                            )
+                            .session(&mut *session)
+                            .await?;
+                        // The refusal `None` means the token is not live.
+                        if used.modified_count == 0 {
+                            return Ok(Err(None));
+                        }
+                        let set = doc! { "password_hash": *password_hash };
+                        Ok(store
+                            .end_sessions(session, change, set)
+                            .await?
+                            .map_err(Some))
+                    }
+                    .boxed()
                 },
-                doc! { "$set": { "used_at": now } },
             )
-            .await
-            .map_err(unavailable)?;
-        Ok(consumed.map(|reset| UserId::from_string(reset.user_id)))
+            .await?;
+        match completed {
+            Ok(user) => Ok(Some(user)),
+            Err(None) => Ok(None),
+            Err(Some(refused)) => Err(refused),
+        }
     }
 }

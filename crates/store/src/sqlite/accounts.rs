@@ -5,12 +5,17 @@
 //! it (in the profile update's transaction).
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use noillin_domain::{BrandProfile, Email, InfluencerProfile, Role, User, UserId, UserStatus};
 use rusqlite::{OptionalExtension, Row, Transaction};
 
-use super::{SqliteStore, changed_one, corrupt, db_error, from_json, millis, timestamp, to_json};
-use crate::{NewProfile, ProfileRepository, StoreError, UserRepository};
+use super::{
+    SqliteStore, audit, changed_one, corrupt, db_error, from_json, millis, outbox, sessions,
+    timestamp, to_json,
+};
+use crate::{
+    AuditEntry, Constraint, NewProfile, OutboxMessage, ProfileRepository, SessionsEnd, StoreError,
+    UserRepository,
+};
 
 /// The columns of `users`, in the order [`UserRow::from_row`] reads them.
 const USER_COLUMNS: &str = "id, email, password_hash, role, status, token_version, display_name, \
@@ -244,33 +249,86 @@ impl SqliteStore {
         })
         .await
     }
+}
 
-    /// Sets `column` to `value`, stamps `updated_at` and bumps the token version in one
-    /// statement; returns the updated user.
-    async fn bump_token_version(
-        &self,
-        id: &UserId,
-        column: &'static str,
-        value: String,
-        now: Timestamp,
-    ) -> Result<User, StoreError> {
-        let id = id.as_str().to_owned();
-        self.write(move |tx| {
-            tx.query_row(
-                &format!(
-                    "UPDATE users SET {column} = ?1, token_version = token_version + 1, \
-                     updated_at = ?2 WHERE id = ?3 RETURNING {USER_COLUMNS}"
-                ),
-                rusqlite::params![value, millis(now), id],
-                UserRow::from_row,
+/// Inserts a user and its profile as part of the caller's transaction.
+fn insert_user(tx: &Transaction<'_>, user: &User, profile: &ProfileRow) -> Result<(), StoreError> {
+    tx.execute(
+        &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        rusqlite::params![
+            user.id.as_str(),
+            user.email.as_str(),
+            user.password_hash,
+            user.role.as_str(),
+            user.status.as_str(),
+            i64::from(user.token_version),
+            user.display_name,
+            millis(user.created_at),
+            millis(user.updated_at),
+        ],
+    )
+    .map_err(db_error)?;
+    match profile {
+        ProfileRow::Influencer(row) => row.execute(
+            tx,
+            &format!(
+                "INSERT INTO influencer_profiles ({INFLUENCER_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
+        )?,
+        ProfileRow::Brand(brand) => execute_brand(
+            tx,
+            &format!("INSERT INTO brand_profiles ({BRAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
+            brand,
+        )?,
+        ProfileRow::None => 0,
+    };
+    Ok(())
+}
+
+/// Ends every session of `change.user_id` as part of the caller's transaction: sets `column` to
+/// `value`, stamps `updated_at`, bumps the token version if it is still the expected one, and
+/// revokes every refresh token of the user; returns the updated user.
+pub(super) fn end_sessions(
+    tx: &Transaction<'_>,
+    change: &SessionsEnd,
+    column: &'static str,
+    value: &str,
+) -> Result<User, StoreError> {
+    let updated = tx
+        .query_row(
+            &format!(
+                "UPDATE users SET {column} = ?1, token_version = token_version + 1, \
+                 updated_at = ?2 WHERE id = ?3 AND token_version = ?4 RETURNING {USER_COLUMNS}"
+            ),
+            rusqlite::params![
+                value,
+                millis(change.at),
+                change.user_id.as_str(),
+                i64::from(change.expected_token_version),
+            ],
+            UserRow::from_row,
+        )
+        .optional()
+        .map_err(db_error)?;
+    let Some(updated) = updated else {
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM users WHERE id = ?1",
+                [change.user_id.as_str()],
+                |_| Ok(()),
             )
             .optional()
             .map_err(db_error)?
-            .ok_or(StoreError::NotFound)?
-            .into_user()
-        })
-        .await
-    }
+            .is_some();
+        return Err(if exists {
+            StoreError::Conflict(Constraint::StaleVersion)
+        } else {
+            StoreError::NotFound
+        });
+    };
+    sessions::revoke_where(tx, "user_id", change.user_id.as_str(), millis(change.at))?;
+    updated.into_user()
 }
 
 #[async_trait]
@@ -290,44 +348,7 @@ impl UserRepository for SqliteStore {
             }),
             NewProfile::None => ProfileRow::None,
         };
-        self.write(move |tx| {
-            tx.execute(
-                &format!(
-                    "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ),
-                rusqlite::params![
-                    user.id.as_str(),
-                    user.email.as_str(),
-                    user.password_hash,
-                    user.role.as_str(),
-                    user.status.as_str(),
-                    i64::from(user.token_version),
-                    user.display_name,
-                    millis(user.created_at),
-                    millis(user.updated_at),
-                ],
-            )
-            .map_err(db_error)?;
-            match &profile {
-                ProfileRow::Influencer(row) => row.execute(
-                    tx,
-                    &format!(
-                        "INSERT INTO influencer_profiles ({INFLUENCER_COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                    ),
-                )?,
-                ProfileRow::Brand(brand) => execute_brand(
-                    tx,
-                    &format!(
-                        "INSERT INTO brand_profiles ({BRAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
-                    ),
-                    brand,
-                )?,
-                ProfileRow::None => 0,
-            };
-            Ok(())
-        })
-        .await
+        self.write(move |tx| insert_user(tx, &user, &profile)).await
     }
 
     async fn find_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
@@ -338,24 +359,33 @@ impl UserRepository for SqliteStore {
         self.find_user("email", email.as_str().to_owned()).await
     }
 
-    async fn set_status(
-        &self,
-        id: &UserId,
-        status: UserStatus,
-        now: Timestamp,
-    ) -> Result<User, StoreError> {
-        self.bump_token_version(id, "status", status.as_str().to_owned(), now)
-            .await
+    async fn insert_admin(&self, user: &User, audit: &AuditEntry) -> Result<(), StoreError> {
+        let user = user.clone();
+        let audit = audit.clone();
+        self.write(move |tx| {
+            insert_user(tx, &user, &ProfileRow::None)?;
+            audit::insert_entry(tx, &audit)
+        })
+        .await
     }
 
-    async fn set_password_hash(
+    async fn set_status(
         &self,
-        id: &UserId,
-        password_hash: &str,
-        now: Timestamp,
+        change: &SessionsEnd,
+        status: UserStatus,
+        audit: &AuditEntry,
+        outbox: &[OutboxMessage],
     ) -> Result<User, StoreError> {
-        self.bump_token_version(id, "password_hash", password_hash.to_owned(), now)
-            .await
+        let change = change.clone();
+        let audit = audit.clone();
+        let messages = outbox.to_vec();
+        self.write(move |tx| {
+            let user = end_sessions(tx, &change, "status", status.as_str())?;
+            audit::insert_entry(tx, &audit)?;
+            outbox::insert_messages(tx, &messages)?;
+            Ok(user)
+        })
+        .await
     }
 
     async fn any_suspended(&self, ids: &[UserId]) -> Result<bool, StoreError> {

@@ -16,7 +16,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_outbox_notifications_mails.sql"),
     include_str!("migrations/0004_outbox_attempts.sql"),
     include_str!("migrations/0005_account_names_once.sql"),
-    // Append new migrations here: include_str!("migrations/0006_....sql"),
+    include_str!("migrations/0006_reset_requests_audit_log.sql"),
+    // Append new migrations here: include_str!("migrations/0007_....sql"),
 ];
 
 /// Applies the migrations not applied yet. Safe when several processes open the same file at

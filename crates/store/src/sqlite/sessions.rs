@@ -1,13 +1,14 @@
-//! Refresh-token families and password reset tokens in SQLite.
+//! Refresh-token families and password reset requests in SQLite.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use noillin_domain::UserId;
+use noillin_domain::{User, UserId};
 use rusqlite::{OptionalExtension, Transaction};
 
-use super::{SqliteStore, db_error, millis, outbox};
+use super::{SqliteStore, accounts, db_error, millis, outbox, timestamp};
 use crate::{
-    OutboxMessage, PasswordResetRepository, RefreshToken, Rotation, SessionRepository, StoreError,
+    OutboxMessage, PasswordResetRepository, PasswordResetRequest, RefreshToken, Rotation,
+    SessionRepository, SessionsEnd, StoreError,
 };
 
 /// The state of a presented refresh token.
@@ -36,7 +37,7 @@ fn insert_token(tx: &Transaction<'_>, token: &RefreshToken) -> Result<(), StoreE
 }
 
 /// Revokes every unrevoked token whose `column` holds `value`.
-fn revoke_where(
+pub(super) fn revoke_where(
     tx: &Transaction<'_>,
     column: &'static str,
     value: &str,
@@ -172,25 +173,65 @@ impl SessionRepository for SqliteStore {
 impl PasswordResetRepository for SqliteStore {
     async fn insert(
         &self,
-        token_hash: &str,
-        user_id: &UserId,
-        expires_at: Timestamp,
+        request: &PasswordResetRequest,
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
-        let token_hash = token_hash.to_owned();
-        let user_id = user_id.as_str().to_owned();
-        let expires_at = millis(expires_at);
+        let request = request.clone();
         let messages = outbox.to_vec();
         self.write(move |tx| {
             tx.execute(
-                "INSERT INTO password_resets (token_hash, user_id, expires_at) \
+                "INSERT INTO password_reset_requests (id, user_id, expires_at) \
                  VALUES (?1, ?2, ?3)",
-                rusqlite::params![token_hash, user_id, expires_at],
+                rusqlite::params![
+                    request.id,
+                    request.user_id.as_str(),
+                    millis(request.expires_at)
+                ],
             )
             .map_err(db_error)?;
             outbox::insert_messages(tx, &messages)
         })
         .await
+    }
+
+    async fn set_token(
+        &self,
+        id: &str,
+        user_id: &UserId,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<PasswordResetRequest>, StoreError> {
+        let id = id.to_owned();
+        let user_id = user_id.as_str().to_owned();
+        let token_hash = token_hash.to_owned();
+        let now = millis(now);
+        let row = self
+            .write(move |tx| {
+                tx.query_row(
+                    "UPDATE password_reset_requests SET token_hash = ?1 \
+                     WHERE id = ?2 AND user_id = ?3 AND used_at IS NULL AND expires_at > ?4 \
+                     RETURNING id, user_id, expires_at",
+                    rusqlite::params![token_hash, id, user_id, now],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, i64>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(db_error)
+            })
+            .await?;
+        row.map(|(id, user_id, expires_at)| {
+            Ok(PasswordResetRequest {
+                id,
+                user_id: UserId::from_string(user_id),
+                expires_at: timestamp(expires_at)?,
+            })
+        })
+        .transpose()
     }
 
     async fn live_user(
@@ -203,7 +244,7 @@ impl PasswordResetRepository for SqliteStore {
         self.read(move |connection| {
             connection
                 .query_row(
-                    "SELECT user_id FROM password_resets \
+                    "SELECT user_id FROM password_reset_requests \
                      WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
                     rusqlite::params![token_hash, now],
                     |row| row.get::<_, String>(0),
@@ -215,24 +256,34 @@ impl PasswordResetRepository for SqliteStore {
         .await
     }
 
-    async fn consume(
+    async fn complete(
         &self,
         token_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<UserId>, StoreError> {
+        change: &SessionsEnd,
+        password_hash: &str,
+        outbox: &[OutboxMessage],
+    ) -> Result<Option<User>, StoreError> {
         let token_hash = token_hash.to_owned();
-        let now = millis(now);
+        let change = change.clone();
+        let password_hash = password_hash.to_owned();
+        let messages = outbox.to_vec();
+        // One IMMEDIATE transaction: of two racing completions the second sees the token used;
+        // a failure after the token is used rolls the use back with everything else.
         self.write(move |tx| {
-            tx.query_row(
-                "UPDATE password_resets SET used_at = ?1 \
-                 WHERE token_hash = ?2 AND used_at IS NULL AND expires_at > ?1 \
-                 RETURNING user_id",
-                rusqlite::params![now, token_hash],
-                |row| row.get::<_, String>(0),
-            )
-            .optional()
-            .map(|user_id| user_id.map(UserId::from_string))
-            .map_err(db_error)
+            let used = tx
+                .execute(
+                    "UPDATE password_reset_requests SET used_at = ?1 \
+                     WHERE token_hash = ?2 AND user_id = ?3 AND used_at IS NULL \
+                     AND expires_at > ?1",
+                    rusqlite::params![millis(change.at), token_hash, change.user_id.as_str()],
+                )
+                .map_err(db_error)?;
+            if used == 0 {
+                return Ok(None);
+            }
+            let user = accounts::end_sessions(tx, &change, "password_hash", &password_hash)?;
+            outbox::insert_messages(tx, &messages)?;
+            Ok(Some(user))
         })
         .await
     }
