@@ -1,7 +1,7 @@
 //! The store port: the platform's source of truth behind one repository trait per aggregate,
 //! with two adapters — MongoDB in production (`MONGO_URI`) and an embedded SQLite file under
 //! `DATA_DIR` when no MongoDB is configured (development, tests, the one-command run). Both pass
-//! the same contract suite (`tests/contract.rs`).
+//! the same contract suite (`tests/contract/`, one file per aggregate).
 
 mod mongo;
 mod sqlite;
