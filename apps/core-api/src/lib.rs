@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod cli;
+pub mod clock;
 mod config;
 mod error;
 mod extract;
@@ -42,6 +43,8 @@ pub struct AppState {
     /// A real argon2id hash of a random password: sign-ins for unknown emails verify against
     /// it, so they take as long as sign-ins with a wrong password.
     pub dummy_password_hash: String,
+    /// What time it is for the services.
+    pub clock: std::sync::Arc<dyn clock::Clock>,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             tokens: TokenKeys::new(config.jwt_secret.expose().as_bytes()),
             auth: config.auth.clone(),
             dummy_password_hash,
+            clock: clock::system(),
         })
     }
 }

@@ -73,7 +73,7 @@ pub async fn register(
             "must be brand or influencer",
         ));
     }
-    let user = create_user(&state.store, input).await?;
+    let user = create_user(&state.store, input, state.clock.now()).await?;
     tracing::info!(user_id = %user.id, role = user.role.as_str(), "user registered");
     let tokens = start_session(state, &user).await?;
     Ok((user, tokens))
@@ -87,12 +87,15 @@ pub async fn create_admin(
     password: Secret,
     name: &str,
 ) -> Result<User, ApiError> {
-    let user = new_user(Registration {
-        email: email.to_owned(),
-        password: password.into_exposed(),
-        role: Role::Admin,
-        display_name: name.to_owned(),
-    })
+    let user = new_user(
+        Registration {
+            email: email.to_owned(),
+            password: password.into_exposed(),
+            role: Role::Admin,
+            display_name: name.to_owned(),
+        },
+        Timestamp::now(),
+    )
     .await?;
     let audit = audit_entry(
         None,
@@ -108,8 +111,8 @@ pub async fn create_admin(
 
 /// Validates, hashes the password, and stores the user with the profile its role has — all or
 /// nothing; every field error at once.
-async fn create_user(store: &Store, input: Registration) -> Result<User, ApiError> {
-    let user = new_user(input).await?;
+async fn create_user(store: &Store, input: Registration, now: Timestamp) -> Result<User, ApiError> {
+    let user = new_user(input, now).await?;
     let profile = match user.role {
         Role::Influencer => NewProfile::Influencer(InfluencerProfile::new(
             user.id.clone(),
@@ -136,9 +139,9 @@ fn insert_result(stored: Result<(), StoreError>, user: User) -> Result<User, Api
     }
 }
 
-/// A new active user from a registration: validated (every field error at once), its password
-/// hashed.
-async fn new_user(input: Registration) -> Result<User, ApiError> {
+/// A new active user from a registration, created at `now`: validated (every field error at
+/// once), its password hashed.
+async fn new_user(input: Registration, now: Timestamp) -> Result<User, ApiError> {
     let mut errors = ValidationErrors::default();
     let email = match Email::parse(&input.email) {
         Ok(email) => {
@@ -154,7 +157,6 @@ async fn new_user(input: Registration) -> Result<User, ApiError> {
     let (Some(email), true) = (email, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let now = Timestamp::now();
     let user = User {
         id: UserId::generate(),
         email,
@@ -222,7 +224,7 @@ async fn signed_in_user(
 /// Rotates a refresh token. Presenting one that was already used revokes its whole family and
 /// ends that sign-in.
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair, ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let next_token = secrets::random_token()?;
     let next = RefreshToken {
         token_hash: secrets::token_hash(&next_token),
@@ -271,7 +273,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<TokenPair,
 /// Ends the session the refresh token belongs to: its refresh tokens and access tokens. Unknown
 /// tokens are ignored: signing out twice is not an error.
 pub async fn logout(state: &AppState, user: &User, refresh_token: &str) -> Result<(), ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     if let Some((owner, family_id)) = state
         .store
         .sessions
@@ -335,7 +337,7 @@ pub async fn request_password_reset(
     let request = PasswordResetRequest {
         id: uuid::Uuid::now_v7().to_string(),
         user_id: user.id.clone(),
-        expires_at: expiry(Timestamp::now(), state.auth.reset_ttl),
+        expires_at: expiry(state.clock.now(), state.auth.reset_ttl),
     };
     // The request and its mail job are stored together: no request without its mail, and the
     // mail leaves even if RabbitMQ is down right now. The worker mints the token, so no secret
@@ -374,7 +376,7 @@ pub async fn confirm_password_reset(
     let user_id = state
         .store
         .password_resets
-        .live_user(&token_hash, Timestamp::now())
+        .live_user(&token_hash, state.clock.now())
         .await?
         .ok_or_else(invalid_token)?;
     let mut user = state
@@ -392,7 +394,7 @@ pub async fn confirm_password_reset(
         let change = SessionsEnd {
             user_id: user.id.clone(),
             expected_token_version: user.token_version,
-            at: Timestamp::now(),
+            at: state.clock.now(),
         };
         let messages = outbox::messages(vec![sessions_ended(&user)], correlation_id.as_deref())?;
         // Of two racing confirmations, only the one that uses the token up sets its password.
@@ -514,7 +516,7 @@ pub async fn set_status(
             .find_by_id(target)
             .await?
             .ok_or(ApiError::NotFound)?;
-        let now = Timestamp::now();
+        let now = state.clock.now();
         let change = SessionsEnd {
             user_id: user.id.clone(),
             expected_token_version: user.token_version,
@@ -550,7 +552,7 @@ pub async fn set_status(
 }
 
 async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let refresh_token = secrets::random_token()?;
     let family_id = new_family_id()?;
     state

@@ -53,7 +53,7 @@ pub async fn save(
     request: &RequestId,
 ) -> Result<Gig, ApiError> {
     changed.version = original.version + 1;
-    changed.updated_at = Timestamp::now();
+    changed.updated_at = state.clock.now();
     let events = changes(original, &changed)
         .into_iter()
         .map(|change| event(&changed, change))
@@ -291,7 +291,7 @@ pub async fn gig_slots(
         settings: &settings,
         cap_zone: &cap_zone,
         booked_starts: &[],
-        now: Timestamp::now(),
+        now: state.clock.now(),
     };
     slots(&query, from, to).map_err(slot_error)
 }

@@ -234,7 +234,7 @@ async fn create_gig(
     WithRole(user, _): WithRole<Influencer>,
     ApiJson(body): ApiJson<NewGig>,
 ) -> ApiResult<(StatusCode, axum::Json<GigView>)> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let mut gig = Gig {
         id: GigId::generate(),
         owner_id: user.id().clone(),

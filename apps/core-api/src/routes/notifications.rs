@@ -142,7 +142,7 @@ async fn mark_read(
         .mark_read(
             user.id(),
             &NotificationId::from_string(id),
-            jiff::Timestamp::now(),
+            state.clock.now(),
         )
         .await?;
     Ok(axum::Json(NotificationView::from(&notification)))
@@ -164,7 +164,7 @@ async fn mark_all_read(
     let marked = state
         .store
         .notifications
-        .mark_all_read(user.id(), jiff::Timestamp::now())
+        .mark_all_read(user.id(), state.clock.now())
         .await?;
     Ok(axum::Json(MarkedRead { marked }))
 }
