@@ -31,6 +31,7 @@
 //! - **Bounds.** A query spans at most [`MAX_QUERY_DAYS`] days; rules and settings are validated
 //!   on every query, so stored data can never make the engine do unbounded work or panic.
 
+mod change;
 mod engine;
 mod resolve;
 mod rules;
@@ -44,6 +45,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
+pub use change::AvailabilityChangeError;
 pub use engine::{MAX_QUERY_DAYS, SlotError, SlotQuery, available_intervals, is_bookable, slots};
 pub use resolve::boundary_instant;
 pub use rules::{

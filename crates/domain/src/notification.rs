@@ -121,6 +121,18 @@ pub struct Notification {
     pub pushed_at: Option<Timestamp>,
 }
 
+impl Notification {
+    /// Marks it read at `now`. Reading it again keeps the first read time, so "when did they
+    /// see it" stays true. `true` when this changed it.
+    pub fn mark_read(&mut self, now: Timestamp) -> bool {
+        if self.read_at.is_some() {
+            return false;
+        }
+        self.read_at = Some(now);
+        true
+    }
+}
+
 /// What a gig notification says about its gig.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GigNotice<'a> {
@@ -267,5 +279,40 @@ mod tests {
         assert!(n.body.contains("Lisbon food week"), "{}", n.body);
         assert_eq!((n.read_at, n.pushed_at), (None, None));
         assert_eq!(n.created_at, Timestamp::UNIX_EPOCH);
+    }
+
+    fn unread() -> Notification {
+        Notification::about_gig(
+            event(),
+            Timestamp::UNIX_EPOCH,
+            &UserId::generate(),
+            NotificationKind::GigPublished,
+            &GigNotice {
+                gig_id: &GigId::generate(),
+                gig_title: "Lisbon food week",
+                actor_name: "Ana",
+            },
+        )
+    }
+
+    #[test]
+    fn reading_an_unread_notification_records_when() {
+        let mut n = unread();
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+
+        assert!(n.mark_read(now));
+
+        assert_eq!(n.read_at, Some(now));
+    }
+
+    #[test]
+    fn reading_a_notification_again_keeps_the_first_read_time() {
+        let mut n = unread();
+        let first = Timestamp::from_second(1_800_000_000).unwrap();
+        n.mark_read(first);
+
+        assert!(!n.mark_read(Timestamp::from_second(1_900_000_000).unwrap()));
+
+        assert_eq!(n.read_at, Some(first));
     }
 }

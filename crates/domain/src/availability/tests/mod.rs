@@ -1,6 +1,7 @@
 //! Tests of the availability rules and the slot engine, with small helpers shared by the files.
 
 mod bounds;
+mod change;
 mod dst;
 mod engine;
 mod group;
