@@ -3,12 +3,14 @@
 //! domain events to RabbitMQ through the transactional outbox.
 
 pub mod accounts;
+mod availability;
 pub mod cli;
 pub mod clock;
 mod config;
 mod error;
 mod extract;
 mod gigs;
+mod notifications;
 pub mod outbox;
 mod routes;
 

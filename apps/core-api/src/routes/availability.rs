@@ -4,16 +4,14 @@
 use std::collections::BTreeMap;
 
 use axum::{extract::State, http::StatusCode};
-use jiff::civil::Date;
-use noillin_domain::availability::{
-    AvailabilityRules, MAX_OVERRIDES, Override, WeeklyRules, parse_local_date,
-};
+use noillin_domain::availability::{AvailabilityRules, MAX_OVERRIDES, Override, WeeklyRules};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
+    availability::{self, AvailabilityError},
     error::{ApiError, ApiResult},
     extract::{ApiJson, ApiPath, Influencer, WithRole},
     routes::{
@@ -94,6 +92,26 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_override, remove_override))
 }
 
+impl From<AvailabilityError> for ApiError {
+    fn from(e: AvailabilityError) -> Self {
+        match e {
+            AvailabilityError::InvalidDate => ApiError::invalid(
+                "date",
+                "invalid_date",
+                "must be a date YYYY-MM-DD such as 2026-06-10",
+            ),
+            AvailabilityError::Invalid(errors) => ApiError::Validation(errors),
+            AvailabilityError::TooManyOverrides => ApiError::invalid(
+                "date",
+                "too_many_overrides",
+                format!("at most {MAX_OVERRIDES} overrides; remove past ones first"),
+            ),
+            AvailabilityError::NoOverride => ApiError::NotFound,
+            AvailabilityError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Your weekly windows and overrides. Windows are `{start, end}` local times `"HH:MM"`
 /// (`end` up to `"24:00"`); overrides are keyed by local date.
 #[utoipa::path(get, path = "/availability", tag = "availability", security(("bearer" = [])),
@@ -102,7 +120,9 @@ async fn get_availability(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
 ) -> ApiResult<axum::Json<AvailabilityRules>> {
-    Ok(axum::Json(state.store.availability.get(user.id()).await?))
+    Ok(axum::Json(
+        availability::get_rules(&state, user.id()).await?,
+    ))
 }
 
 /// Replaces your weekly windows (overrides stay).
@@ -113,23 +133,9 @@ async fn replace_weekly(
     WithRole(user, _): WithRole<Influencer>,
     ApiJson(weekly): ApiJson<WeeklyRules>,
 ) -> ApiResult<axum::Json<AvailabilityRules>> {
-    weekly.validate()?;
-    state
-        .store
-        .availability
-        .set_weekly(user.id(), &weekly)
-        .await?;
-    Ok(axum::Json(state.store.availability.get(user.id()).await?))
-}
-
-fn parse_date(date: &str) -> Result<Date, ApiError> {
-    parse_local_date(date).ok_or_else(|| {
-        ApiError::invalid(
-            "date",
-            "invalid_date",
-            "must be a date YYYY-MM-DD such as 2026-06-10",
-        )
-    })
+    Ok(axum::Json(
+        availability::replace_weekly(&state, user.id(), weekly).await?,
+    ))
 }
 
 /// Sets one local date: `{"kind": "blocked"}` or `{"kind": "windows", "windows": [...]}`.
@@ -143,23 +149,9 @@ async fn set_override(
     ApiPath(date): ApiPath<String>,
     ApiJson(value): ApiJson<Override>,
 ) -> ApiResult<axum::Json<AvailabilityRules>> {
-    let date = parse_date(&date)?;
-    value.validate()?;
-    let mut rules = state.store.availability.get(user.id()).await?;
-    if !rules.overrides.contains_key(&date) && rules.overrides.len() >= MAX_OVERRIDES {
-        return Err(ApiError::invalid(
-            "date",
-            "too_many_overrides",
-            format!("at most {MAX_OVERRIDES} overrides; remove past ones first"),
-        ));
-    }
-    state
-        .store
-        .availability
-        .set_override(user.id(), date, &value)
-        .await?;
-    rules.overrides.insert(date, value);
-    Ok(axum::Json(rules))
+    Ok(axum::Json(
+        availability::set_override(&state, user.id(), &date, value).await?,
+    ))
 }
 
 /// Removes the override of one local date.
@@ -174,11 +166,6 @@ async fn remove_override(
     WithRole(user, _): WithRole<Influencer>,
     ApiPath(date): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let date = parse_date(&date)?;
-    state
-        .store
-        .availability
-        .remove_override(user.id(), date)
-        .await?;
+    availability::remove_override(&state, user.id(), &date).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,12 +9,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     extract::{ApiQuery, AuthUser, PathId},
-    routes::{
-        next_cursor, page_limit,
-        problems::{Authenticated, InvalidQuery, ObjectInPath},
-    },
+    notifications::{self, ListRequest, NotificationsError, NotificationsPage},
+    routes::problems::{Authenticated, InvalidQuery, ObjectInPath},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -22,6 +20,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_notifications))
         .routes(routes!(mark_read))
         .routes(routes!(mark_all_read))
+}
+
+impl From<NotificationsError> for ApiError {
+    fn from(e: NotificationsError) -> Self {
+        match e {
+            NotificationsError::NotFound => ApiError::NotFound,
+            NotificationsError::Invalid(errors) => ApiError::Validation(errors),
+            NotificationsError::Store(e) => e.into(),
+        }
+    }
 }
 
 /// What a notification is about.
@@ -97,6 +105,16 @@ pub struct ListQuery {
     pub before: Option<String>,
 }
 
+impl From<ListQuery> for ListRequest {
+    fn from(query: ListQuery) -> Self {
+        Self {
+            unread_only: query.unread,
+            limit: query.limit,
+            before: query.before,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationPage {
     pub items: Vec<NotificationView>,
@@ -104,6 +122,16 @@ pub struct NotificationPage {
     pub unread_count: u64,
     /// Pass as `before` for the next page; absent on the last page.
     pub next_before: Option<String>,
+}
+
+impl From<NotificationsPage> for NotificationPage {
+    fn from(page: NotificationsPage) -> Self {
+        Self {
+            items: page.items.iter().map(NotificationView::from).collect(),
+            unread_count: page.unread_count,
+            next_before: page.next_before.map(|id| id.to_string()),
+        }
+    }
 }
 
 /// Lists your notifications, newest first.
@@ -114,18 +142,8 @@ async fn list_notifications(
     user: AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<NotificationPage>> {
-    let limit = page_limit(query.limit, "before", query.before.as_deref())?;
-    let before = query.before.map(NotificationId::from_string);
-    let notifications = &state.store.notifications;
-    let items = notifications
-        .list(user.id(), query.unread, before.as_ref(), limit)
-        .await?;
-    let unread_count = notifications.unread_count(user.id()).await?;
-    Ok(axum::Json(NotificationPage {
-        items: items.iter().map(NotificationView::from).collect(),
-        unread_count,
-        next_before: next_cursor(&items, limit, |n| n.id.to_string()),
-    }))
+    let page = notifications::list(&state, user.id(), query.into()).await?;
+    Ok(axum::Json(page.into()))
 }
 
 /// Marks one of your notifications read (reading it again keeps the first read time).
@@ -136,15 +154,8 @@ async fn mark_read(
     user: AuthUser,
     PathId(id): PathId,
 ) -> ApiResult<axum::Json<NotificationView>> {
-    let notification = state
-        .store
-        .notifications
-        .mark_read(
-            user.id(),
-            &NotificationId::from_string(id),
-            state.clock.now(),
-        )
-        .await?;
+    let notification =
+        notifications::mark_read(&state, user.id(), &NotificationId::from_string(id)).await?;
     Ok(axum::Json(NotificationView::from(&notification)))
 }
 
@@ -161,10 +172,6 @@ async fn mark_all_read(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<axum::Json<MarkedRead>> {
-    let marked = state
-        .store
-        .notifications
-        .mark_all_read(user.id(), state.clock.now())
-        .await?;
+    let marked = notifications::mark_all_read(&state, user.id()).await?;
     Ok(axum::Json(MarkedRead { marked }))
 }
