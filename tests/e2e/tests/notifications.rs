@@ -1,6 +1,7 @@
 //! Notifications end to end through NGINX: an action in core-api goes through the outbox, the
 //! broker and the worker, and arrives as a live push on a socket connected through `/socket/`,
-//! in `GET /notifications`, and (for invitations) as a mail.
+//! in `GET /notifications`, and (for invitations) as a mail. Paging, refused queries and
+//! reading are tested in-process, in core-api's `tests/api/notifications.rs`.
 
 use std::time::Duration;
 
@@ -125,68 +126,6 @@ async fn an_invitation_is_pushed_live_listed_and_mailed_and_only_its_recipient_s
     assert_eq!(all_read.status, StatusCode::OK);
     assert_eq!(all_read.body["marked"], 1);
     assert_eq!(sink.messages().len(), 1, "answers are not mailed");
-}
-
-#[tokio::test]
-async fn notifications_page_newest_first_and_bad_queries_are_refused() {
-    let sink = SmtpSink::start().await;
-    let platform = platform(&sink).await;
-    let api = platform.api();
-    let owner = api.register("influencer").await;
-    let member = api.register("influencer").await;
-    let mut gigs = Vec::new();
-    for n in 0..5 {
-        let gig = api.create_gig(&owner, &format!("Gig number {n}")).await;
-        api.invite(&owner, &gig, &[&member]).await;
-        gigs.push(gig);
-    }
-    let arrived = noillin_test_support::eventually(WAIT, || {
-        let platform = &platform;
-        let member = &member;
-        async move { notifications(platform, member, "").await["unread_count"] == 5 }
-    })
-    .await;
-    assert!(arrived, "five invitations listed");
-
-    let first = notifications(&platform, &member, "?limit=2").await;
-    let next = first["next_before"].as_str().expect("a next page");
-    let second = notifications(&platform, &member, &format!("?limit=2&before={next}")).await;
-    let next = second["next_before"].as_str().expect("a last page");
-    let third = notifications(&platform, &member, &format!("?limit=2&before={next}")).await;
-    assert_eq!(third["next_before"], Value::Null);
-    let pages: Vec<String> = [first, second, third]
-        .iter()
-        .flat_map(|page| page["items"].as_array().cloned().unwrap_or_default())
-        .map(|item| item["gig_id"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    let newest_first: Vec<String> = gigs.iter().rev().cloned().collect();
-    assert_eq!(pages, newest_first);
-
-    for query in [
-        "?limit=0",
-        "?limit=101",
-        "?unread=maybe",
-        "?colour=red",
-        &format!("?before={}", "x".repeat(65)),
-    ] {
-        let response = api
-            .get(&format!("/notifications{query}"), Some(&member.access))
-            .await;
-        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
-        assert_eq!(
-            response.content_type(),
-            "application/problem+json",
-            "{query}"
-        );
-    }
-    let unknown = api
-        .post(
-            "/notifications/0191c1d2-0000-8000-8000-000000000000/read",
-            &json!({}),
-            Some(&member.access),
-        )
-        .await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

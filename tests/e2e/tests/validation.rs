@@ -1,6 +1,7 @@
-//! Input the API must refuse with a 422 naming the field, changing nothing (misspelt weekdays,
-//! follower counts past the bound, invisible or direction-overriding text, dates that are not
-//! `YYYY-MM-DD`), text in any script it must keep accepting, and stored data it cannot decode.
+//! Input the API must refuse with a 422 naming the field, changing nothing (follower counts past
+//! the bound, invisible or direction-overriding text), text in any script it must keep
+//! accepting, and stored data it cannot decode. (Misspelt weekdays and override dates that are
+//! not `YYYY-MM-DD` are tested in-process, in core-api's `tests/api/availability.rs`.)
 
 use std::time::Duration;
 
@@ -17,44 +18,6 @@ fn assert_refused(response: &noillin_test_support::ApiResponse, fields: &[&str])
     );
     assert_eq!(response.content_type(), "application/problem+json");
     assert_eq!(response.error_fields(), fields, "{:?}", response.body);
-}
-
-#[tokio::test]
-async fn unknown_weekday_keys_are_refused_and_the_week_stays_as_it_was() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
-    let influencer = api.register("influencer").await;
-    let day = json!([{ "start": "09:00", "end": "17:00" }]);
-    let set = api
-        .put(
-            "/availability/weekly",
-            &json!({ "monday": day, "friday": day }),
-            Some(&influencer.access),
-        )
-        .await;
-    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
-    let before = api
-        .get("/availability", Some(&influencer.access))
-        .await
-        .body;
-
-    for (body, field) in [
-        (json!({ "mon": day }), "mon"),
-        (json!({ "monday": day, "Tuesday": day }), "Tuesday"),
-        (json!({ "friday": [], "funday": day }), "funday"),
-    ] {
-        let refused = api
-            .put("/availability/weekly", &body, Some(&influencer.access))
-            .await;
-        assert_refused(&refused, &[field]);
-    }
-
-    let after = api
-        .get("/availability", Some(&influencer.access))
-        .await
-        .body;
-    assert_eq!(after, before, "no weekday was wiped");
-    assert_eq!(after["weekly"]["monday"], day);
 }
 
 #[tokio::test]
@@ -223,58 +186,6 @@ async fn names_and_titles_refuse_bidi_overrides_and_invisible_only_text_but_keep
         "{:?}",
         registered.body
     );
-}
-
-#[tokio::test]
-async fn override_dates_are_only_yyyy_mm_dd_in_the_path() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
-    let influencer = api.register("influencer").await;
-    let blocked = json!({ "kind": "blocked" });
-
-    for date in [
-        "20260101",
-        "+002026-01-03",
-        "-009999-01-01",
-        "2026-1-03",
-        "2026-02-30",
-        "2026-01-03T00:00",
-    ] {
-        let set = api
-            .put(
-                &format!("/availability/overrides/{date}"),
-                &blocked,
-                Some(&influencer.access),
-            )
-            .await;
-        assert_refused(&set, &["date"]);
-        let removed = api
-            .delete(
-                &format!("/availability/overrides/{date}"),
-                Some(&influencer.access),
-            )
-            .await;
-        assert_refused(&removed, &["date"]);
-    }
-    let rules = api.get("/availability", Some(&influencer.access)).await;
-    assert_eq!(rules.body["overrides"], json!({}), "nothing was stored");
-
-    let set = api
-        .put(
-            "/availability/overrides/2026-01-03",
-            &blocked,
-            Some(&influencer.access),
-        )
-        .await;
-    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
-    assert_eq!(set.body["overrides"]["2026-01-03"], blocked);
-    let removed = api
-        .delete(
-            "/availability/overrides/2026-01-03",
-            Some(&influencer.access),
-        )
-        .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
 }
 
 /// Overwrites `user_id`'s weekly windows in the platform's store with a value no code of ours

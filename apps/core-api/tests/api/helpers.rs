@@ -99,3 +99,15 @@ impl Drop for TestApp {
         noillin_test_support::delete_shared_state(&self.namespace, Default::default());
     }
 }
+
+impl TestApp {
+    /// The app's own store (its SQLite file, opened a second time), for writing what another
+    /// process would: a notification the worker would have stored, say.
+    pub async fn store(&self) -> noillin_store::Store {
+        noillin_store::open(&noillin_store::StoreConfig::Embedded {
+            data_dir: self._dir.path().to_owned(),
+        })
+        .await
+        .expect("the app's SQLite store opens")
+    }
+}
