@@ -282,6 +282,236 @@ impl Gig {
         }
         errors.into_result(())
     }
+
+    /// A new draft of `owner`'s, alone with the whole payout, its text trimmed and checked.
+    pub fn draft(
+        id: GigId,
+        owner: UserId,
+        offer: GigDraft,
+        now: Timestamp,
+    ) -> Result<Gig, ValidationErrors> {
+        let mut gig = Gig {
+            id,
+            owner_id: owner.clone(),
+            title: offer.title,
+            description: offer.description,
+            deliverables: offer.deliverables,
+            platform: offer.platform,
+            category: offer.category,
+            price: offer.price,
+            terms: offer.terms,
+            status: GigStatus::Draft,
+            members: vec![GigMember {
+                user_id: owner,
+                share_bps: FULL_SHARE_BPS,
+                state: MemberState::Accepted,
+            }],
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        gig.trim_text();
+        gig.validate()?;
+        Ok(gig)
+    }
+
+    /// The gig with the owner's `update` applied, its text trimmed and checked. Archived gigs
+    /// stay as they were: bookings and payouts refer to them.
+    pub fn apply(&self, update: GigUpdate) -> Result<Gig, GigRuleError> {
+        if self.status == GigStatus::Archived {
+            return Err(GigRuleError::Archived);
+        }
+        let mut gig = self.clone();
+        let GigUpdate {
+            title,
+            description,
+            deliverables,
+            platform,
+            category,
+            price,
+            terms,
+        } = update;
+        if let Some(v) = title {
+            gig.title = v;
+        }
+        if let Some(v) = description {
+            gig.description = v;
+        }
+        if let Some(v) = deliverables {
+            gig.deliverables = v;
+        }
+        if let Some(v) = platform {
+            gig.platform = v;
+        }
+        if let Some(v) = category {
+            gig.category = v;
+        }
+        if let Some(v) = price {
+            gig.price = v;
+        }
+        if let Some(v) = terms {
+            gig.terms = v;
+        }
+        gig.trim_text();
+        gig.validate().map_err(GigRuleError::Invalid)?;
+        Ok(gig)
+    }
+
+    /// Stores one-line texts without surrounding blanks, however the client sent them (the
+    /// description keeps its layout).
+    fn trim_text(&mut self) {
+        let trim = |text: &mut String| *text = text.trim().to_owned();
+        trim(&mut self.title);
+        trim(&mut self.category);
+        self.deliverables.iter_mut().for_each(trim);
+    }
+
+    /// The gig published ([`Gig::check_publishable`] says why it cannot be).
+    pub fn publish(&self) -> Result<Gig, GigRuleError> {
+        self.check_publishable()
+            .map_err(GigRuleError::NotPublishable)?;
+        Ok(Gig {
+            status: GigStatus::Published,
+            ..self.clone()
+        })
+    }
+
+    /// The gig archived, from any state but archived.
+    pub fn archive(&self) -> Result<Gig, GigRuleError> {
+        if self.status == GigStatus::Archived {
+            return Err(GigRuleError::AlreadyArchived);
+        }
+        Ok(Gig {
+            status: GigStatus::Archived,
+            ..self.clone()
+        })
+    }
+
+    /// The draft with its members replaced: the owner first with `owner_share_bps`, accepted
+    /// implicitly, then every `invited` influencer with its share, invited anew. The shares are
+    /// checked: the errors name fields as [`Gig::invitation_errors`] does. Whether the invited
+    /// are active influencers is for the caller, who can look them up.
+    pub fn invite(
+        &self,
+        owner_share_bps: u32,
+        invited: Vec<(UserId, u32)>,
+    ) -> Result<Gig, GigRuleError> {
+        if self.status != GigStatus::Draft {
+            return Err(GigRuleError::MembersLocked);
+        }
+        let owner = GigMember {
+            user_id: self.owner_id.clone(),
+            share_bps: owner_share_bps,
+            state: MemberState::Accepted,
+        };
+        let others = invited.into_iter().map(|(user_id, share_bps)| GigMember {
+            user_id,
+            share_bps,
+            state: MemberState::Invited,
+        });
+        Ok(Gig {
+            members: std::iter::once(owner).chain(others).collect(),
+            ..self.clone()
+        })
+    }
+
+    /// What [`Gig::validate_members`] finds, named as an invitation names it: the owner's share
+    /// apart (`owner_share_bps`), the other members counted from 0.
+    pub fn invitation_errors(&self) -> ValidationErrors {
+        let mut errors = ValidationErrors::default();
+        for error in self.validate_members().err().unwrap_or_default().0 {
+            errors.0.push(crate::FieldError {
+                field: invitation_field(&error.field),
+                ..error
+            });
+        }
+        errors
+    }
+
+    /// The gig with `member`'s answer to its invitation. Only members other than the owner
+    /// answer, and only while the gig is a draft.
+    pub fn answer(&self, member: &UserId, accept: bool) -> Result<Gig, GigRuleError> {
+        let mut gig = self.clone();
+        let entry = gig
+            .members
+            .iter_mut()
+            .skip(1)
+            .find(|m| m.user_id == *member)
+            .ok_or(GigRuleError::NotInvited)?;
+        if self.status != GigStatus::Draft {
+            return Err(GigRuleError::InvitationClosed);
+        }
+        entry.state = if accept {
+            MemberState::Accepted
+        } else {
+            MemberState::Declined
+        };
+        Ok(gig)
+    }
+}
+
+/// What an influencer offers when creating a gig.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GigDraft {
+    pub title: String,
+    pub description: String,
+    pub deliverables: Vec<String>,
+    pub platform: SocialPlatform,
+    pub category: String,
+    pub price: Money,
+    pub terms: GigTerms,
+}
+
+/// The owner's change of a gig: the fields given replace the gig's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GigUpdate {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub deliverables: Option<Vec<String>>,
+    pub platform: Option<SocialPlatform>,
+    pub category: Option<String>,
+    pub price: Option<Money>,
+    pub terms: Option<GigTerms>,
+}
+
+/// Why a gig refuses a change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GigRuleError {
+    /// Archived gigs cannot be edited.
+    #[error("archived gigs cannot change")]
+    Archived,
+    /// Archiving twice.
+    #[error("the gig is archived")]
+    AlreadyArchived,
+    /// The edited gig breaks the rules.
+    #[error("invalid gig: {0}")]
+    Invalid(ValidationErrors),
+    /// Not a draft, invalid, or a member has not accepted (each listed).
+    #[error("not publishable: {0}")]
+    NotPublishable(ValidationErrors),
+    /// Members change only while the gig is a draft.
+    #[error("members can change only while the gig is a draft")]
+    MembersLocked,
+    /// Invitations are answered only while the gig is a draft.
+    #[error("the gig is no longer a draft")]
+    InvitationClosed,
+    /// The one answering is not a member other than the owner.
+    #[error("not invited to this gig")]
+    NotInvited,
+}
+
+/// The invitation's name for a field [`Gig::validate_members`] names by the gig's member list,
+/// where the owner comes first.
+fn invitation_field(gig_field: &str) -> String {
+    let place = gig_field
+        .strip_prefix("members[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(index, rest)| Some((index.parse::<usize>().ok()?, rest)));
+    match place {
+        Some((0, ".share_bps")) => "owner_share_bps".to_owned(),
+        Some((index, rest)) if index > 0 => format!("members[{}]{rest}", index - 1),
+        _ => gig_field.to_owned(),
+    }
 }
 
 /// Something a change of a gig tells people other than whoever made it.
@@ -659,5 +889,243 @@ mod tests {
             state: MemberState::Invited,
         });
         assert_eq!(g.people(), vec![g.owner_id.clone(), other]);
+    }
+
+    fn offer() -> GigDraft {
+        let g = gig();
+        GigDraft {
+            title: g.title,
+            description: g.description,
+            deliverables: g.deliverables,
+            platform: g.platform,
+            category: g.category,
+            price: g.price,
+            terms: g.terms,
+        }
+    }
+
+    #[test]
+    fn a_new_draft_belongs_to_its_owner_alone_with_its_one_line_texts_trimmed() {
+        let owner = UserId::generate();
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let mut offer = offer();
+        offer.title = "  Story feature \n".into();
+        offer.category = "\tsportswear ".into();
+        offer.deliverables = vec![" 3 stories ".into()];
+        offer.description = "  Keeps\n its layout  ".into();
+
+        let draft = Gig::draft(GigId::generate(), owner.clone(), offer, now).unwrap();
+
+        assert_eq!(draft.status, GigStatus::Draft);
+        assert_eq!(
+            (draft.version, draft.created_at, draft.updated_at),
+            (1, now, now)
+        );
+        assert_eq!(
+            draft.members,
+            vec![GigMember {
+                user_id: owner,
+                share_bps: FULL_SHARE_BPS,
+                state: MemberState::Accepted
+            }]
+        );
+        assert_eq!(
+            (draft.title.as_str(), draft.category.as_str()),
+            ("Story feature", "sportswear")
+        );
+        assert_eq!(draft.deliverables, vec!["3 stories"]);
+        assert_eq!(draft.description, "  Keeps\n its layout  ");
+    }
+
+    #[test]
+    fn a_draft_with_invalid_fields_is_refused_with_every_field_named() {
+        let mut offer = offer();
+        offer.title = "   ".into();
+        offer.price.amount_minor = 0;
+        let refused = Gig::draft(
+            GigId::generate(),
+            UserId::generate(),
+            offer,
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(
+            fields(refused.map(|_| ())),
+            vec!["title", "price.amount_minor"]
+        );
+    }
+
+    #[test]
+    fn an_update_replaces_the_given_fields_trimmed_and_keeps_the_others() {
+        let before = gig();
+        let after = before
+            .apply(GigUpdate {
+                title: Some(" Launch-day stories ".into()),
+                price: Some(Money {
+                    amount_minor: 50_000,
+                    currency: "USD".into(),
+                }),
+                ..GigUpdate::default()
+            })
+            .unwrap();
+        assert_eq!(after.title, "Launch-day stories");
+        assert_eq!(after.price.currency, "USD");
+        assert_eq!(after.category, before.category);
+        assert_eq!(after.version, before.version, "the store bumps the version");
+    }
+
+    #[test]
+    fn an_invalid_update_is_refused_with_its_fields() {
+        let refused = gig().apply(GigUpdate {
+            title: Some("ab".into()),
+            category: Some(" ".into()),
+            ..GigUpdate::default()
+        });
+        match refused {
+            Err(GigRuleError::Invalid(errors)) => {
+                assert_eq!(fields(Err(errors)), vec!["title", "category"]);
+            }
+            other => panic!("expected field errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_archived_gig_refuses_every_update() {
+        let archived = gig().archive().unwrap();
+        assert_eq!(
+            archived.apply(GigUpdate::default()),
+            Err(GigRuleError::Archived)
+        );
+    }
+
+    #[test]
+    fn publishing_a_valid_draft_makes_it_published_and_a_second_publication_is_refused() {
+        let published = gig().publish().unwrap();
+        assert_eq!(published.status, GigStatus::Published);
+        match published.publish() {
+            Err(GigRuleError::NotPublishable(errors)) => {
+                assert_eq!(fields(Err(errors)), vec!["status"]);
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_group_draft_with_a_member_still_invited_is_not_publishable() {
+        let member = UserId::generate();
+        let draft = gig().invite(5_000, vec![(member, 5_000)]).unwrap();
+        match draft.publish() {
+            Err(GigRuleError::NotPublishable(errors)) => {
+                assert_eq!(fields(Err(errors)), vec!["members[1].state"]);
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn any_gig_but_an_archived_one_can_be_archived() {
+        let draft = gig();
+        assert_eq!(draft.archive().unwrap().status, GigStatus::Archived);
+        let published = draft.publish().unwrap();
+        let archived = published.archive().unwrap();
+        assert_eq!(archived.status, GigStatus::Archived);
+        assert_eq!(archived.archive(), Err(GigRuleError::AlreadyArchived));
+    }
+
+    #[test]
+    fn inviting_puts_the_owner_first_accepted_and_every_other_member_invited_anew() {
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let before = with_members(gig(), &[(&a, MemberState::Accepted)]);
+        let after = before
+            .invite(4_000, vec![(a.clone(), 3_000), (b.clone(), 3_000)])
+            .unwrap();
+        assert_eq!(
+            after.members,
+            vec![
+                GigMember {
+                    user_id: before.owner_id.clone(),
+                    share_bps: 4_000,
+                    state: MemberState::Accepted
+                },
+                GigMember {
+                    user_id: a,
+                    share_bps: 3_000,
+                    state: MemberState::Invited
+                },
+                GigMember {
+                    user_id: b,
+                    share_bps: 3_000,
+                    state: MemberState::Invited
+                },
+            ]
+        );
+        assert!(after.invitation_errors().is_empty());
+    }
+
+    #[test]
+    fn invitation_errors_are_named_as_the_invitation_names_them() {
+        let member = UserId::generate();
+        let invited = gig()
+            .invite(0, vec![(member.clone(), 0), (member, 4_000)])
+            .unwrap();
+        let named: Vec<String> = invited
+            .invitation_errors()
+            .0
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
+        assert_eq!(
+            named,
+            vec![
+                "owner_share_bps",
+                "members[0].share_bps",
+                "members[1].user_id",
+                "members"
+            ]
+        );
+        assert_eq!(invitation_field("members"), "members");
+    }
+
+    #[test]
+    fn members_change_only_while_the_gig_is_a_draft() {
+        let published = gig().publish().unwrap();
+        assert_eq!(
+            published.invite(5_000, vec![(UserId::generate(), 5_000)]),
+            Err(GigRuleError::MembersLocked)
+        );
+    }
+
+    #[test]
+    fn an_invited_member_accepts_or_declines_while_the_gig_is_a_draft() {
+        let member = UserId::generate();
+        let draft = gig().invite(5_000, vec![(member.clone(), 5_000)]).unwrap();
+        assert_eq!(
+            draft.answer(&member, true).unwrap().members[1].state,
+            MemberState::Accepted
+        );
+        assert_eq!(
+            draft.answer(&member, false).unwrap().members[1].state,
+            MemberState::Declined
+        );
+        let mut archived = draft.clone();
+        archived.status = GigStatus::Archived;
+        assert_eq!(
+            archived.answer(&member, true),
+            Err(GigRuleError::InvitationClosed)
+        );
+    }
+
+    #[test]
+    fn neither_the_owner_nor_an_outsider_can_answer_an_invitation() {
+        let draft = gig()
+            .invite(5_000, vec![(UserId::generate(), 5_000)])
+            .unwrap();
+        assert_eq!(
+            draft.answer(&draft.owner_id.clone(), true),
+            Err(GigRuleError::NotInvited)
+        );
+        assert_eq!(
+            draft.answer(&UserId::generate(), true),
+            Err(GigRuleError::NotInvited)
+        );
     }
 }

@@ -1,64 +1,244 @@
 //! Gigs: creation, editing, publication, group membership, and the slots a gig can be booked
-//! at. Handlers call these; the rules live in the domain crate.
+//! at. Each use case loads the gig, asks the domain ([`Gig`]'s transitions) and stores the result
+//! with the events it emits; handlers call these and map [`GigError`] to a response.
 
-use std::collections::HashMap;
+mod slots;
 
-use jiff::{SignedDuration, Timestamp};
 use noillin_domain::{
     UserId, ValidationErrors,
-    availability::{MAX_QUERY_DAYS, Schedule, SlotError, SlotQuery, slots},
-    gig::{Gig, GigChange, GigId, GigMember, GigStatus, MAX_MEMBERS, MemberState, changes},
+    gig::{Gig, GigChange, GigDraft, GigId, GigRuleError, GigUpdate, MAX_MEMBERS, changes},
+    user::{Role, UserStatus},
 };
 use noillin_messaging::Event;
-use noillin_store::{Constraint, StoreError};
+use noillin_store::{Constraint, PageRequest, StoreError};
 
-use crate::{AppState, accounts, error::ApiError, extract::RequestId, outbox};
+use crate::{AppState, extract::MAX_ID_LEN, outbox};
+
+pub use slots::{GigSlots, SlotsRequest, slots};
+
+/// What a gig use case answers instead of a gig.
+#[derive(Debug, thiserror::Error)]
+pub enum GigError {
+    /// No such gig, or one the caller may not see or change: the same answer.
+    #[error("not found")]
+    NotFound,
+    /// The gig changed since it was read; read it again.
+    #[error("the gig changed meanwhile")]
+    Stale,
+    /// Archived gigs cannot be edited.
+    #[error("archived gigs cannot change")]
+    Archived,
+    /// The gig is archived already.
+    #[error("the gig is archived")]
+    AlreadyArchived,
+    /// Members change only while the gig is a draft.
+    #[error("members can change only while the gig is a draft")]
+    MembersLocked,
+    /// Invitations are answered only while the gig is a draft.
+    #[error("the gig is no longer a draft")]
+    InvitationClosed,
+    /// The input, or the gig it would make, breaks the rules; every field is listed.
+    #[error("invalid: {0}")]
+    Invalid(ValidationErrors),
+    /// Stored data the rules refuse (a stored zone or terms the engine does not accept).
+    #[error("stored data refused: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The events of a change could not be made into outbox messages.
+    #[error(transparent)]
+    Outbox(anyhow::Error),
+}
+
+impl From<ValidationErrors> for GigError {
+    fn from(errors: ValidationErrors) -> Self {
+        GigError::Invalid(errors)
+    }
+}
+
+impl From<GigRuleError> for GigError {
+    fn from(e: GigRuleError) -> Self {
+        match e {
+            GigRuleError::Archived => GigError::Archived,
+            GigRuleError::AlreadyArchived => GigError::AlreadyArchived,
+            GigRuleError::Invalid(errors) | GigRuleError::NotPublishable(errors) => {
+                GigError::Invalid(errors)
+            }
+            GigRuleError::MembersLocked => GigError::MembersLocked,
+            GigRuleError::InvitationClosed => GigError::InvitationClosed,
+            GigRuleError::NotInvited => GigError::NotFound,
+        }
+    }
+}
+
+/// Which gigs a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Published gigs without a suspended member.
+    Published,
+    /// The viewer's own gigs and those it is invited to, in any status.
+    Mine,
+}
+
+/// Creates a draft gig owned by `owner`, alone with the whole payout.
+pub async fn create(state: &AppState, owner: &UserId, offer: GigDraft) -> Result<Gig, GigError> {
+    let gig = Gig::draft(GigId::generate(), owner.clone(), offer, state.clock.now())?;
+    state.store.gigs.insert(&gig, &[]).await?;
+    Ok(gig)
+}
+
+/// One page of the gigs `viewer` lists.
+pub async fn list(
+    state: &AppState,
+    viewer: &UserId,
+    listing: Listing,
+    page: &PageRequest,
+) -> Result<Vec<Gig>, GigError> {
+    Ok(match listing {
+        Listing::Mine => state.store.gigs.list_for_member(viewer, page).await?,
+        Listing::Published => state.store.gigs.list_published(page).await?,
+    })
+}
 
 /// Loads a gig `viewer` may see ([`Gig::visible_to`]); others' drafts, gigs hidden because a
-/// member is suspended, and unknown ids are the same 404.
-pub async fn visible(state: &AppState, id: &str, viewer: &UserId) -> Result<Gig, ApiError> {
+/// member is suspended, and unknown ids are the same [`GigError::NotFound`].
+pub async fn visible(state: &AppState, id: &str, viewer: &UserId) -> Result<Gig, GigError> {
     let gig = state
         .store
         .gigs
         .find(&GigId::from_string(id))
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(GigError::NotFound)?;
     if gig.visible_to(viewer, members_active(state, &gig).await?) {
         Ok(gig)
     } else {
-        Err(ApiError::NotFound)
+        Err(GigError::NotFound)
     }
 }
 
 /// Whether no one behind the gig (owner or member) is suspended, read now.
-async fn members_active(state: &AppState, gig: &Gig) -> Result<bool, ApiError> {
+async fn members_active(state: &AppState, gig: &Gig) -> Result<bool, GigError> {
     Ok(!state.store.users.any_suspended(&gig.people()).await?)
 }
 
-/// Loads a gig `owner` owns; anyone else's gig is a 404, as if it did not exist.
-pub async fn owned(state: &AppState, id: &str, owner: &UserId) -> Result<Gig, ApiError> {
+/// Loads a gig `owner` owns; anyone else's gig is [`GigError::NotFound`], as if it did not exist.
+async fn owned(state: &AppState, id: &str, owner: &UserId) -> Result<Gig, GigError> {
     let gig = visible(state, id, owner).await?;
     if gig.owner_id != *owner {
-        return Err(ApiError::NotFound);
+        return Err(GigError::NotFound);
     }
     Ok(gig)
 }
 
+/// Changes `owner`'s gig `id` (not once archived).
+pub async fn update(
+    state: &AppState,
+    id: &str,
+    owner: &UserId,
+    update: GigUpdate,
+    correlation_id: Option<&str>,
+) -> Result<Gig, GigError> {
+    let original = owned(state, id, owner).await?;
+    let changed = original.apply(update)?;
+    save(state, &original, changed, correlation_id).await
+}
+
+/// Publishes `owner`'s draft `id`: valid, and every member accepted.
+pub async fn publish(
+    state: &AppState,
+    id: &str,
+    owner: &UserId,
+    correlation_id: Option<&str>,
+) -> Result<Gig, GigError> {
+    let original = owned(state, id, owner).await?;
+    let published = original.publish()?;
+    save(state, &original, published, correlation_id).await
+}
+
+/// Archives `owner`'s gig `id` (from any state but archived).
+pub async fn archive(
+    state: &AppState,
+    id: &str,
+    owner: &UserId,
+    correlation_id: Option<&str>,
+) -> Result<Gig, GigError> {
+    let original = owned(state, id, owner).await?;
+    let archived = original.archive()?;
+    save(state, &original, archived, correlation_id).await
+}
+
+/// Replaces the members of `owner`'s draft `id` with `invited` (user id and share); the owner
+/// keeps the first place with `owner_share_bps` and accepts implicitly, everyone else is
+/// invited anew. Every invited user must be an active influencer.
+pub async fn set_members(
+    state: &AppState,
+    id: &str,
+    owner: &UserId,
+    owner_share_bps: u32,
+    invited: Vec<(UserId, u32)>,
+    correlation_id: Option<&str>,
+) -> Result<Gig, GigError> {
+    let original = owned(state, id, owner).await?;
+    let changed = original.invite(owner_share_bps, invited)?;
+    let mut errors = changed.invitation_errors();
+    // A store read per member only for a list of an allowed size.
+    if changed.members.len() <= MAX_MEMBERS {
+        for (i, member) in changed.members.iter().skip(1).enumerate() {
+            if !is_active_influencer(state, &member.user_id).await? {
+                errors.add(
+                    format!("members[{i}].user_id"),
+                    "unknown_influencer",
+                    "is not an active influencer",
+                );
+            }
+        }
+    }
+    errors.into_result(())?;
+    save(state, &original, changed, correlation_id).await
+}
+
+/// Whether `id` names an active influencer: the only users who may be invited.
+async fn is_active_influencer(state: &AppState, id: &UserId) -> Result<bool, GigError> {
+    if id.as_str().len() > MAX_ID_LEN {
+        return Ok(false);
+    }
+    Ok(state
+        .store
+        .users
+        .find_by_id(id)
+        .await?
+        .is_some_and(|u| u.role == Role::Influencer && u.status == UserStatus::Active))
+}
+
+/// `member`'s answer to its invitation into gig `id`.
+pub async fn answer_invitation(
+    state: &AppState,
+    id: &str,
+    member: &UserId,
+    accept: bool,
+    correlation_id: Option<&str>,
+) -> Result<Gig, GigError> {
+    let original = visible(state, id, member).await?;
+    let answered = original.answer(member, accept)?;
+    save(state, &original, answered, correlation_id).await
+}
+
 /// Stores `changed` (read as `original`) with compare-and-swap on its version, together with the
-/// events the change emits: of two concurrent changes, the second gets 409 and changes nothing.
-pub async fn save(
+/// events the change emits: of two concurrent changes, the second is [`GigError::Stale`] and
+/// changes nothing.
+async fn save(
     state: &AppState,
     original: &Gig,
     mut changed: Gig,
-    request: &RequestId,
-) -> Result<Gig, ApiError> {
+    correlation_id: Option<&str>,
+) -> Result<Gig, GigError> {
     changed.version = original.version + 1;
     changed.updated_at = state.clock.now();
     let events = changes(original, &changed)
         .into_iter()
         .map(|change| event(&changed, change))
         .collect();
-    let messages = outbox::messages(events, request.0.as_deref())?;
+    let messages = outbox::messages(events, correlation_id).map_err(GigError::Outbox)?;
     match state.store.gigs.update(&changed, &messages).await {
         Ok(()) => {
             if !messages.is_empty() {
@@ -66,10 +246,7 @@ pub async fn save(
             }
             Ok(changed)
         }
-        Err(StoreError::Conflict(Constraint::StaleVersion)) => Err(ApiError::Conflict(
-            "concurrent-change",
-            "the gig changed meanwhile; read it again".into(),
-        )),
+        Err(StoreError::Conflict(Constraint::StaleVersion)) => Err(GigError::Stale),
         Err(e) => Err(e.into()),
     }
 }
@@ -108,223 +285,5 @@ fn event(gig: &Gig, change: GigChange) -> Event {
             owner_id,
             member_ids: ids(members),
         },
-    }
-}
-
-/// Publishes a draft whose members all accepted.
-pub async fn publish(state: &AppState, gig: Gig, request: &RequestId) -> Result<Gig, ApiError> {
-    gig.check_publishable()?;
-    let mut published = gig.clone();
-    published.status = GigStatus::Published;
-    save(state, &gig, published, request).await
-}
-
-/// Archives a gig (from any state but archived).
-pub async fn archive(state: &AppState, gig: Gig, request: &RequestId) -> Result<Gig, ApiError> {
-    if gig.status == GigStatus::Archived {
-        return Err(ApiError::Conflict(
-            "already-archived",
-            "the gig is archived".into(),
-        ));
-    }
-    let mut archived = gig.clone();
-    archived.status = GigStatus::Archived;
-    save(state, &gig, archived, request).await
-}
-
-/// Replaces a draft's members with `invited` (user id and share); the owner keeps the first
-/// place and accepts implicitly, everyone else is invited anew.
-pub async fn set_members(
-    state: &AppState,
-    original: Gig,
-    owner_share_bps: u32,
-    invited: Vec<(String, u32)>,
-    request: &RequestId,
-) -> Result<Gig, ApiError> {
-    if original.status != GigStatus::Draft {
-        return Err(ApiError::Conflict(
-            "not-a-draft",
-            "members can change only while the gig is a draft".into(),
-        ));
-    }
-    let mut gig = original.clone();
-    let owner = GigMember {
-        user_id: gig.owner_id.clone(),
-        share_bps: owner_share_bps,
-        state: MemberState::Accepted,
-    };
-    let others = invited.into_iter().map(|(user_id, share_bps)| GigMember {
-        user_id: UserId::from_string(user_id),
-        share_bps,
-        state: MemberState::Invited,
-    });
-    gig.members = std::iter::once(owner).chain(others).collect();
-    let mut errors = ValidationErrors::default();
-    for error in gig.validate_members().err().unwrap_or_default().0 {
-        errors.add(request_field(&error.field), error.code, error.message);
-    }
-    // A store read per member only for a list of an allowed size.
-    if gig.members.len() <= MAX_MEMBERS {
-        for (i, member) in gig.members.iter().skip(1).enumerate() {
-            if accounts::active_influencer(state, &member.user_id)
-                .await?
-                .is_none()
-            {
-                errors.add(
-                    format!("members[{i}].user_id"),
-                    "unknown_influencer",
-                    "is not an active influencer",
-                );
-            }
-        }
-    }
-    errors.into_result(())?;
-    save(state, &original, gig, request).await
-}
-
-/// The request's name for a field [`Gig::validate_members`] names by the gig's member list,
-/// where the owner comes first: the request gives the owner's share apart and counts the other
-/// members from 0.
-fn request_field(gig_field: &str) -> String {
-    let place = gig_field
-        .strip_prefix("members[")
-        .and_then(|rest| rest.split_once(']'))
-        .and_then(|(index, rest)| Some((index.parse::<usize>().ok()?, rest)));
-    match place {
-        Some((0, ".share_bps")) => "owner_share_bps".to_owned(),
-        Some((index, rest)) if index > 0 => format!("members[{}]{rest}", index - 1),
-        _ => gig_field.to_owned(),
-    }
-}
-
-/// A member's answer to its invitation.
-pub async fn answer_invitation(
-    state: &AppState,
-    id: &str,
-    member: &UserId,
-    accept: bool,
-    request: &RequestId,
-) -> Result<Gig, ApiError> {
-    let original = visible(state, id, member).await?;
-    let mut gig = original.clone();
-    let Some(entry) = gig
-        .members
-        .iter_mut()
-        .skip(1)
-        .find(|m| m.user_id == *member)
-    else {
-        return Err(ApiError::NotFound);
-    };
-    if gig.status != GigStatus::Draft {
-        return Err(ApiError::Conflict(
-            "not-a-draft",
-            "the gig is no longer a draft".into(),
-        ));
-    }
-    entry.state = if accept {
-        MemberState::Accepted
-    } else {
-        MemberState::Declined
-    };
-    save(state, &original, gig, request).await
-}
-
-/// Refuses a slot range the engine would refuse, before anything is loaded.
-pub fn check_range(from: Timestamp, to: Timestamp) -> Result<(), ApiError> {
-    if to <= from {
-        return Err(slot_error(SlotError::EmptyRange));
-    }
-    if to.duration_since(from) > SignedDuration::from_hours(MAX_QUERY_DAYS * 24) {
-        return Err(slot_error(SlotError::RangeTooLong));
-    }
-    Ok(())
-}
-
-/// The instants in `[from, to)` the gig can start at, by the engine that booking will use;
-/// none when the gig offers no slots ([`Gig::offers_slots`]: archived, or a member suspended).
-/// Drafts are seen by their members only, who may preview them.
-pub async fn gig_slots(
-    state: &AppState,
-    gig: &Gig,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<Vec<Timestamp>, ApiError> {
-    if !gig.offers_slots(members_active(state, gig).await?) {
-        return Ok(Vec::new());
-    }
-    let member_ids: Vec<UserId> = gig.members.iter().map(|m| m.user_id.clone()).collect();
-    let mut rules: HashMap<UserId, _> = state
-        .store
-        .availability
-        .get_many(&member_ids)
-        .await?
-        .into_iter()
-        .collect();
-    let mut schedules = Vec::with_capacity(member_ids.len());
-    for id in &member_ids {
-        let profile = state
-            .store
-            .profiles
-            .influencer(id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let time_zone = jiff::tz::TimeZone::get(&profile.time_zone).map_err(|e| {
-            ApiError::Internal(anyhow::anyhow!(
-                "stored time zone {}: {e}",
-                profile.time_zone
-            ))
-        })?;
-        // Busy time arrives with bookings; until then every member is free in their windows.
-        schedules.push(Schedule {
-            time_zone,
-            rules: rules.remove(id).unwrap_or_default(),
-            busy: Vec::new(),
-        });
-    }
-    let cap_zone = schedules
-        .first()
-        .map(|s| s.time_zone.clone())
-        .ok_or(ApiError::NotFound)?;
-    let settings = gig.terms.slot_settings();
-    let query = SlotQuery {
-        members: &schedules,
-        settings: &settings,
-        cap_zone: &cap_zone,
-        booked_starts: &[],
-        now: state.clock.now(),
-    };
-    slots(&query, from, to).map_err(slot_error)
-}
-
-/// What a refused slot query answers: a bad range is the client's, anything else is stored
-/// data the engine does not accept, ours.
-fn slot_error(e: SlotError) -> ApiError {
-    match e {
-        SlotError::EmptyRange => ApiError::invalid("to", "invalid_range", "must be after from"),
-        SlotError::RangeTooLong => ApiError::invalid(
-            "to",
-            "range_too_long",
-            format!("the range may span at most {MAX_QUERY_DAYS} days"),
-        ),
-        SlotError::OutOfRange => ApiError::invalid("to", "invalid_range", e.to_string()),
-        SlotError::NoMembers | SlotError::Invalid(_) => {
-            ApiError::Internal(anyhow::anyhow!("stored gig or rules refused: {e:?}"))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn member_errors_are_named_as_the_request_names_them() {
-        assert_eq!(request_field("members[0].share_bps"), "owner_share_bps");
-        assert_eq!(
-            request_field("members[1].share_bps"),
-            "members[0].share_bps"
-        );
-        assert_eq!(request_field("members[3].user_id"), "members[2].user_id");
-        assert_eq!(request_field("members"), "members");
     }
 }

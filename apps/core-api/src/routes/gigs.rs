@@ -4,8 +4,8 @@
 use axum::{extract::State, http::StatusCode};
 use jiff::{Timestamp, tz::TimeZone};
 use noillin_domain::{
-    ValidationErrors,
-    gig::{FULL_SHARE_BPS, Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
+    UserId,
+    gig::{self, Gig, GigDraft, GigStatus, GigTerms, MemberState, Money},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,7 @@ use crate::{
     AppState,
     error::{ApiError, ApiResult},
     extract::{ApiJson, ApiQuery, AuthUser, Influencer, PathId, RequestId, WithRole},
-    gigs,
+    gigs::{self, GigError, GigSlots, Listing, SlotsRequest},
     routes::{
         ProblemDoc, next_cursor, page_limit,
         problems::{Authenticated, Conflict, InvalidQuery, JsonBody, ObjectInPath, RoleRequired},
@@ -234,30 +234,7 @@ async fn create_gig(
     WithRole(user, _): WithRole<Influencer>,
     ApiJson(body): ApiJson<NewGig>,
 ) -> ApiResult<(StatusCode, axum::Json<GigView>)> {
-    let now = state.clock.now();
-    let mut gig = Gig {
-        id: GigId::generate(),
-        owner_id: user.id().clone(),
-        title: body.title,
-        description: body.description,
-        deliverables: body.deliverables,
-        platform: body.platform.into(),
-        category: body.category,
-        price: body.price.into(),
-        terms: body.terms.into(),
-        status: GigStatus::Draft,
-        members: vec![GigMember {
-            user_id: user.id().clone(),
-            share_bps: FULL_SHARE_BPS,
-            state: MemberState::Accepted,
-        }],
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    trim_text(&mut gig);
-    gig.validate()?;
-    state.store.gigs.insert(&gig, &[]).await?;
+    let gig = gigs::create(&state, user.id(), body.into()).await?;
     Ok((StatusCode::CREATED, axum::Json(GigView::from(&gig))))
 }
 
@@ -296,11 +273,12 @@ async fn list_gigs(
         after: query.after,
         limit,
     };
-    let gigs = if query.mine {
-        state.store.gigs.list_for_member(user.id(), &page).await?
+    let listing = if query.mine {
+        Listing::Mine
     } else {
-        state.store.gigs.list_published(&page).await?
+        Listing::Published
     };
+    let gigs = gigs::list(&state, user.id(), listing, &page).await?;
     Ok(axum::Json(GigPage {
         items: gigs.iter().map(GigView::from).collect(),
         next_after: next_cursor(&gigs, limit, |g| g.id.to_string()),
@@ -349,49 +327,8 @@ async fn update_gig(
     request: RequestId,
     ApiJson(update): ApiJson<GigUpdate>,
 ) -> ApiResult<axum::Json<GigView>> {
-    let original = gigs::owned(&state, &id, user.id()).await?;
-    let mut gig = original.clone();
-    if gig.status == GigStatus::Archived {
-        return Err(ApiError::Conflict(
-            "archived",
-            "archived gigs cannot change".into(),
-        ));
-    }
-    if let Some(v) = update.title {
-        gig.title = v;
-    }
-    if let Some(v) = update.description {
-        gig.description = v;
-    }
-    if let Some(v) = update.deliverables {
-        gig.deliverables = v;
-    }
-    if let Some(v) = update.platform {
-        gig.platform = v.into();
-    }
-    if let Some(v) = update.category {
-        gig.category = v;
-    }
-    if let Some(v) = update.price {
-        gig.price = v.into();
-    }
-    if let Some(v) = update.terms {
-        gig.terms = v.into();
-    }
-    trim_text(&mut gig);
-    gig.validate()?;
-    Ok(axum::Json(GigView::from(
-        &gigs::save(&state, &original, gig, &request).await?,
-    )))
-}
-
-/// Stores a gig's one-line texts without surrounding blanks, however the client sent them (the
-/// description keeps its layout).
-fn trim_text(gig: &mut Gig) {
-    let trim = |text: &mut String| *text = text.trim().to_owned();
-    trim(&mut gig.title);
-    trim(&mut gig.category);
-    gig.deliverables.iter_mut().for_each(trim);
+    let gig = gigs::update(&state, &id, user.id(), update.into(), request.0.as_deref()).await?;
+    Ok(axum::Json(GigView::from(&gig)))
 }
 
 /// Publishes a draft: valid, and every member accepted.
@@ -404,10 +341,8 @@ async fn publish_gig(
     PathId(id): PathId,
     request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
-    let gig = gigs::owned(&state, &id, user.id()).await?;
-    Ok(axum::Json(GigView::from(
-        &gigs::publish(&state, gig, &request).await?,
-    )))
+    let gig = gigs::publish(&state, &id, user.id(), request.0.as_deref()).await?;
+    Ok(axum::Json(GigView::from(&gig)))
 }
 
 /// Archives a gig: it is no longer offered.
@@ -419,10 +354,8 @@ async fn archive_gig(
     PathId(id): PathId,
     request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
-    let gig = gigs::owned(&state, &id, user.id()).await?;
-    Ok(axum::Json(GigView::from(
-        &gigs::archive(&state, gig, &request).await?,
-    )))
+    let gig = gigs::archive(&state, &id, user.id(), request.0.as_deref()).await?;
+    Ok(axum::Json(GigView::from(&gig)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -457,15 +390,21 @@ async fn set_members(
     request: RequestId,
     ApiJson(body): ApiJson<MembersRequest>,
 ) -> ApiResult<axum::Json<GigView>> {
-    let gig = gigs::owned(&state, &id, user.id()).await?;
     let invited = body
         .members
         .into_iter()
-        .map(|m| (m.user_id, m.share_bps))
+        .map(|m| (UserId::from_string(m.user_id), m.share_bps))
         .collect();
-    Ok(axum::Json(GigView::from(
-        &gigs::set_members(&state, gig, body.owner_share_bps, invited, &request).await?,
-    )))
+    let gig = gigs::set_members(
+        &state,
+        &id,
+        user.id(),
+        body.owner_share_bps,
+        invited,
+        request.0.as_deref(),
+    )
+    .await?;
+    Ok(axum::Json(GigView::from(&gig)))
 }
 
 /// Accepts your invitation to a group gig.
@@ -477,9 +416,8 @@ async fn accept_invitation(
     PathId(id): PathId,
     request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
-    Ok(axum::Json(GigView::from(
-        &gigs::answer_invitation(&state, &id, user.id(), true, &request).await?,
-    )))
+    let gig = gigs::answer_invitation(&state, &id, user.id(), true, request.0.as_deref()).await?;
+    Ok(axum::Json(GigView::from(&gig)))
 }
 
 /// Declines your invitation to a group gig.
@@ -491,9 +429,8 @@ async fn decline_invitation(
     PathId(id): PathId,
     request: RequestId,
 ) -> ApiResult<axum::Json<GigView>> {
-    Ok(axum::Json(GigView::from(
-        &gigs::answer_invitation(&state, &id, user.id(), false, &request).await?,
-    )))
+    let gig = gigs::answer_invitation(&state, &id, user.id(), false, request.0.as_deref()).await?;
+    Ok(axum::Json(GigView::from(&gig)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -511,32 +448,13 @@ pub struct SlotsQuery {
     pub tz: Option<String>,
 }
 
-impl SlotsQuery {
-    /// The range and the zone, with every field error at once.
-    fn read(&self) -> Result<(Timestamp, Timestamp, TimeZone), ApiError> {
-        let mut errors = ValidationErrors::default();
-        let from = self
-            .from
-            .parse::<Timestamp>()
-            .map_err(|_| errors.add("from", "invalid_instant", "must be an RFC 3339 instant"))
-            .ok();
-        let to = self
-            .to
-            .parse::<Timestamp>()
-            .map_err(|_| errors.add("to", "invalid_instant", "must be an RFC 3339 instant"))
-            .ok();
-        let zone = TimeZone::get(self.zone_name())
-            .map_err(|_| errors.add("tz", "invalid_time_zone", "must be an IANA time zone"))
-            .ok();
-        let (Some(from), Some(to), Some(zone)) = (from, to, zone) else {
-            return Err(ApiError::Validation(errors));
-        };
-        gigs::check_range(from, to)?;
-        Ok((from, to, zone))
-    }
-
-    fn zone_name(&self) -> &str {
-        self.tz.as_deref().unwrap_or("UTC")
+impl From<SlotsQuery> for SlotsRequest {
+    fn from(q: SlotsQuery) -> Self {
+        SlotsRequest {
+            from: q.from,
+            to: q.to,
+            time_zone: q.tz,
+        }
     }
 }
 
@@ -565,21 +483,22 @@ async fn gig_slots(
     PathId(id): PathId,
     ApiQuery(query): ApiQuery<SlotsQuery>,
 ) -> ApiResult<axum::Json<SlotList>> {
-    let (from, to, zone) = query.read()?;
-    let gig = gigs::visible(&state, &id, user.id()).await?;
-    let starts = gigs::gig_slots(&state, &gig, from, to).await?;
-    let duration = jiff::SignedDuration::from_mins(i64::from(gig.terms.duration_minutes));
-    let slots = starts
-        .into_iter()
-        .map(|start| SlotView {
-            start: rfc3339_in(start, &zone),
-            end: rfc3339_in(start + duration, &zone),
-        })
-        .collect();
+    let GigSlots {
+        gig,
+        zone_name,
+        zone,
+        slots,
+    } = gigs::slots(&state, &id, user.id(), query.into()).await?;
     Ok(axum::Json(SlotList {
         gig_id: gig.id.to_string(),
-        time_zone: query.zone_name().to_owned(),
-        slots,
+        time_zone: zone_name,
+        slots: slots
+            .into_iter()
+            .map(|(start, end)| SlotView {
+                start: rfc3339_in(start, &zone),
+                end: rfc3339_in(end, &zone),
+            })
+            .collect(),
     }))
 }
 
@@ -588,4 +507,61 @@ fn rfc3339_in(instant: Timestamp, zone: &TimeZone) -> String {
     instant
         .display_with_offset(zone.to_offset(instant))
         .to_string()
+}
+
+impl From<NewGig> for GigDraft {
+    fn from(body: NewGig) -> Self {
+        GigDraft {
+            title: body.title,
+            description: body.description,
+            deliverables: body.deliverables,
+            platform: body.platform.into(),
+            category: body.category,
+            price: body.price.into(),
+            terms: body.terms.into(),
+        }
+    }
+}
+
+impl From<GigUpdate> for gig::GigUpdate {
+    fn from(body: GigUpdate) -> Self {
+        gig::GigUpdate {
+            title: body.title,
+            description: body.description,
+            deliverables: body.deliverables,
+            platform: body.platform.map(Into::into),
+            category: body.category,
+            price: body.price.map(Into::into),
+            terms: body.terms.map(Into::into),
+        }
+    }
+}
+
+impl From<GigError> for ApiError {
+    fn from(e: GigError) -> Self {
+        match e {
+            GigError::NotFound => ApiError::NotFound,
+            GigError::Stale => ApiError::Conflict(
+                "concurrent-change",
+                "the gig changed meanwhile; read it again".into(),
+            ),
+            GigError::Archived => {
+                ApiError::Conflict("archived", "archived gigs cannot change".into())
+            }
+            GigError::AlreadyArchived => {
+                ApiError::Conflict("already-archived", "the gig is archived".into())
+            }
+            GigError::MembersLocked => ApiError::Conflict(
+                "not-a-draft",
+                "members can change only while the gig is a draft".into(),
+            ),
+            GigError::InvitationClosed => {
+                ApiError::Conflict("not-a-draft", "the gig is no longer a draft".into())
+            }
+            GigError::Invalid(errors) => ApiError::Validation(errors),
+            GigError::Corrupt(reason) => ApiError::Internal(anyhow::anyhow!(reason)),
+            GigError::Store(e) => e.into(),
+            GigError::Outbox(e) => ApiError::Internal(e),
+        }
+    }
 }

@@ -111,3 +111,31 @@ impl TestApp {
         .expect("the app's SQLite store opens")
     }
 }
+
+/// A new administrator of `app`, made as `core-api admin create` makes one (on the app's own
+/// store, opened a second time), signed in through the API.
+pub async fn sign_in_new_admin(app: &TestApp) -> noillin_test_support::TestUser {
+    let email = format!(
+        "admin-{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let password = "admin passphrase long enough".to_owned();
+    let store = app.store().await;
+    let admin =
+        core_api::accounts::create_admin(&store, &email, password.clone().into(), "Test Admin")
+            .await
+            .expect("admin created");
+    let login = app.api.login(&email, &password).await;
+    assert_eq!(
+        login.status,
+        reqwest::StatusCode::OK,
+        "admin login: {:?}",
+        login.body
+    );
+    noillin_test_support::TestUser::from_tokens(
+        email,
+        password,
+        &serde_json::json!({ "id": admin.id.to_string() }),
+        &login.body,
+    )
+}

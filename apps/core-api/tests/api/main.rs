@@ -3,6 +3,7 @@
 //! crosses processes (the gateway, realtime, the worker) is tested in `tests/e2e`.
 
 mod availability;
+mod gigs;
 mod helpers;
 mod in_process;
 mod notifications;

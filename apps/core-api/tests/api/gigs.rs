@@ -1,8 +1,11 @@
-//! Gigs, availability and slots through the gateway.
+//! Gigs (creation, editing, publication, group membership, visibility while a member is
+//! suspended), the availability their slots are made of, and slots.
 
-use noillin_test_support::{ApiClient, Platform, TestUser};
+use noillin_test_support::{ApiClient, TestUser};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::helpers::{sign_in_new_admin, spawn_app};
 
 fn new_gig() -> Value {
     json!({
@@ -36,8 +39,8 @@ async fn make_available(api: &ApiClient, user: &TestUser, zone: &str) {
 
 #[tokio::test]
 async fn an_influencer_creates_and_publishes_a_gig_that_brands_then_see() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
 
@@ -71,8 +74,8 @@ async fn an_influencer_creates_and_publishes_a_gig_that_brands_then_see() {
 
 #[tokio::test]
 async fn invalid_gigs_are_refused_with_field_errors() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let influencer = api.register("influencer").await;
     let with = |pointer: &str, value: Value| {
         let mut gig = new_gig();
@@ -136,8 +139,8 @@ async fn invalid_gigs_are_refused_with_field_errors() {
 
 #[tokio::test]
 async fn only_the_owner_changes_a_gig_and_stale_versions_do_not_win() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let owner = api.register("influencer").await;
     let other = api.register("influencer").await;
     let gig = api.create_gig(&owner, "Instagram story feature").await;
@@ -205,8 +208,8 @@ async fn only_the_owner_changes_a_gig_and_stale_versions_do_not_win() {
 
 #[tokio::test]
 async fn a_group_gig_publishes_only_when_every_member_accepted() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let owner = api.register("influencer").await;
     let first = api.register("influencer").await;
     let second = api.register("influencer").await;
@@ -255,8 +258,8 @@ async fn a_group_gig_publishes_only_when_every_member_accepted() {
 
 #[tokio::test]
 async fn availability_is_validated_and_belongs_to_its_influencer() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
 
@@ -338,11 +341,11 @@ async fn availability_is_validated_and_belongs_to_its_influencer() {
 
 #[tokio::test]
 async fn slots_follow_the_influencers_windows_in_their_zone_and_the_requested_zone() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
-    make_available(&api, &influencer, "Europe/Lisbon").await;
+    make_available(api, &influencer, "Europe/Lisbon").await;
     let gig = api.create_gig(&influencer, "Instagram story feature").await;
     let path = format!("/gigs/{gig}");
     let published = api.publish_gig(&influencer, &gig).await;
@@ -395,13 +398,13 @@ async fn slots_follow_the_influencers_windows_in_their_zone_and_the_requested_zo
 
 #[tokio::test]
 async fn a_group_gigs_slots_disappear_when_one_member_blocks_the_day() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let owner = api.register("influencer").await;
     let member = api.register("influencer").await;
     let brand = api.register("brand").await;
-    make_available(&api, &owner, "Europe/Lisbon").await;
-    make_available(&api, &member, "Europe/Lisbon").await;
+    make_available(api, &owner, "Europe/Lisbon").await;
+    make_available(api, &member, "Europe/Lisbon").await;
     let gig = api.create_gig(&owner, "Instagram story feature").await;
     let path = format!("/gigs/{gig}");
     // Half the payout each.
@@ -464,13 +467,13 @@ fn lisbon_day(days: i64) -> String {
 
 #[tokio::test]
 async fn a_suspended_influencers_gigs_leave_listings_reads_and_slots_until_reinstated() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
-    let admin = platform.sign_in_new_admin().await;
+    let app = spawn_app().await;
+    let api = &app.api;
+    let admin = sign_in_new_admin(&app).await;
     let influencer = api.register("influencer").await;
     let other = api.register("influencer").await;
     let brand = api.register("brand").await;
-    make_available(&api, &influencer, "Europe/Lisbon").await;
+    make_available(api, &influencer, "Europe/Lisbon").await;
     let gig = api.create_gig(&influencer, "Instagram story feature").await;
     let others_gig = api.create_gig(&other, "TikTok duet").await;
     for (owner, id) in [(&influencer, &gig), (&other, &others_gig)] {
@@ -479,7 +482,7 @@ async fn a_suspended_influencers_gigs_leave_listings_reads_and_slots_until_reins
     let path = format!("/gigs/{gig}");
     let slots = format!("{path}/slots?{}", lisbon_day(7));
     assert_eq!(
-        listed(&api, &brand).await,
+        listed(api, &brand).await,
         vec![gig.clone(), others_gig.clone()]
     );
     let offered = api.get(&slots, Some(&brand.access)).await;
@@ -499,7 +502,7 @@ async fn a_suspended_influencers_gigs_leave_listings_reads_and_slots_until_reins
         .status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(listed(&api, &brand).await, vec![others_gig.clone()]);
+    assert_eq!(listed(api, &brand).await, vec![others_gig.clone()]);
     for viewer in [&brand, &other, &admin] {
         assert_eq!(
             api.get(&path, Some(&viewer.access)).await.status,
@@ -513,7 +516,7 @@ async fn a_suspended_influencers_gigs_leave_listings_reads_and_slots_until_reins
         .set_user_status(&influencer.id, "active", Some(&admin.access))
         .await;
     assert_eq!(reinstated.status, StatusCode::OK, "{:?}", reinstated.body);
-    assert_eq!(listed(&api, &brand).await, vec![gig.clone(), others_gig]);
+    assert_eq!(listed(api, &brand).await, vec![gig.clone(), others_gig]);
     assert_eq!(
         api.get(&path, Some(&brand.access)).await.status,
         StatusCode::OK
@@ -524,14 +527,14 @@ async fn a_suspended_influencers_gigs_leave_listings_reads_and_slots_until_reins
 
 #[tokio::test]
 async fn a_group_gig_with_a_suspended_member_is_hidden_from_everyone_but_its_members() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
-    let admin = platform.sign_in_new_admin().await;
+    let app = spawn_app().await;
+    let api = &app.api;
+    let admin = sign_in_new_admin(&app).await;
     let owner = api.register("influencer").await;
     let member = api.register("influencer").await;
     let brand = api.register("brand").await;
-    make_available(&api, &owner, "Europe/Lisbon").await;
-    make_available(&api, &member, "Europe/Lisbon").await;
+    make_available(api, &owner, "Europe/Lisbon").await;
+    make_available(api, &member, "Europe/Lisbon").await;
     let gig = api.create_gig(&owner, "Instagram story feature").await;
     api.invite(&owner, &gig, &[&member]).await;
     assert_eq!(
@@ -541,14 +544,14 @@ async fn a_group_gig_with_a_suspended_member_is_hidden_from_everyone_but_its_mem
     assert_eq!(api.publish_gig(&owner, &gig).await.status, StatusCode::OK);
     let path = format!("/gigs/{gig}");
     let slots = format!("{path}/slots?{}", lisbon_day(10));
-    assert_eq!(listed(&api, &brand).await, vec![gig.clone()]);
+    assert_eq!(listed(api, &brand).await, vec![gig.clone()]);
 
     let suspended = api
         .set_user_status(&member.id, "suspended", Some(&admin.access))
         .await;
     assert_eq!(suspended.status, StatusCode::OK, "{:?}", suspended.body);
 
-    assert_eq!(listed(&api, &brand).await, Vec::<String>::new());
+    assert_eq!(listed(api, &brand).await, Vec::<String>::new());
     assert_eq!(
         api.get(&path, Some(&brand.access)).await.status,
         StatusCode::NOT_FOUND
@@ -573,7 +576,97 @@ async fn a_group_gig_with_a_suspended_member_is_hidden_from_everyone_but_its_mem
         .set_user_status(&member.id, "active", Some(&admin.access))
         .await;
     assert_eq!(reinstated.status, StatusCode::OK, "{:?}", reinstated.body);
-    assert_eq!(listed(&api, &brand).await, vec![gig]);
+    assert_eq!(listed(api, &brand).await, vec![gig]);
     let offered = api.get(&slots, Some(&brand.access)).await;
     assert_eq!(offered.body["slots"].as_array().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn gigs_past_their_draft_refuse_changes_with_a_conflict_naming_why() {
+    let app = spawn_app().await;
+    let api = &app.api;
+    let owner = api.register("influencer").await;
+    let member = api.register("influencer").await;
+    let gig = api.create_gig(&owner, "Instagram story feature").await;
+    let path = format!("/gigs/{gig}");
+    api.invite(&owner, &gig, &[&member]).await;
+    assert_eq!(
+        api.accept_invitation(&member, &gig).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(api.publish_gig(&owner, &gig).await.status, StatusCode::OK);
+
+    let members = json!({ "owner_share_bps": 10000, "members": [] });
+    let refused = api
+        .put(&format!("{path}/members"), &members, Some(&owner.access))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+    assert_eq!(refused.content_type(), "application/problem+json");
+    assert_eq!(refused.body["type"], "/problems/not-a-draft");
+    assert_eq!(
+        refused.body["detail"],
+        "members can change only while the gig is a draft"
+    );
+    let answer = api
+        .post(
+            &format!("{path}/membership/decline"),
+            &json!({}),
+            Some(&member.access),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{:?}", answer.body);
+    assert_eq!(answer.body["type"], "/problems/not-a-draft");
+    assert_eq!(answer.body["detail"], "the gig is no longer a draft");
+    let again = api.publish_gig(&owner, &gig).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(again.error_fields(), vec!["status"]);
+
+    let archive = format!("{path}/archive");
+    let archived = api.post(&archive, &json!({}), Some(&owner.access)).await;
+    assert_eq!(archived.status, StatusCode::OK, "{:?}", archived.body);
+    assert_eq!(archived.body["status"], "archived");
+    let twice = api.post(&archive, &json!({}), Some(&owner.access)).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert_eq!(twice.body["type"], "/problems/already-archived");
+    let edited = api
+        .patch(&path, &json!({ "title": "Reopened" }), Some(&owner.access))
+        .await;
+    assert_eq!(edited.status, StatusCode::CONFLICT);
+    assert_eq!(edited.body["type"], "/problems/archived");
+    assert_eq!(edited.body["detail"], "archived gigs cannot change");
+
+    let unchanged = api.get(&path, Some(&owner.access)).await;
+    assert_eq!(unchanged.body["title"], "Instagram story feature");
+    assert_eq!(unchanged.body["version"], archived.body["version"]);
+    assert_eq!(unchanged.body["members"][1]["state"], "accepted");
+}
+
+#[tokio::test]
+async fn text_is_stored_trimmed_on_creation_and_on_update() {
+    let app = spawn_app().await;
+    let api = &app.api;
+    let owner = api.register("influencer").await;
+    let mut gig = new_gig();
+    gig["title"] = json!("  Instagram story feature  ");
+    gig["deliverables"] = json!([" 3 stories\n"]);
+    let created = api.post("/gigs", &gig, Some(&owner.access)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["title"], "Instagram story feature");
+    assert_eq!(created.body["deliverables"], json!(["3 stories"]));
+
+    let path = format!("/gigs/{}", created.body["id"].as_str().unwrap());
+    let updated = api
+        .patch(
+            &path,
+            &json!({ "category": "\tshoes " }),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.body);
+    assert_eq!(updated.body["category"], "shoes");
+    let too_short = api
+        .patch(&path, &json!({ "title": "  ab  " }), Some(&owner.access))
+        .await;
+    assert_eq!(too_short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(too_short.error_fields(), vec!["title"]);
 }
