@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod gigs;
 pub mod outbox;
+mod profiles;
 mod routes;
 
 use anyhow::Context;

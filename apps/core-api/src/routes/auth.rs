@@ -9,8 +9,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     AppState,
     accounts::secrets::Secret,
-    accounts::{self, Registration, TokenPair},
-    error::ApiResult,
+    accounts::{self, AccountsError, Registration, TokenPair},
+    error::{ApiError, ApiResult},
     extract::{ApiJson, AuthUser, ClientIp, RequestId},
     routes::{
         ProblemDoc,
@@ -28,6 +28,38 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(request_password_reset))
         .routes(routes!(confirm_password_reset))
+}
+
+/// The problem document of each account outcome (for `/auth` and `/admin` alike).
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        match e {
+            AccountsError::Invalid(errors) => ApiError::Validation(errors),
+            AccountsError::EmailTaken => {
+                ApiError::Conflict("email-taken", "an account with this email exists".into())
+            }
+            AccountsError::InvalidCredentials => ApiError::Unauthorized("invalid-credentials"),
+            AccountsError::Suspended => ApiError::Forbidden("account-suspended"),
+            AccountsError::Throttled { retry_after_secs } => {
+                ApiError::TooManyRequests { retry_after_secs }
+            }
+            AccountsError::InvalidRefreshToken => ApiError::Unauthorized("invalid-refresh-token"),
+            AccountsError::InvalidResetToken => {
+                ApiError::invalid("token", "invalid_token", "is invalid, used or expired")
+            }
+            AccountsError::NotFound => ApiError::NotFound,
+            AccountsError::CannotChangeOwnStatus => ApiError::Conflict(
+                "cannot-change-self",
+                "administrators cannot change their own status".into(),
+            ),
+            AccountsError::HashingBusy => {
+                ApiError::Unavailable("password hashing is at capacity".into())
+            }
+            AccountsError::Store(e) => e.into(),
+            AccountsError::Redis(e) => e.into(),
+            AccountsError::Internal(e) => ApiError::Internal(e),
+        }
+    }
 }
 
 /// Roles open to self-registration.
