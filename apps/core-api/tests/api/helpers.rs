@@ -99,3 +99,40 @@ impl Drop for TestApp {
         noillin_test_support::delete_shared_state(&self.namespace, Default::default());
     }
 }
+
+/// A new administrator of `app`, created as the command line creates one (against the app's
+/// own store), signed in.
+pub async fn sign_in_new_admin(app: &TestApp) -> noillin_test_support::TestUser {
+    let email = format!(
+        "admin-{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let password = "admin passphrase long enough".to_owned();
+    let store = noillin_store::open(&noillin_store::StoreConfig::Embedded {
+        data_dir: app._dir.path().to_owned(),
+    })
+    .await
+    .expect("the app's store opens");
+    let admin = core_api::accounts::create_admin(
+        &store,
+        &email,
+        password.clone().into(),
+        "Test Admin",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("admin created");
+    let login = app.api.login(&email, &password).await;
+    assert_eq!(
+        login.status,
+        reqwest::StatusCode::OK,
+        "admin login: {:?}",
+        login.body
+    );
+    noillin_test_support::TestUser::from_tokens(
+        email,
+        password,
+        &serde_json::json!({ "id": admin.id.to_string() }),
+        &login.body,
+    )
+}
