@@ -597,3 +597,27 @@ async fn the_bearer_scheme_is_accepted_whatever_its_case() {
         assert_eq!(response.status(), StatusCode::OK, "{scheme}");
     }
 }
+
+#[tokio::test]
+async fn a_reset_confirmation_with_an_unknown_token_is_refused_naming_the_token() {
+    let app = spawn_app().await;
+    let api = &app.api;
+    let user = api.register("brand").await;
+
+    let refused = api
+        .post(
+            "/auth/password-reset/confirm",
+            &json!({ "token": "f".repeat(64), "password": "a brand new passphrase" }),
+            None,
+        )
+        .await;
+
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.content_type(), "application/problem+json");
+    assert_eq!(refused.error_fields(), vec!["token"]);
+    assert_eq!(
+        api.login(&user.email, &user.password).await.status,
+        StatusCode::OK,
+        "the password is unchanged"
+    );
+}
