@@ -13,7 +13,7 @@ use anyhow::Context;
 
 use noillin_store::ParkedOutboxMessage;
 
-use crate::{Config, accounts};
+use crate::{Config, accounts, clock};
 
 /// Most parked messages `core-api outbox parked` prints.
 const PARKED_LISTED: u32 = 1000;
@@ -71,12 +71,13 @@ pub async fn create_admin(config: &Config, email: &str, name: &str) -> anyhow::R
     let store = noillin_store::open(&config.store)
         .await
         .context("opening the store")?;
-    match accounts::create_admin(&store, email, password.into(), name).await {
+    let now = clock::system().now();
+    match accounts::create_admin(&store, email, password.into(), name, now).await {
         Ok(user) => {
             println!("created administrator {} ({})", user.email, user.id);
             Ok(())
         }
-        Err(e) => anyhow::bail!("cannot create the administrator: {e:?}"),
+        Err(e) => anyhow::bail!("cannot create the administrator: {e}"),
     }
 }
 

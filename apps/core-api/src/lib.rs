@@ -12,6 +12,7 @@ mod extract;
 mod gigs;
 mod notifications;
 pub mod outbox;
+mod profiles;
 mod routes;
 
 use anyhow::Context;

@@ -125,6 +125,66 @@ impl InfluencerProfile {
     }
 }
 
+/// Changes an influencer makes to its profile: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InfluencerProfileChanges {
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub niches: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    /// A blank location clears it.
+    pub location: Option<String>,
+    pub time_zone: Option<String>,
+    pub social_accounts: Option<Vec<SocialAccount>>,
+}
+
+impl InfluencerProfile {
+    /// This profile with `changes` applied (the name, niches and location trimmed), or every
+    /// field error at once; `self` is left as it was either way.
+    pub fn apply(&self, changes: InfluencerProfileChanges) -> Result<Self, ValidationErrors> {
+        let mut next = self.clone();
+        if let Some(v) = changes.display_name {
+            next.display_name = v.trim().to_owned();
+        }
+        if let Some(v) = changes.bio {
+            next.bio = v;
+        }
+        if let Some(v) = changes.niches {
+            next.niches = v.into_iter().map(|n| n.trim().to_owned()).collect();
+        }
+        if let Some(v) = changes.languages {
+            next.languages = v;
+        }
+        if let Some(v) = changes.location {
+            next.location = non_blank(v);
+        }
+        if let Some(v) = changes.time_zone {
+            next.time_zone = v;
+        }
+        if let Some(v) = changes.social_accounts {
+            next.social_accounts = v;
+        }
+        next.validate()?;
+        Ok(next)
+    }
+}
+
+/// Changes a brand makes to its profile: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrandProfileChanges {
+    pub company_name: Option<String>,
+    pub industry: Option<String>,
+    /// A blank website clears it.
+    pub website: Option<String>,
+    /// A blank contact name clears it.
+    pub contact_name: Option<String>,
+}
+
+/// `value` trimmed, or nothing when that leaves it empty.
+fn non_blank(value: String) -> Option<String> {
+    Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
 /// What influencers see of a brand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrandProfile {
@@ -160,6 +220,28 @@ impl BrandProfile {
             errors.text("contact_name", contact, 1, 120);
         }
         errors.into_result(())
+    }
+}
+
+impl BrandProfile {
+    /// This profile with `changes` applied (every field trimmed), or every field error at
+    /// once; `self` is left as it was either way.
+    pub fn apply(&self, changes: BrandProfileChanges) -> Result<Self, ValidationErrors> {
+        let mut next = self.clone();
+        if let Some(v) = changes.company_name {
+            next.company_name = v.trim().to_owned();
+        }
+        if let Some(v) = changes.industry {
+            next.industry = v.trim().to_owned();
+        }
+        if let Some(v) = changes.website {
+            next.website = non_blank(v);
+        }
+        if let Some(v) = changes.contact_name {
+            next.contact_name = non_blank(v);
+        }
+        next.validate()?;
+        Ok(next)
     }
 }
 
@@ -223,6 +305,93 @@ mod tests {
             .err()
             .map(|e| e.0.into_iter().map(|f| (f.field, f.code)).collect())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_influencer_update_changes_only_the_given_fields_trimmed() {
+        let mut before = influencer();
+        before.bio = "Travel".into();
+        before.location = Some("Lisbon".into());
+
+        let after = before
+            .apply(InfluencerProfileChanges {
+                display_name: Some("  Ana Silva ".into()),
+                niches: Some(vec![" travel ".into(), "food".into()]),
+                location: Some("   ".into()),
+                ..Default::default()
+            })
+            .unwrap();
+
+        assert_eq!(after.display_name, "Ana Silva");
+        assert_eq!(after.niches, vec!["travel".to_owned(), "food".to_owned()]);
+        assert_eq!(after.location, None, "a blank location clears it");
+        assert_eq!(after.bio, "Travel", "absent fields stay");
+        assert_eq!(after.time_zone, before.time_zone);
+    }
+
+    #[test]
+    fn an_invalid_influencer_update_lists_every_field() {
+        let before = influencer();
+
+        let refused = before.apply(InfluencerProfileChanges {
+            display_name: Some("   ".into()),
+            time_zone: Some("Mars/Olympus".into()),
+            ..Default::default()
+        });
+
+        let fields: Vec<String> = refused
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            vec!["display_name".to_owned(), "time_zone".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_brand_update_trims_its_fields_and_blank_optional_ones_clear() {
+        let mut before = BrandProfile::new(UserId::generate(), "Acme".into());
+        before.website = Some("https://acme.example".into());
+        before.contact_name = Some("Rui".into());
+
+        let after = before
+            .apply(BrandProfileChanges {
+                company_name: Some(" Acme Lda ".into()),
+                industry: Some(" Food ".into()),
+                website: Some("".into()),
+                contact_name: None,
+            })
+            .unwrap();
+
+        assert_eq!(after.company_name, "Acme Lda");
+        assert_eq!(after.industry, "Food");
+        assert_eq!(after.website, None);
+        assert_eq!(after.contact_name.as_deref(), Some("Rui"));
+    }
+
+    #[test]
+    fn an_invalid_brand_update_is_refused_with_its_fields() {
+        let before = BrandProfile::new(UserId::generate(), "Acme".into());
+
+        let refused = before.apply(BrandProfileChanges {
+            company_name: Some("".into()),
+            website: Some("ftp://acme.example".into()),
+            ..Default::default()
+        });
+
+        let fields: Vec<String> = refused
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            vec!["company_name".to_owned(), "website".to_owned()]
+        );
     }
 
     #[test]

@@ -135,6 +135,35 @@ pub struct User {
     pub updated_at: Timestamp,
 }
 
+impl User {
+    /// Only active accounts sign in, refresh their tokens or get reset mails.
+    pub fn can_sign_in(&self) -> bool {
+        self.status == UserStatus::Active
+    }
+
+    /// Whether others may look this user up or invite it: active influencers only. A
+    /// suspended influencer is not found, as if it did not exist.
+    pub fn is_public_influencer(&self) -> bool {
+        self.role == Role::Influencer && self.status == UserStatus::Active
+    }
+
+    /// Whether administrator `actor` may set this user's status. Never its own: it could lock
+    /// the last administrator out, or lift its own suspension.
+    pub fn check_status_change_by(&self, actor: &UserId) -> Result<(), StatusChangeRefused> {
+        if &self.id == actor {
+            return Err(StatusChangeRefused::OwnStatus);
+        }
+        Ok(())
+    }
+}
+
+/// Why an administrator may not change a user's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StatusChangeRefused {
+    #[error("administrators cannot change their own status")]
+    OwnStatus,
+}
+
 /// Password length bounds, in characters. Long passphrases are welcome; the upper bound only
 /// keeps hashing cost bounded.
 pub const PASSWORD_MIN: usize = 10;
@@ -195,6 +224,47 @@ pub fn check_password(password: &str, email: &Email, errors: &mut ValidationErro
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn user(role: Role, status: UserStatus) -> User {
+        let now = Timestamp::from_second(1_780_000_000).unwrap();
+        User {
+            id: UserId::generate(),
+            email: Email::parse("ana@example.com").unwrap(),
+            password_hash: String::new(),
+            role,
+            status,
+            token_version: 0,
+            display_name: "Ana".into(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn only_active_accounts_sign_in() {
+        assert!(user(Role::Brand, UserStatus::Active).can_sign_in());
+        assert!(!user(Role::Brand, UserStatus::Suspended).can_sign_in());
+    }
+
+    #[test]
+    fn only_active_influencers_are_public() {
+        assert!(user(Role::Influencer, UserStatus::Active).is_public_influencer());
+        assert!(!user(Role::Influencer, UserStatus::Suspended).is_public_influencer());
+        assert!(!user(Role::Brand, UserStatus::Active).is_public_influencer());
+        assert!(!user(Role::Admin, UserStatus::Active).is_public_influencer());
+    }
+
+    #[test]
+    fn an_administrator_changes_others_status_but_never_its_own() {
+        let admin = user(Role::Admin, UserStatus::Active);
+        let brand = user(Role::Brand, UserStatus::Active);
+
+        assert_eq!(brand.check_status_change_by(&admin.id), Ok(()));
+        assert_eq!(
+            admin.check_status_change_by(&admin.id),
+            Err(StatusChangeRefused::OwnStatus)
+        );
+    }
 
     #[test]
     fn emails_are_normalized_to_lower_case_and_trimmed() {

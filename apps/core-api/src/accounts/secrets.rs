@@ -10,7 +10,7 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Versio
 pub use noillin_auth::Secret;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ApiError;
+use super::AccountsError;
 
 /// Argon2id with OWASP's recommended parameters: 19 MiB of memory, 2 passes, 1 lane.
 fn argon2() -> Result<Argon2<'static>, argon2::Error> {
@@ -78,7 +78,7 @@ impl HashingGate {
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, AccountsError> {
         let permit = match Arc::clone(&self.running).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -89,16 +89,14 @@ impl HashingGate {
                         });
                 if joined.is_err() {
                     metrics::counter!("password_hash_refused_total").increment(1);
-                    return Err(ApiError::Unavailable(
-                        "password hashing is at capacity".into(),
-                    ));
+                    return Err(AccountsError::HashingBusy);
                 }
                 metrics::gauge!("password_hash_waiting").increment(1.0);
                 let _waiting = Waiting(&self.waiting);
                 Arc::clone(&self.running)
                     .acquire_owned()
                     .await
-                    .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing gate: {e}")))?
+                    .map_err(|e| AccountsError::Internal(anyhow::anyhow!("hashing gate: {e}")))?
             }
         };
         metrics::gauge!("password_hash_running").increment(1.0);
@@ -110,7 +108,7 @@ impl HashingGate {
             job()
         })
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing task: {e}")))
+        .map_err(|e| AccountsError::Internal(anyhow::anyhow!("hashing task: {e}")))
     }
 
     #[cfg(test)]
@@ -155,8 +153,8 @@ fn gate() -> &'static HashingGate {
 }
 
 /// Hashes a password to a PHC string, off the async runtime (it takes tens of milliseconds of
-/// CPU by design). 503 when the hashing queue is full.
-pub async fn hash_password(password: impl Into<Secret>) -> Result<String, ApiError> {
+/// CPU by design). Refused at once when the hashing queue is full.
+pub async fn hash_password(password: impl Into<Secret>) -> Result<String, AccountsError> {
     let password = password.into();
     let hash = gate()
         .run(move || {
@@ -171,8 +169,8 @@ pub async fn hash_password(password: impl Into<Secret>) -> Result<String, ApiErr
 }
 
 /// Whether `password` matches the PHC string `hash`, off the async runtime. A malformed hash
-/// matches nothing. 503 when the hashing queue is full.
-pub async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
+/// matches nothing. Refused at once when the hashing queue is full.
+pub async fn verify_password(password: String, hash: String) -> Result<bool, AccountsError> {
     let matches = gate()
         .run(move || {
             let argon2 = argon2().map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
@@ -277,7 +275,7 @@ mod tests {
         let refused = gate.run(|| "refused").await;
 
         assert!(
-            matches!(refused, Err(ApiError::Unavailable(_))),
+            matches!(refused, Err(AccountsError::HashingBusy)),
             "{refused:?}"
         );
         release.send(()).unwrap();

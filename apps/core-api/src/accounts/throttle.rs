@@ -1,6 +1,6 @@
 //! Sign-in throttling: failed attempts are counted per account and per client address in
-//! Redis (shared by every core-api process). Past either limit, sign-in answers 429 with
-//! `Retry-After` until the window ends — also for the right password, or an attacker could
+//! Redis (shared by every core-api process). Past either limit, sign-in is refused (429 with
+//! `Retry-After`) until the window ends — also for the right password, or an attacker could
 //! keep guessing and simply ignore the 429s.
 //!
 //! Every attempt is counted as a failure when it is admitted, in the same Redis step as the
@@ -13,7 +13,8 @@ use noillin_domain::Email;
 use noillin_redis::Admission;
 use sha2::{Digest, Sha256};
 
-use crate::{AppState, error::ApiError};
+use super::AccountsError;
+use crate::AppState;
 
 pub struct LoginThrottle<'a> {
     state: &'a AppState,
@@ -37,9 +38,9 @@ impl<'a> LoginThrottle<'a> {
         }
     }
 
-    /// 429 when either counter is at its limit; otherwise the attempt is counted as a failure
+    /// Refused when either counter is at its limit; otherwise the attempt is counted as a failure
     /// by both until [`Self::record_success`] or [`Self::give_back`] says otherwise.
-    pub async fn admit(&self) -> Result<(), ApiError> {
+    pub async fn admit(&self) -> Result<(), AccountsError> {
         let settings = &self.state.auth;
         let mut counters = Vec::with_capacity(2);
         if let Some(key) = &self.account_key {
@@ -50,7 +51,7 @@ impl<'a> LoginThrottle<'a> {
         match self.state.redis.admit(&counters, window).await? {
             Admission::Admitted => Ok(()),
             Admission::Refused { retry_after_secs } => {
-                Err(ApiError::TooManyRequests { retry_after_secs })
+                Err(AccountsError::Throttled { retry_after_secs })
             }
         }
     }
@@ -58,7 +59,7 @@ impl<'a> LoginThrottle<'a> {
     /// A successful sign-in clears the account's failures, and takes its attempt back from the
     /// address (only its own: one good account must not whitewash guessing at others from the
     /// same address).
-    pub async fn record_success(&self) -> Result<(), ApiError> {
+    pub async fn record_success(&self) -> Result<(), AccountsError> {
         if let Some(key) = &self.account_key {
             self.state.redis.reset_window(key).await?;
         }
@@ -69,7 +70,7 @@ impl<'a> LoginThrottle<'a> {
     /// Takes the attempt back from both counters: it ended without telling whether the
     /// password was right (a backing service failed) or was not a guess (a suspended
     /// account's right password).
-    pub async fn give_back(&self) -> Result<(), ApiError> {
+    pub async fn give_back(&self) -> Result<(), AccountsError> {
         let mut keys = vec![self.ip_key.as_str()];
         if let Some(key) = &self.account_key {
             keys.push(key);

@@ -7,12 +7,11 @@ mod slots;
 use noillin_domain::{
     UserId, ValidationErrors,
     gig::{Gig, GigChange, GigDraft, GigId, GigRuleError, GigUpdate, MAX_MEMBERS, changes},
-    user::{Role, UserStatus},
 };
 use noillin_messaging::Event;
 use noillin_store::{Constraint, PageRequest, StoreError};
 
-use crate::{AppState, extract::MAX_ID_LEN, outbox};
+use crate::{AppState, accounts, outbox};
 
 pub use slots::{GigSlots, SlotsRequest, slots};
 
@@ -184,7 +183,10 @@ pub async fn set_members(
     // A store read per member only for a list of an allowed size.
     if changed.members.len() <= MAX_MEMBERS {
         for (i, member) in changed.members.iter().skip(1).enumerate() {
-            if !is_active_influencer(state, &member.user_id).await? {
+            if accounts::active_influencer(state, &member.user_id)
+                .await?
+                .is_none()
+            {
                 errors.add(
                     format!("members[{i}].user_id"),
                     "unknown_influencer",
@@ -195,19 +197,6 @@ pub async fn set_members(
     }
     errors.into_result(())?;
     save(state, &original, changed, correlation_id).await
-}
-
-/// Whether `id` names an active influencer: the only users who may be invited.
-async fn is_active_influencer(state: &AppState, id: &UserId) -> Result<bool, GigError> {
-    if id.as_str().len() > MAX_ID_LEN {
-        return Ok(false);
-    }
-    Ok(state
-        .store
-        .users
-        .find_by_id(id)
-        .await?
-        .is_some_and(|u| u.role == Role::Influencer && u.status == UserStatus::Active))
 }
 
 /// `member`'s answer to its invitation into gig `id`.

@@ -122,11 +122,7 @@ async fn list_audit_log(
     ApiQuery(query): ApiQuery<AuditLogQuery>,
 ) -> ApiResult<axum::Json<AuditLogPage>> {
     let limit = page_limit(query.limit, "before", query.before.as_deref())?;
-    let items = state
-        .store
-        .audit_log
-        .list(query.before.as_deref(), limit)
-        .await?;
+    let items = accounts::audit_log(&state, query.before.as_deref(), limit).await?;
     Ok(axum::Json(AuditLogPage {
         items: items.iter().map(AuditEntryView::from).collect(),
         next_before: next_cursor(&items, limit, |entry| entry.id.clone()),

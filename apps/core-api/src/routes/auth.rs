@@ -9,8 +9,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     AppState,
     accounts::secrets::Secret,
-    accounts::{self, Registration, TokenPair},
-    error::ApiResult,
+    accounts::{self, AccountsError, Registration, TokenPair},
+    error::{ApiError, ApiResult},
     extract::{ApiJson, AuthUser, ClientIp, RequestId},
     routes::{
         ProblemDoc,
@@ -28,6 +28,38 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(request_password_reset))
         .routes(routes!(confirm_password_reset))
+}
+
+/// The problem document of each account outcome (for `/auth` and `/admin` alike).
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        match e {
+            AccountsError::Invalid(errors) => ApiError::Validation(errors),
+            AccountsError::EmailTaken => {
+                ApiError::Conflict("email-taken", "an account with this email exists".into())
+            }
+            AccountsError::InvalidCredentials => ApiError::Unauthorized("invalid-credentials"),
+            AccountsError::Suspended => ApiError::Forbidden("account-suspended"),
+            AccountsError::Throttled { retry_after_secs } => {
+                ApiError::TooManyRequests { retry_after_secs }
+            }
+            AccountsError::InvalidRefreshToken => ApiError::Unauthorized("invalid-refresh-token"),
+            AccountsError::InvalidResetToken => {
+                ApiError::invalid("token", "invalid_token", "is invalid, used or expired")
+            }
+            AccountsError::NotFound => ApiError::NotFound,
+            AccountsError::CannotChangeOwnStatus => ApiError::Conflict(
+                "cannot-change-self",
+                "administrators cannot change their own status".into(),
+            ),
+            AccountsError::HashingBusy => {
+                ApiError::Unavailable("password hashing is at capacity".into())
+            }
+            AccountsError::Store(e) => e.into(),
+            AccountsError::Redis(e) => e.into(),
+            AccountsError::Internal(e) => ApiError::Internal(e),
+        }
+    }
 }
 
 /// Roles open to self-registration.
@@ -203,4 +235,140 @@ async fn confirm_password_reset(
 ) -> ApiResult<StatusCode> {
     accounts::confirm_password_reset(&state, &body.token, body.password, request_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{
+        body::to_bytes,
+        http::{StatusCode, header},
+        response::IntoResponse,
+    };
+    use noillin_store::StoreError;
+
+    use super::*;
+
+    /// Status, problem type and the headers that matter, of the answer to `error`.
+    async fn answer(error: AccountsError) -> (StatusCode, String, Option<String>, Option<String>) {
+        let response = ApiError::from(error).into_response();
+        let status = response.status();
+        let header_of = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &axum::http::HeaderValue| v.to_str().unwrap_or_default().to_owned())
+        };
+        let retry_after = header_of(header::RETRY_AFTER);
+        let www_authenticate = header_of(header::WWW_AUTHENTICATE);
+        let body = to_bytes(response.into_body(), 64 * 1024).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let kind = problem["type"].as_str().unwrap_or_default().to_owned();
+        (status, kind, retry_after, www_authenticate)
+    }
+
+    #[tokio::test]
+    async fn each_account_outcome_is_answered_with_its_problem_document() {
+        let bearer = Some("Bearer".to_owned());
+        let cases = [
+            (
+                AccountsError::EmailTaken,
+                (StatusCode::CONFLICT, "/problems/email-taken", None, None),
+            ),
+            (
+                AccountsError::InvalidCredentials,
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "/problems/invalid-credentials",
+                    None,
+                    bearer.clone(),
+                ),
+            ),
+            (
+                AccountsError::Suspended,
+                (
+                    StatusCode::FORBIDDEN,
+                    "/problems/account-suspended",
+                    None,
+                    None,
+                ),
+            ),
+            (
+                AccountsError::Throttled {
+                    retry_after_secs: 42,
+                },
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "/problems/rate-limited",
+                    Some("42".to_owned()),
+                    None,
+                ),
+            ),
+            (
+                AccountsError::InvalidRefreshToken,
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "/problems/invalid-refresh-token",
+                    None,
+                    bearer,
+                ),
+            ),
+            (
+                AccountsError::InvalidResetToken,
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "/problems/validation-failed",
+                    None,
+                    None,
+                ),
+            ),
+            (
+                AccountsError::NotFound,
+                (StatusCode::NOT_FOUND, "/problems/not-found", None, None),
+            ),
+            (
+                AccountsError::CannotChangeOwnStatus,
+                (
+                    StatusCode::CONFLICT,
+                    "/problems/cannot-change-self",
+                    None,
+                    None,
+                ),
+            ),
+            (
+                AccountsError::HashingBusy,
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "/problems/unavailable",
+                    Some("5".to_owned()),
+                    None,
+                ),
+            ),
+            (
+                AccountsError::Store(StoreError::Unavailable("locked".into())),
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "/problems/unavailable",
+                    Some("5".to_owned()),
+                    None,
+                ),
+            ),
+            (
+                AccountsError::Internal(anyhow::anyhow!("signing failed")),
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "/problems/internal",
+                    None,
+                    None,
+                ),
+            ),
+        ];
+        for (error, (status, kind, retry_after, www_authenticate)) in cases {
+            let case = format!("{error:?}");
+            assert_eq!(
+                answer(error).await,
+                (status, kind.to_owned(), retry_after, www_authenticate),
+                "{case}"
+            );
+        }
+    }
 }

@@ -2,15 +2,19 @@
 //! profile. Brands' profiles are private to the brand.
 
 use axum::extract::State;
-use noillin_domain::UserId;
+use noillin_domain::{
+    UserId,
+    profile::{BrandProfileChanges, InfluencerProfileChanges},
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    AppState, accounts,
+    AppState,
     error::{ApiError, ApiResult},
     extract::{ApiJson, AuthUser, Brand, Influencer, PathId, WithRole},
+    profiles::{self, ProfilesError},
     routes::{
         problems::{Authenticated, JsonBody, ObjectInPath, RoleRequired},
         views::{BrandProfileView, InfluencerProfileView, SocialAccountView},
@@ -24,6 +28,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(my_brand_profile, update_my_brand_profile))
 }
 
+/// The problem document of each profile outcome.
+impl From<ProfilesError> for ApiError {
+    fn from(e: ProfilesError) -> Self {
+        match e {
+            ProfilesError::NotFound => ApiError::NotFound,
+            ProfilesError::Invalid(errors) => ApiError::Validation(errors),
+            ProfilesError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// The signed-in influencer's profile.
 #[utoipa::path(get, path = "/influencers/me", tag = "profiles", security(("bearer" = [])),
     responses((status = 200, description = "Your profile", body = InfluencerProfileView), RoleRequired))]
@@ -31,12 +46,7 @@ async fn my_influencer_profile(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
 ) -> ApiResult<axum::Json<InfluencerProfileView>> {
-    let profile = state
-        .store
-        .profiles
-        .influencer(user.id())
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let profile = profiles::my_influencer_profile(&state, user.id()).await?;
     Ok(axum::Json(InfluencerProfileView::from(&profile)))
 }
 
@@ -75,35 +85,18 @@ async fn update_my_influencer_profile(
     WithRole(user, _): WithRole<Influencer>,
     ApiJson(update): ApiJson<InfluencerProfileUpdate>,
 ) -> ApiResult<axum::Json<InfluencerProfileView>> {
-    let mut profile = state
-        .store
-        .profiles
-        .influencer(user.id())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if let Some(v) = update.display_name {
-        profile.display_name = v.trim().to_owned();
-    }
-    if let Some(v) = update.bio {
-        profile.bio = v;
-    }
-    if let Some(v) = update.niches {
-        profile.niches = v.into_iter().map(|n| n.trim().to_owned()).collect();
-    }
-    if let Some(v) = update.languages {
-        profile.languages = v;
-    }
-    if let Some(v) = update.location {
-        profile.location = Some(v.trim().to_owned()).filter(|l| !l.is_empty());
-    }
-    if let Some(v) = update.time_zone {
-        profile.time_zone = v;
-    }
-    if let Some(v) = update.social_accounts {
-        profile.social_accounts = v.into_iter().map(Into::into).collect();
-    }
-    profile.validate()?;
-    state.store.profiles.update_influencer(&profile).await?;
+    let changes = InfluencerProfileChanges {
+        display_name: update.display_name,
+        bio: update.bio,
+        niches: update.niches,
+        languages: update.languages,
+        location: update.location,
+        time_zone: update.time_zone,
+        social_accounts: update
+            .social_accounts
+            .map(|accounts| accounts.into_iter().map(Into::into).collect()),
+    };
+    let profile = profiles::update_my_influencer_profile(&state, user.id(), changes).await?;
     Ok(axum::Json(InfluencerProfileView::from(&profile)))
 }
 
@@ -117,16 +110,7 @@ async fn influencer_profile(
     _viewer: AuthUser,
     PathId(id): PathId,
 ) -> ApiResult<axum::Json<InfluencerProfileView>> {
-    let id = UserId::from_string(id);
-    if accounts::active_influencer(&state, &id).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
-    let profile = state
-        .store
-        .profiles
-        .influencer(&id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let profile = profiles::public_influencer_profile(&state, &UserId::from_string(id)).await?;
     Ok(axum::Json(InfluencerProfileView::from(&profile)))
 }
 
@@ -137,12 +121,7 @@ async fn my_brand_profile(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Brand>,
 ) -> ApiResult<axum::Json<BrandProfileView>> {
-    let profile = state
-        .store
-        .profiles
-        .brand(user.id())
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let profile = profiles::my_brand_profile(&state, user.id()).await?;
     Ok(axum::Json(BrandProfileView::from(&profile)))
 }
 
@@ -173,25 +152,12 @@ async fn update_my_brand_profile(
     WithRole(user, _): WithRole<Brand>,
     ApiJson(update): ApiJson<BrandProfileUpdate>,
 ) -> ApiResult<axum::Json<BrandProfileView>> {
-    let mut profile = state
-        .store
-        .profiles
-        .brand(user.id())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if let Some(v) = update.company_name {
-        profile.company_name = v.trim().to_owned();
-    }
-    if let Some(v) = update.industry {
-        profile.industry = v.trim().to_owned();
-    }
-    if let Some(v) = update.website {
-        profile.website = Some(v.trim().to_owned()).filter(|w| !w.is_empty());
-    }
-    if let Some(v) = update.contact_name {
-        profile.contact_name = Some(v.trim().to_owned()).filter(|c| !c.is_empty());
-    }
-    profile.validate()?;
-    state.store.profiles.update_brand(&profile).await?;
+    let changes = BrandProfileChanges {
+        company_name: update.company_name,
+        industry: update.industry,
+        website: update.website,
+        contact_name: update.contact_name,
+    };
+    let profile = profiles::update_my_brand_profile(&state, user.id(), changes).await?;
     Ok(axum::Json(BrandProfileView::from(&profile)))
 }

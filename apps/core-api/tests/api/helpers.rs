@@ -121,10 +121,15 @@ pub async fn sign_in_new_admin(app: &TestApp) -> noillin_test_support::TestUser 
     );
     let password = "admin passphrase long enough".to_owned();
     let store = app.store().await;
-    let admin =
-        core_api::accounts::create_admin(&store, &email, password.clone().into(), "Test Admin")
-            .await
-            .expect("admin created");
+    let admin = core_api::accounts::create_admin(
+        &store,
+        &email,
+        password.clone().into(),
+        "Test Admin",
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("admin created");
     let login = app.api.login(&email, &password).await;
     assert_eq!(
         login.status,

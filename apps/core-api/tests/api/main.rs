@@ -2,8 +2,10 @@
 //! against its embedded store, with its own namespace on the machine's Redis and RabbitMQ. What
 //! crosses processes (the gateway, realtime, the worker) is tested in `tests/e2e`.
 
+mod accounts;
 mod availability;
 mod gigs;
 mod helpers;
 mod in_process;
 mod notifications;
+mod profiles;

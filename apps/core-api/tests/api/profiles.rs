@@ -1,14 +1,15 @@
-//! Profiles through the gateway: owners edit their own, everyone signed in reads influencers'
-//! public profiles, nobody reaches anyone else's private data.
+//! Profiles: influencers and brands edit their own; anyone signed in reads an influencer's public
+//! profile, as long as the influencer is active.
 
-use noillin_test_support::Platform;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::helpers::{sign_in_new_admin, spawn_app};
+
 #[tokio::test]
 async fn an_influencer_edits_its_profile_and_brands_read_it() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
 
@@ -64,8 +65,8 @@ async fn an_influencer_edits_its_profile_and_brands_read_it() {
 
 #[tokio::test]
 async fn invalid_profile_updates_list_each_field_and_change_nothing() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let influencer = api.register("influencer").await;
     let before = api
         .get("/influencers/me", Some(&influencer.access))
@@ -112,8 +113,8 @@ async fn invalid_profile_updates_list_each_field_and_change_nothing() {
 
 #[tokio::test]
 async fn a_brand_edits_its_own_profile_only() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let brand = api.register("brand").await;
 
     let updated = api
@@ -143,8 +144,8 @@ async fn a_brand_edits_its_own_profile_only() {
 
 #[tokio::test]
 async fn roles_and_ownership_are_enforced_on_every_profile_route() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let influencer = api.register("influencer").await;
     let other_influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
@@ -202,9 +203,9 @@ async fn roles_and_ownership_are_enforced_on_every_profile_route() {
 
 #[tokio::test]
 async fn a_suspended_influencer_disappears_from_public_view() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
-    let admin = platform.sign_in_new_admin().await;
+    let app = spawn_app().await;
+    let api = &app.api;
+    let admin = sign_in_new_admin(&app).await;
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
 
@@ -224,8 +225,8 @@ async fn a_suspended_influencer_disappears_from_public_view() {
 
 #[tokio::test]
 async fn a_new_profile_name_is_the_name_the_account_shows_everywhere() {
-    let platform = Platform::start_api_only().await;
-    let api = platform.api();
+    let app = spawn_app().await;
+    let api = &app.api;
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
 
