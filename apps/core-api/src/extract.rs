@@ -6,6 +6,7 @@
 use std::marker::PhantomData;
 
 use axum::{
+    body::Bytes,
     extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
     http::{StatusCode, header, request::Parts},
 };
@@ -15,9 +16,9 @@ use serde::de::DeserializeOwned;
 
 use crate::{AppState, error::ApiError};
 
-/// A JSON body. Malformed JSON is a 400, a wrong content type 415, an oversized body 413, and
-/// well-formed JSON of the wrong shape (missing or unknown fields, wrong types) a 422 naming
-/// the field.
+/// A JSON body, always an object. Malformed JSON is a 400, a wrong content type 415, an
+/// oversized body 413, and well-formed JSON of the wrong shape (not an object, missing or unknown
+/// fields, wrong types) a 422 naming the field.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -28,11 +29,52 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !has_json_content_type(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                // Reading the body fails for other reasons too (a client that hangs up).
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest(rejection.body_text())
+                }
+            })?;
+        // serde reads a struct from an array too (`[]` would be a body with every field left
+        // out): every body of this API is an object, so anything else is refused first.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+                    Ok(_) => ApiError::invalid("body", "invalid", "must be a JSON object"),
+                    Err(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
+                },
+            );
+        }
+        match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// `application/json`, or a `+json` media type, as axum's own JSON extractor accepts.
+fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
