@@ -11,7 +11,7 @@ use axum::{
     http::{StatusCode, header, request::Parts},
 };
 use noillin_auth::TokenError;
-use noillin_domain::{Role, User, UserId, UserStatus, ValidationErrors};
+use noillin_domain::{MAX_ID_LEN, Role, User, UserId, UserStatus, ValidationErrors};
 use serde::de::DeserializeOwned;
 
 use crate::{AppState, error::ApiError};
@@ -155,10 +155,6 @@ where
         }
     }
 }
-
-/// Longest id a client may present. Ours are UUIDs; a longer one names nothing and is refused
-/// before it reaches the store.
-pub const MAX_ID_LEN: usize = 64;
 
 /// The `{id}` of an object in the path. An id longer than any we issue answers 404, like an
 /// unknown id or someone else's object.

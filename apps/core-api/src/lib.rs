@@ -12,6 +12,7 @@ mod extract;
 mod gigs;
 mod notifications;
 pub mod outbox;
+mod paging;
 mod profiles;
 mod routes;
 

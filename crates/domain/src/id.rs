@@ -1,6 +1,10 @@
 //! The one shape of the model's opaque ids: a string newtype that sorts, hashes and serializes
 //! as its text. Each id type adds how its values are made (`generate`, `derive`).
 
+/// Longest id a client may present. Ours are UUIDs; a longer one names nothing and is refused
+/// before it reaches the store.
+pub const MAX_ID_LEN: usize = 64;
+
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*

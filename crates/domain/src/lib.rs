@@ -12,6 +12,7 @@ pub mod profile;
 pub mod user;
 pub mod validation;
 
+pub use id::MAX_ID_LEN;
 pub use profile::{BrandProfile, InfluencerProfile, SocialAccount, SocialPlatform};
 pub use user::{Email, Role, User, UserId, UserStatus, check_password};
 pub use validation::{FieldError, ValidationErrors};

@@ -1,11 +1,11 @@
 //! What administrators do to users, and the audit log that records it.
 
 use jiff::Timestamp;
-use noillin_domain::{User, UserId, UserStatus};
+use noillin_domain::{MAX_ID_LEN, User, UserId, UserStatus};
 use noillin_store::{AuditEntry, Constraint, SessionsEnd, StoreError};
 
 use super::{AccountsError, SESSIONS_END_ATTEMPTS, sessions_ended};
-use crate::{AppState, extract::MAX_ID_LEN, outbox};
+use crate::{AppState, outbox, paging::Page};
 
 /// What administrators do, as the audit log names it.
 #[derive(Debug, Clone, Copy)]
@@ -105,11 +105,16 @@ pub async fn set_status(
     Ok(user)
 }
 
-/// One page of the audit log, newest first: up to `limit` entries older than `before`.
+/// One page of the audit log, newest first, and the cursor of the next.
 pub async fn audit_log(
     state: &AppState,
-    before: Option<&str>,
-    limit: u32,
-) -> Result<Vec<AuditEntry>, AccountsError> {
-    Ok(state.store.audit_log.list(before, limit).await?)
+    page: Page,
+) -> Result<(Vec<AuditEntry>, Option<String>), AccountsError> {
+    let entries = state
+        .store
+        .audit_log
+        .list(page.cursor.as_deref(), page.limit)
+        .await?;
+    let next = page.next(&entries, |entry| entry.id.clone());
+    Ok((entries, next))
 }

@@ -14,13 +14,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 use noillin_auth::Secret;
 use noillin_domain::{
-    BrandProfile, Email, InfluencerProfile, Role, User, UserId, UserStatus, ValidationErrors,
-    check_password,
+    BrandProfile, Email, InfluencerProfile, MAX_ID_LEN, Role, User, UserId, UserStatus,
+    ValidationErrors, check_password,
 };
 use noillin_messaging::Event;
 use noillin_store::{Constraint, NewProfile, Store, StoreError};
 
-use crate::{AppState, extract::MAX_ID_LEN};
+use crate::AppState;
 
 pub use admin::{audit_log, set_status};
 pub use error::AccountsError;

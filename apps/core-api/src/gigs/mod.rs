@@ -11,7 +11,7 @@ use noillin_domain::{
 use noillin_messaging::Event;
 use noillin_store::{Constraint, PageRequest, StoreError};
 
-use crate::{AppState, accounts, outbox};
+use crate::{AppState, accounts, outbox, paging::Page};
 
 pub use slots::{GigSlots, SlotsRequest, slots};
 
@@ -91,12 +91,25 @@ pub async fn list(
     state: &AppState,
     viewer: &UserId,
     listing: Listing,
-    page: &PageRequest,
-) -> Result<Vec<Gig>, GigError> {
-    Ok(match listing {
-        Listing::Mine => state.store.gigs.list_for_member(viewer, page).await?,
-        Listing::Published => state.store.gigs.list_published(page).await?,
-    })
+    page: Page,
+) -> Result<GigPage, GigError> {
+    let request = PageRequest {
+        after: page.cursor.clone(),
+        limit: page.limit,
+    };
+    let gigs = match listing {
+        Listing::Mine => state.store.gigs.list_for_member(viewer, &request).await?,
+        Listing::Published => state.store.gigs.list_published(&request).await?,
+    };
+    let next_after = page.next(&gigs, |g| g.id.clone());
+    Ok(GigPage { gigs, next_after })
+}
+
+/// One page of gigs and the cursor of the next.
+#[derive(Debug, Clone)]
+pub struct GigPage {
+    pub gigs: Vec<Gig>,
+    pub next_after: Option<GigId>,
 }
 
 /// Loads a gig `viewer` may see ([`Gig::visible_to`]); others' drafts, gigs hidden because a

@@ -8,12 +8,7 @@ use noillin_domain::{
 };
 use noillin_store::StoreError;
 
-use crate::{AppState, extract::MAX_ID_LEN};
-
-/// The page size when the client names none.
-const DEFAULT_PAGE: u32 = 20;
-/// The longest page.
-const MAX_PAGE: u32 = 100;
+use crate::{AppState, paging::Page};
 
 /// What a notification use case can answer besides its result.
 #[derive(Debug, thiserror::Error)]
@@ -56,19 +51,15 @@ pub async fn list(
     user: &UserId,
     request: ListRequest,
 ) -> Result<NotificationsPage, NotificationsError> {
-    let limit = page_limit(&request)?;
-    let before = request.before.map(NotificationId::from_string);
+    let page =
+        Page::read(request.limit, "before", request.before).map_err(NotificationsError::Invalid)?;
+    let before = page.cursor.as_deref().map(NotificationId::from_string);
     let notifications = &state.store.notifications;
     let items = notifications
-        .list(user, request.unread_only, before.as_ref(), limit)
+        .list(user, request.unread_only, before.as_ref(), page.limit)
         .await?;
     let unread_count = notifications.unread_count(user).await?;
-    // A full page may have a successor (a full last page costs the client one more, empty,
-    // request); a short one is the last.
-    let next_before = items
-        .last()
-        .filter(|_| items.len() >= limit as usize)
-        .map(|n| n.id.clone());
+    let next_before = page.next(&items, |n| n.id.clone());
     Ok(NotificationsPage {
         items,
         unread_count,
@@ -108,22 +99,4 @@ pub async fn mark_all_read(state: &AppState, user: &UserId) -> Result<u64, Notif
         .notifications
         .mark_all_read(user, state.clock.now())
         .await?)
-}
-
-/// The page size of `request`, after checking it and the cursor.
-fn page_limit(request: &ListRequest) -> Result<u32, NotificationsError> {
-    let limit = request.limit.unwrap_or(DEFAULT_PAGE);
-    let mut errors = ValidationErrors::default();
-    if !(1..=MAX_PAGE).contains(&limit) {
-        errors.add("limit", "out_of_range", "must be between 1 and 100");
-    } else if request
-        .before
-        .as_ref()
-        .is_some_and(|c| c.len() > MAX_ID_LEN)
-    {
-        errors.add("before", "invalid", "must be an id from a previous page");
-    }
-    errors
-        .into_result(limit)
-        .map_err(NotificationsError::Invalid)
 }

@@ -11,8 +11,8 @@ use crate::{
     AppState, accounts,
     error::ApiResult,
     extract::{Admin, ApiJson, ApiQuery, PathId, RequestId, WithRole},
+    paging::Page,
     routes::{
-        next_cursor, page_limit,
         problems::{Conflict, InvalidQuery, JsonBody, ObjectInPath, RoleRequired},
         views::UserView,
     },
@@ -121,10 +121,10 @@ async fn list_audit_log(
     WithRole(_admin, _): WithRole<Admin>,
     ApiQuery(query): ApiQuery<AuditLogQuery>,
 ) -> ApiResult<axum::Json<AuditLogPage>> {
-    let limit = page_limit(query.limit, "before", query.before.as_deref())?;
-    let items = accounts::audit_log(&state, query.before.as_deref(), limit).await?;
+    let page = Page::read(query.limit, "before", query.before)?;
+    let (items, next_before) = accounts::audit_log(&state, page).await?;
     Ok(axum::Json(AuditLogPage {
         items: items.iter().map(AuditEntryView::from).collect(),
-        next_before: next_cursor(&items, limit, |entry| entry.id.clone()),
+        next_before,
     }))
 }

@@ -16,8 +16,9 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{ApiJson, ApiQuery, AuthUser, Influencer, PathId, RequestId, WithRole},
     gigs::{self, GigError, GigSlots, Listing, SlotsRequest},
+    paging::Page,
     routes::{
-        ProblemDoc, next_cursor, page_limit,
+        ProblemDoc,
         problems::{Authenticated, Conflict, InvalidQuery, JsonBody, ObjectInPath, RoleRequired},
         views::Platform,
     },
@@ -268,20 +269,16 @@ async fn list_gigs(
     user: AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<GigPage>> {
-    let limit = page_limit(query.limit, "after", query.after.as_deref())?;
-    let page = noillin_store::PageRequest {
-        after: query.after,
-        limit,
-    };
+    let page = Page::read(query.limit, "after", query.after)?;
     let listing = if query.mine {
         Listing::Mine
     } else {
         Listing::Published
     };
-    let gigs = gigs::list(&state, user.id(), listing, &page).await?;
+    let listed = gigs::list(&state, user.id(), listing, page).await?;
     Ok(axum::Json(GigPage {
-        items: gigs.iter().map(GigView::from).collect(),
-        next_after: next_cursor(&gigs, limit, |g| g.id.to_string()),
+        items: listed.gigs.iter().map(GigView::from).collect(),
+        next_after: listed.next_after.map(|id| id.to_string()),
     }))
 }
 

@@ -25,7 +25,7 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable};
 
-use crate::{AppState, error::ApiError, extract::MAX_ID_LEN};
+use crate::AppState;
 
 /// The version of the API contract (the `/api/v1` paths carry its major version).
 const API_VERSION: &str = "1.0.0";
@@ -38,43 +38,6 @@ are RFC 9457 problem documents (`application/problem+json`) with a stable `type`
 
 /// Largest JSON body the API reads (the gateway allows more for later uploads).
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Longest page a list returns.
-const MAX_PAGE: u32 = 100;
-
-/// Checks a list's paging query: the page size (`limit`, 1 to 100, default 20) and the cursor
-/// (named `cursor_field`, an id from a previous page). Returns the page size.
-pub(crate) fn page_limit(
-    limit: Option<u32>,
-    cursor_field: &str,
-    cursor: Option<&str>,
-) -> Result<u32, ApiError> {
-    let limit = limit.unwrap_or(20);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "out_of_range",
-            "must be between 1 and 100",
-        ));
-    }
-    if cursor.is_some_and(|c| c.len() > MAX_ID_LEN) {
-        return Err(ApiError::invalid(
-            cursor_field,
-            "invalid",
-            "must be an id from a previous page",
-        ));
-    }
-    Ok(limit)
-}
-
-/// The cursor of the page after `items`: its last id when the page is full (a full last page
-/// costs the client one more, empty, request).
-pub(crate) fn next_cursor<T>(items: &[T], limit: u32, id: impl Fn(&T) -> String) -> Option<String> {
-    items
-        .last()
-        .filter(|_| items.len() >= limit as usize)
-        .map(id)
-}
 
 /// The API's routes and their OpenAPI description, from the same declarations.
 pub fn api() -> (Router<AppState>, OpenApi) {
