@@ -26,7 +26,8 @@ use lapin::{
     },
     types::FieldTable,
 };
-use noillin_messaging::{Broker, BrokerLink, Concern, Event, RetryPolicy};
+use noillin_domain::event::Event;
+use noillin_messaging::{Broker, BrokerLink, Concern, RetryPolicy};
 use noillin_service::shutdown::Shutdown;
 use noillin_store::{Store, StoreConfig};
 

@@ -17,7 +17,8 @@
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use noillin_messaging::{BrokerLink, Envelope, Event, OutgoingMessage, PublishError};
+use noillin_domain::event::Event;
+use noillin_messaging::{BrokerLink, Envelope, OutgoingMessage, PublishError};
 use noillin_service::shutdown::Shutdown;
 use noillin_store::{OutboxMessage, OutboxRefusal, OutboxRepository, RefusalPolicy, StoreError};
 use tokio::sync::Notify;

@@ -3,7 +3,8 @@
 //! message id (a notification, a mail record), and each side effect (a push, a mail) is done
 //! only while its record says it has not been.
 
-use noillin_messaging::{Envelope, Event};
+use noillin_domain::event::Event;
+use noillin_messaging::Envelope;
 use noillin_redis::Redis;
 use noillin_store::{Store, StoreError};
 

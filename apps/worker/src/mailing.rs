@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use noillin_auth::secret::{random_token, token_hash};
+use noillin_domain::event::Event;
 use noillin_domain::{
     Email, User, UserId,
     mail::{Mail, MailId, MailStatus},
     notification::{GigNotice, Notification},
 };
 use noillin_mail::{Mailer, OutgoingMail, Rendered, SendError, templates};
-use noillin_messaging::{Envelope, Event};
+use noillin_messaging::Envelope;
 use noillin_store::Store;
 
 use crate::handlers::Failure;

@@ -8,12 +8,13 @@
 //! notification already safe in the store.
 
 use jiff::Timestamp;
+use noillin_domain::event::Event;
 use noillin_domain::{
     UserId,
     gig::GigId,
     notification::{GigNotice, Notification, NotificationKind},
 };
-use noillin_messaging::{Envelope, Event};
+use noillin_messaging::Envelope;
 use noillin_redis::{Push, user_room};
 
 use crate::handlers::{Failure, Handlers};
@@ -100,7 +101,7 @@ pub async fn gig_event(
     let Some(news) = news(&envelope.event) else {
         return Err(Failure::Malformed(format!(
             "{} is not a gig event",
-            envelope.event.routing_key()
+            envelope.event.name()
         )));
     };
     let actor_name = match handlers

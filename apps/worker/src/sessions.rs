@@ -3,7 +3,8 @@
 //! then closes the user's open sockets. The version is written first, so a socket that
 //! reconnects after the close is refused with its old token.
 
-use noillin_messaging::{Envelope, Event};
+use noillin_domain::event::Event;
+use noillin_messaging::Envelope;
 use noillin_redis::{RealtimeCommand, user_room};
 
 use crate::handlers::{Failure, Handlers};

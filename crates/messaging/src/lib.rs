@@ -1,5 +1,5 @@
 //! Everything Noillin does with RabbitMQ goes through this crate: the typed messages
-//! ([`Envelope`], [`Event`]), the topology every process declares the same way, publishing with
+//! ([`Envelope`], carrying the domain's events), the topology every process declares the same way, publishing with
 //! confirms and the `mandatory` flag, and consuming with manual acknowledgements.
 
 /// Where RabbitMQ is unless `RABBITMQ_URL` says otherwise: the local server.
@@ -21,7 +21,7 @@ mod topology;
 
 pub use broker::{Broker, Error, PublishError};
 pub use delivery::{Delivery, Failed, ParkedMessage, RetryPolicy, Subscription};
-pub use envelope::{Envelope, Event, OutgoingMessage, SCHEMA_VERSION};
+pub use envelope::{Envelope, OutgoingMessage, SCHEMA_VERSION};
 pub use link::BrokerLink;
 pub use topology::{Concern, Topology};
 

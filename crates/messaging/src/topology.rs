@@ -112,7 +112,7 @@ fn topic_matches(pattern: &str, key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Event;
+    use noillin_domain::event::Event;
 
     /// One event of every kind the platform publishes.
     fn every_event() -> Vec<Event> {
@@ -163,7 +163,7 @@ mod tests {
         // Publishing is `mandatory`: an event no queue is bound for would fail to publish, and
         // one bound twice would be handled twice.
         for event in every_event() {
-            let key = event.routing_key();
+            let key = event.name();
             let concerns: Vec<_> = Concern::ALL
                 .into_iter()
                 .filter(|c| c.bindings().iter().any(|p| topic_matches(p, key)))

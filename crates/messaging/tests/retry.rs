@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use noillin_messaging::{Broker, Concern, Envelope, Event, Failed, RetryPolicy};
+use noillin_domain::event::Event;
+use noillin_messaging::{Broker, Concern, Envelope, Failed, RetryPolicy};
 
 fn rabbitmq_url() -> String {
     std::env::var("RABBITMQ_URL").unwrap_or_else(|_| noillin_messaging::DEFAULT_URL.to_owned())

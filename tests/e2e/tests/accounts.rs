@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use noillin_messaging::{Broker, Envelope, Event};
+use noillin_domain::event::Event;
+use noillin_messaging::{Broker, Envelope};
 use noillin_redis::Push;
 use noillin_test_support::{Platform, SocketError, TcpProxy, eventually, rabbitmq_url};
 use reqwest::StatusCode;

@@ -4,8 +4,9 @@
 
 use std::{collections::HashSet, time::Duration};
 
+use noillin_domain::event::Event;
 use noillin_domain::mail::{MailId, MailStatus};
-use noillin_messaging::{Broker, Concern, Envelope, Event};
+use noillin_messaging::{Broker, Concern, Envelope};
 use noillin_test_support::{
     Platform, SmtpSink, TcpProxy, TestUser, eventually, rabbitmq_url, redis_url,
 };

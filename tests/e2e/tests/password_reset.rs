@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use noillin_domain::event::Event;
 use noillin_domain::{UserId, mail::MailId};
-use noillin_messaging::{Broker, Envelope, Event};
+use noillin_messaging::{Broker, Envelope};
 use noillin_store::PasswordResetRequest;
 use noillin_test_support::{
     Platform, ReceivedMail, SmtpSink, eventually, eventually_some, rabbitmq_url,

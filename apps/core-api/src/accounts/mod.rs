@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use noillin_auth::Secret;
+use noillin_domain::event::Event;
 use noillin_domain::{
     BrandProfile, Email, InfluencerProfile, MAX_ID_LEN, Role, User, UserId, UserStatus,
     ValidationErrors, check_password,
 };
-use noillin_messaging::Event;
 use noillin_store::{Constraint, NewProfile, Store, StoreError};
 
 use crate::AppState;

@@ -2,8 +2,8 @@
 //! it sets a new password and ends every session of the account.
 
 use noillin_auth::Secret;
+use noillin_domain::event::Event;
 use noillin_domain::{Email, ValidationErrors, check_password};
-use noillin_messaging::Event;
 use noillin_store::{Constraint, PasswordResetRequest, SessionsEnd, StoreError};
 
 use super::{AccountsError, SESSIONS_END_ATTEMPTS, expiry, secrets, sessions_ended};

@@ -4,11 +4,11 @@
 
 mod slots;
 
+use noillin_domain::event::Event;
 use noillin_domain::{
     UserId, ValidationErrors,
     gig::{Gig, GigChange, GigDraft, GigId, GigRuleError, GigUpdate, MAX_MEMBERS, changes},
 };
-use noillin_messaging::Event;
 use noillin_store::{Constraint, PageRequest, StoreError};
 
 use crate::{AppState, accounts, outbox, paging::Page};

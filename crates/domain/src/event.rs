@@ -1,0 +1,126 @@
+//! Domain events: what happened, as the rest of the platform hears of it. They are domain
+//! types (plain data, no I/O); the messaging crate carries them in envelopes through the
+//! transactional outbox and RabbitMQ, and decides which queue each one reaches.
+
+use serde::{Deserialize, Serialize};
+
+/// Every event the platform emits. The serde tag is the event's [name](Event::name), which is
+/// also its routing key on the wire, so the broker routes on exactly what consumers deserialize.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum Event {
+    /// A process of the platform started (deploy tracking; also proves the pipeline end to end).
+    #[serde(rename = "system.instance_started")]
+    InstanceStarted { service: String, instance: String },
+    /// Someone asked to reset the password of this account: mint the link's token for the
+    /// stored request and mail it. No secret travels: the mail worker makes the token and the
+    /// store keeps only its hash.
+    #[serde(rename = "email.password_reset")]
+    PasswordResetMail { request_id: String, user_id: String },
+    /// Every session of the user ended (password reset, suspension, reinstatement): its token
+    /// version is now `token_version`. Tell the realtime nodes, which have no store, and close
+    /// the user's open sockets.
+    #[serde(rename = "user.sessions_ended")]
+    UserSessionsEnded { user_id: String, token_version: u32 },
+    /// The owner of a draft group gig invited an influencer into it.
+    #[serde(rename = "gig.member_invited")]
+    GigMemberInvited {
+        gig_id: String,
+        title: String,
+        owner_id: String,
+        member_id: String,
+    },
+    /// An invited member accepted or declined.
+    #[serde(rename = "gig.member_answered")]
+    GigMemberAnswered {
+        gig_id: String,
+        title: String,
+        owner_id: String,
+        member_id: String,
+        accepted: bool,
+    },
+    /// A gig was published; `member_ids` are its members other than the owner.
+    #[serde(rename = "gig.published")]
+    GigPublished {
+        gig_id: String,
+        title: String,
+        owner_id: String,
+        member_ids: Vec<String>,
+    },
+    /// A gig was archived; `member_ids` are its accepted members other than the owner.
+    #[serde(rename = "gig.archived")]
+    GigArchived {
+        gig_id: String,
+        title: String,
+        owner_id: String,
+        member_ids: Vec<String>,
+    },
+}
+
+impl Event {
+    /// The event's name: its serde tag, and the routing key it travels under.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::InstanceStarted { .. } => "system.instance_started",
+            Event::PasswordResetMail { .. } => "email.password_reset",
+            Event::UserSessionsEnded { .. } => "user.sessions_ended",
+            Event::GigMemberInvited { .. } => "gig.member_invited",
+            Event::GigMemberAnswered { .. } => "gig.member_answered",
+            Event::GigPublished { .. } => "gig.published",
+            Event::GigArchived { .. } => "gig.archived",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_events_name_is_its_serde_tag() {
+        let events = [
+            Event::InstanceStarted {
+                service: "core-api".into(),
+                instance: "1".into(),
+            },
+            Event::PasswordResetMail {
+                request_id: "r".into(),
+                user_id: "u".into(),
+            },
+            Event::UserSessionsEnded {
+                user_id: "u".into(),
+                token_version: 2,
+            },
+            Event::GigMemberInvited {
+                gig_id: "g".into(),
+                title: "t".into(),
+                owner_id: "o".into(),
+                member_id: "m".into(),
+            },
+            Event::GigMemberAnswered {
+                gig_id: "g".into(),
+                title: "t".into(),
+                owner_id: "o".into(),
+                member_id: "m".into(),
+                accepted: true,
+            },
+            Event::GigPublished {
+                gig_id: "g".into(),
+                title: "t".into(),
+                owner_id: "o".into(),
+                member_ids: vec!["m".into()],
+            },
+            Event::GigArchived {
+                gig_id: "g".into(),
+                title: "t".into(),
+                owner_id: "o".into(),
+                member_ids: vec![],
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["type"], event.name());
+            assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+        }
+    }
+}
