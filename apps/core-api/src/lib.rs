@@ -31,9 +31,21 @@ pub use routes::api as api_description;
 
 const SERVICE: &str = "core-api";
 
-/// What every request handler can reach.
+/// What every request handler and use case can reach. Cloned for every request (axum's `State`),
+/// so it is one reference-counted pointer.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The process's handles and settings behind [`AppState`].
+pub struct Services {
     /// The source of truth.
     pub store: Store,
     /// Locks, rate limits and pushes.
@@ -63,7 +75,7 @@ impl AppState {
         let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
         let dummy_password_hash =
             accounts::secrets::hash_password(accounts::secrets::random_token()?).await?;
-        Ok(Self {
+        Ok(Self(std::sync::Arc::new(Services {
             store,
             redis,
             relay_waker: outbox::RelayWaker::default(),
@@ -71,7 +83,7 @@ impl AppState {
             auth: config.auth.clone(),
             dummy_password_hash,
             clock: clock::system(),
-        })
+        })))
     }
 }
 

@@ -57,6 +57,22 @@ struct Readers {
     permits: tokio::sync::Semaphore,
 }
 
+/// A reading connection in use; given back to the idle ones when dropped, also when the lookup
+/// panicked, so a permit always finds a connection.
+struct Borrowed<'a> {
+    connection: Option<Connection>,
+    readers: &'a Readers,
+}
+
+impl Drop for Borrowed<'_> {
+    fn drop(&mut self) {
+        if let (Some(connection), Ok(mut idle)) = (self.connection.take(), self.readers.idle.lock())
+        {
+            idle.push(connection);
+        }
+    }
+}
+
 /// How many reading connections a process opens: reads are CPU-bound in SQLite, so a couple per
 /// core keeps every core busy without piling up memory (each connection has its own page cache).
 fn reader_count() -> usize {
@@ -142,6 +158,37 @@ impl SqliteStore {
                 permit.forget();
                 Err(join_error(e))
             }
+        }
+    }
+
+    /// Runs `f` on an idle reading connection on the calling task, not the blocking pool: only
+    /// for lookups by a unique index, which take microseconds and never wait for a lock (WAL
+    /// readers do not), so handing them to another thread would cost more than running them.
+    async fn look_up<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError>,
+    {
+        // Never closed, so acquiring only waits.
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("SQLite readers closed".into()))?;
+        let borrowed = Borrowed {
+            connection: Some(
+                self.readers
+                    .idle
+                    .lock()
+                    .map_err(|_| poisoned())?
+                    .pop()
+                    .ok_or_else(|| StoreError::Unavailable("no idle SQLite reader".into()))?,
+            ),
+            readers: &self.readers,
+        };
+        match &borrowed.connection {
+            Some(connection) => f(connection),
+            None => Err(StoreError::Unavailable("no idle SQLite reader".into())),
         }
     }
 

@@ -235,13 +235,15 @@ impl SqliteStore {
         column: &'static str,
         value: String,
     ) -> Result<Option<User>, StoreError> {
-        self.read(move |connection| {
+        // Every authenticated request reads a user by a unique column: run it in place, with the
+        // statement parsed once per connection.
+        self.look_up(move |connection| {
             connection
-                .query_row(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"),
-                    [value],
-                    UserRow::from_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"
+                ))
+                .map_err(db_error)?
+                .query_row([value], UserRow::from_row)
                 .optional()
                 .map_err(db_error)?
                 .map(UserRow::into_user)
