@@ -402,9 +402,12 @@ impl UserRepository for SqliteStore {
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM users WHERE status = ?1 AND id IN ({placeholders}))"
         );
-        self.read(move |connection| {
+        // By primary key, for at most a gig's members: in place, statement cached.
+        self.look_up(move |connection| {
             connection
-                .query_row(&sql, rusqlite::params_from_iter(&values), |row| row.get(0))
+                .prepare_cached(&sql)
+                .map_err(db_error)?
+                .query_row(rusqlite::params_from_iter(&values), |row| row.get(0))
                 .map_err(db_error)
         })
         .await
@@ -415,13 +418,12 @@ impl UserRepository for SqliteStore {
 impl ProfileRepository for SqliteStore {
     async fn influencer(&self, user_id: &UserId) -> Result<Option<InfluencerProfile>, StoreError> {
         let user_id = user_id.as_str().to_owned();
-        self.read(move |connection| {
+        // By primary key, for every slot query and profile read: in place, statement cached.
+        self.look_up(move |connection| {
             connection
-                .query_row(
-                    &format!("{SELECT_INFLUENCER} WHERE p.user_id = ?1"),
-                    [user_id],
-                    InfluencerRow::from_row,
-                )
+                .prepare_cached(&format!("{SELECT_INFLUENCER} WHERE p.user_id = ?1"))
+                .map_err(db_error)?
+                .query_row([user_id], InfluencerRow::from_row)
                 .optional()
                 .map_err(db_error)?
                 .map(InfluencerRow::into_profile)

@@ -114,11 +114,12 @@ impl GigRepository for SqliteStore {
 
     async fn find(&self, id: &GigId) -> Result<Option<Gig>, StoreError> {
         let id = id.as_str().to_owned();
-        self.read(move |connection| {
+        // By primary key, on every read of a gig and its slots: in place, statement cached.
+        self.look_up(move |connection| {
             connection
-                .query_row("SELECT document FROM gigs WHERE id = ?1", [id], |row| {
-                    row.get::<_, String>(0)
-                })
+                .prepare_cached("SELECT document FROM gigs WHERE id = ?1")
+                .map_err(db_error)?
+                .query_row([id], |row| row.get::<_, String>(0))
                 .optional()
                 .map_err(db_error)?
                 .map(|document| from_json("gig", &document))
