@@ -248,58 +248,24 @@ impl MongoStore {
         if outbox.is_empty() {
             return write(self, None, context).await.map_err(unavailable);
         }
-        let documents: Vec<OutboxDoc> = outbox.iter().map(OutboxDoc::encode).collect();
-        let mut session = self
-            .database
-            .client()
-            .start_session()
-            .await
-            .map_err(unavailable)?;
-        let mut attempt = 1;
-        loop {
-            // Explicit concerns: a transaction takes the client's (the URI's), not the
-            // database handle's.
-            session
-                .start_transaction()
-                .read_concern(ReadConcern::majority())
-                .write_concern(WriteConcern::majority())
-                .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
-                .await
-                .map_err(unavailable)?;
-            let written = match write(self, Some(&mut session), context).await {
-                Ok(true) => self
-                    .outbox
-                    .insert_many(&documents)
-                    .session(&mut session)
-                    .await
-                    .map(|_| true),
-                other => other,
-            };
-            let error = match written {
-                Ok(true) => match commit(&mut session).await {
-                    Ok(()) => return Ok(true),
-                    Err(e) => e,
-                },
-                Ok(false) => {
-                    abort(&mut session).await;
-                    return Ok(false);
-                }
-                Err(e) => {
-                    abort(&mut session).await;
-                    e
-                }
-            };
-            if !may_run_again(&error) || attempt == TRANSACTION_ATTEMPTS {
-                return Err(unavailable(error));
-            }
-            attempt += 1;
-            tokio::time::sleep(retry_delay(attempt)).await;
-        }
+        // A change that writes nothing is refused, so its messages are not written either.
+        let written = self
+            .transact(outbox, context, |store, session, context| {
+                let write = write(store, Some(session), context);
+                Box::pin(async move {
+                    Ok(match write.await? {
+                        true => Ok(()),
+                        false => Err(()),
+                    })
+                })
+            })
+            .await?;
+        Ok(written.is_ok())
     }
 
     /// Runs `write` and inserts `outbox` in one multi-document transaction (even without
-    /// messages: `write` may change several documents), retried as a whole on a
-    /// `TransientTransactionError` like [`MongoStore::write_with_outbox`]. When `write` refuses
+    /// messages: `write` may change several documents), retried as a whole when the server says
+    /// it may be ([`may_run_again`]: a transient error or a write conflict). When `write` refuses
     /// the change, nothing is written and its refusal is returned.
     pub(super) async fn transact<C, T, E, F>(
         &self,
@@ -323,6 +289,8 @@ impl MongoStore {
             .map_err(unavailable)?;
         let mut attempt = 1;
         loop {
+            // Explicit concerns: a transaction takes the client's (the URI's), not the
+            // database handle's.
             session
                 .start_transaction()
                 .read_concern(ReadConcern::majority())
@@ -354,9 +322,7 @@ impl MongoStore {
                     e
                 }
             };
-            let retry = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                && !error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT);
-            if !retry || attempt == TRANSACTION_ATTEMPTS {
+            if !may_run_again(&error) || attempt == TRANSACTION_ATTEMPTS {
                 return Err(unavailable(error));
             }
             attempt += 1;
