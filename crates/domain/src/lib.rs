@@ -5,6 +5,7 @@
 mod id;
 
 pub mod availability;
+pub mod booking;
 pub mod event;
 pub mod gig;
 pub mod mail;

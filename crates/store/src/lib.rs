@@ -3,8 +3,11 @@
 //! `DATA_DIR` when no MongoDB is configured (development, tests, the one-command run). Both pass
 //! the same contract suite (`tests/contract/`, one file per aggregate).
 
+mod bookings;
 mod mongo;
 mod sqlite;
+
+pub use bookings::{BookingFilter, BookingGuard, BookingRefusal, BookingRepository, DailyCap};
 
 use std::{path::PathBuf, sync::Arc};
 

@@ -1,0 +1,114 @@
+//! The bookings port: bookings and the store's final guard against double booking
+//! (DESIGN.md invariant 1).
+//!
+//! Redis holds are the fast guard; this one is final. Creating a booking checks, in the same
+//! atomic step as the write, that none of its members has a live booking whose busy span meets
+//! its own, so two overlapping live bookings of one influencer can never both commit, even when
+//! Redis lost its keys. Each adapter says in its module why its mechanism is correct.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use noillin_domain::{
+    UserId,
+    availability::Interval,
+    booking::{Booking, BookingId, BookingState},
+    gig::GigId,
+};
+
+use crate::{OutboxMessage, StoreError};
+
+/// What a new booking must not break, judged at `now` inside the step that writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingGuard {
+    /// The instant liveness is judged at (an unpaid hold is live while `now` is before its
+    /// expiry).
+    pub now: Timestamp,
+    /// The most live unpaid holds a brand may have, the new one included.
+    pub max_live_holds: u32,
+    /// The gig's daily cap, when it has one.
+    pub daily_cap: Option<DailyCap>,
+}
+
+/// At most `max` live bookings of the gig may start in `[day_start, day_end)`: the local day
+/// (in the gig owner's zone) of the new booking's start, the new one included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyCap {
+    pub day_start: Timestamp,
+    pub day_end: Timestamp,
+    pub max: u32,
+}
+
+/// Why a booking was not created. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingRefusal {
+    /// A member has a live booking whose busy span meets the new one's.
+    #[error("a member is busy then")]
+    SlotTaken,
+    /// The gig already has its daily cap of live bookings on that local day.
+    #[error("the day is fully booked")]
+    DayFull,
+    /// The brand already has `max_live_holds` live unpaid holds.
+    #[error("too many unpaid holds")]
+    TooManyHolds,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Which bookings a list returns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BookingFilter {
+    /// Bookings this user is a party to, as the brand or a member; every booking when `None`
+    /// (administrators).
+    pub party: Option<UserId>,
+    /// Only bookings in this state.
+    pub state: Option<BookingState>,
+}
+
+/// Bookings.
+#[async_trait]
+pub trait BookingRepository: Send + Sync {
+    /// Stores a new booking and its messages in one atomic step if, at `guard.now`, no live
+    /// booking of any of its members has a busy span overlapping its own, the brand has fewer
+    /// than `guard.max_live_holds` live unpaid holds, and the gig has fewer than the daily
+    /// cap's `max` live bookings starting in the cap's day. Otherwise it refuses (checked in
+    /// that order) and writes nothing. Racing creations, through any number of handles and
+    /// processes, end as if they had run one at a time.
+    async fn create(
+        &self,
+        booking: &Booking,
+        guard: &BookingGuard,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), BookingRefusal>;
+    async fn find(&self, id: &BookingId) -> Result<Option<Booking>, StoreError>;
+    /// Replaces the booking if its stored version is `booking.version - 1` (compare-and-swap,
+    /// as for gigs), with its members' claims on their time, and stores the messages, in one
+    /// atomic step. `Conflict(StaleVersion)` when another change came first, `NotFound` when
+    /// there is no such booking; nothing is written then. It does not re-check overlaps: only
+    /// transitions that keep or release time go through here.
+    async fn update(&self, booking: &Booking, outbox: &[OutboxMessage]) -> Result<(), StoreError>;
+    /// Bookings newest first (descending id) matching `filter`: at most `limit` with an id
+    /// below `before` when given.
+    async fn list(
+        &self,
+        filter: &BookingFilter,
+        before: Option<&BookingId>,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StoreError>;
+    /// The busy spans of the bookings live at `now` of each of `members` (of any gig) that
+    /// overlap `[from, to)`, each with the member it keeps busy; in no particular order.
+    async fn busy(
+        &self,
+        members: &[UserId],
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<(UserId, Interval)>, StoreError>;
+    /// The starts of the gig's bookings live at `now` that start in `[from, to)`.
+    async fn live_starts(
+        &self,
+        gig: &GigId,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<Timestamp>, StoreError>;
+}
