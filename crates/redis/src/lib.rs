@@ -1,16 +1,19 @@
 //! Everything Noillin does with Redis goes through this crate: the connection pool, the
-//! deployment's key namespace, the push channel that makes realtime nodes emit to a room, and
-//! (feature `socketio`) the Socket.IO cluster adapter of the realtime nodes.
+//! deployment's key namespace, slot holds, the push channel that makes
+//! realtime nodes emit to a room, and (feature `socketio`) the Socket.IO cluster adapter of the
+//! realtime nodes.
 
 /// Where Redis is unless `REDIS_URL` says otherwise: the local server.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
 mod counters;
+mod holds;
 mod marks;
 mod push;
 
 pub use counters::{Admission, SignInState, WindowCount};
 pub use deadpool_redis::Pool;
+pub use holds::{HoldOutcome, SlotHold};
 pub use push::{Push, PushSubscription, RealtimeCommand, sign_in_room, user_room};
 pub use redis::RedisError;
 
@@ -20,6 +23,18 @@ use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts};
 
 /// Longest wait for a pooled connection, a new one, or a health check of an idle one.
 const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest TTL this crate sets: far beyond any hold or replay window, and small enough that
+/// an expiry in milliseconds stays exact in a Lua script's floating-point numbers.
+const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A TTL in whole milliseconds, from one to [`MAX_TTL`]: `PEXPIRE 0` would delete the key
+/// outright, and too long a TTL is refused by Redis.
+fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.min(MAX_TTL).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
 
 /// Errors from Redis.
 #[derive(Debug, thiserror::Error)]
