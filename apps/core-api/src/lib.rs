@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod extract;
 mod gigs;
+pub mod idempotency;
 mod notifications;
 pub mod outbox;
 mod paging;
