@@ -39,6 +39,7 @@ pub fn messages(
                 correlation_id: message.correlation_id,
                 payload: String::from_utf8(message.payload)?,
                 created_at: message.occurred_at,
+                deliver_after: None,
             })
         })
         .collect()

@@ -112,3 +112,75 @@ pub trait BookingRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<Vec<Timestamp>, StoreError>;
 }
+
+/// A booking's instants as both adapters store them for their queries: unix milliseconds,
+/// rounded outwards (starts down, ends up), so a stored claim on time is never shorter than the
+/// booking's own and sub-millisecond instants never let two bookings slip past each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoredClaim {
+    pub(crate) start_ms: i64,
+    pub(crate) busy_start_ms: i64,
+    pub(crate) busy_end_ms: i64,
+    /// [`Booking::live_until`]: `i64::MAX` for ever, `i64::MIN` never, so "live at `now`" is
+    /// `live_until_ms > now_ms` for every `now`.
+    pub(crate) live_until_ms: i64,
+}
+
+impl StoredClaim {
+    pub(crate) fn of(booking: &Booking) -> Self {
+        let live_until = booking.live_until();
+        let live_until_ms = if live_until == Timestamp::MAX {
+            i64::MAX
+        } else if live_until == Timestamp::MIN {
+            i64::MIN
+        } else {
+            millis_up(live_until)
+        };
+        Self {
+            start_ms: millis_down(booking.start),
+            busy_start_ms: millis_down(booking.busy_start),
+            busy_end_ms: millis_up(booking.busy_end),
+            live_until_ms,
+        }
+    }
+}
+
+/// `instant` in whole unix milliseconds, rounded towards the past.
+pub(crate) fn millis_down(instant: Timestamp) -> i64 {
+    let millis = instant.as_millisecond();
+    match Timestamp::from_millisecond(millis) {
+        Ok(truncated) if truncated > instant => millis.saturating_sub(1),
+        _ => millis,
+    }
+}
+
+/// `instant` in whole unix milliseconds, rounded towards the future.
+pub(crate) fn millis_up(instant: Timestamp) -> i64 {
+    let millis = instant.as_millisecond();
+    match Timestamp::from_millisecond(millis) {
+        Ok(truncated) if truncated < instant => millis.saturating_add(1),
+        _ => millis,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+
+    use super::*;
+
+    #[test]
+    fn stored_instants_round_outwards_to_the_millisecond() {
+        let whole = Timestamp::from_millisecond(1_780_000_000_123).unwrap();
+        let inside = whole + SignedDuration::from_micros(400);
+        assert_eq!(millis_down(whole), 1_780_000_000_123);
+        assert_eq!(millis_up(whole), 1_780_000_000_123);
+        assert_eq!(millis_down(inside), 1_780_000_000_123);
+        assert_eq!(millis_up(inside), 1_780_000_000_124);
+
+        let before_epoch =
+            Timestamp::from_millisecond(-5).unwrap() - SignedDuration::from_micros(1);
+        assert_eq!(millis_down(before_epoch), -6);
+        assert_eq!(millis_up(before_epoch), -5);
+    }
+}

@@ -345,6 +345,10 @@ pub struct OutboxMessage {
     /// The serialized message, as it will be published.
     pub payload: String,
     pub created_at: Timestamp,
+    /// Deliver it this long after it is published rather than at once (a hold's expiry); each
+    /// distinct delay is one holding queue in the broker, so callers use a few fixed delays.
+    /// Stored to the millisecond.
+    pub deliver_after: Option<std::time::Duration>,
 }
 
 /// The outbox as the relay sees it. Several relays (one per core-api process) share it: a
@@ -526,6 +530,7 @@ pub struct Store {
     pub sessions: Arc<dyn SessionRepository>,
     pub password_resets: Arc<dyn PasswordResetRepository>,
     pub gigs: Arc<dyn GigRepository>,
+    pub bookings: Arc<dyn BookingRepository>,
     pub availability: Arc<dyn AvailabilityRepository>,
     pub outbox: Arc<dyn OutboxRepository>,
     pub notifications: Arc<dyn NotificationRepository>,
@@ -542,6 +547,7 @@ impl Store {
             + SessionRepository
             + PasswordResetRepository
             + GigRepository
+            + BookingRepository
             + AvailabilityRepository
             + OutboxRepository
             + NotificationRepository
@@ -557,6 +563,7 @@ impl Store {
             sessions: adapter.clone(),
             password_resets: adapter.clone(),
             gigs: adapter.clone(),
+            bookings: adapter.clone(),
             availability: adapter.clone(),
             outbox: adapter.clone(),
             notifications: adapter.clone(),

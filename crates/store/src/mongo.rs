@@ -4,6 +4,8 @@
 //! - `users`: users with their profiles embedded; see [`accounts`].
 //! - `refresh_tokens`, `password_resets` (reset requests): see [`sessions`].
 //! - `gigs`: one document per gig (`_id` = gig id), members embedded; see [`gigs`].
+//! - `bookings`: one document per booking (`_id` = booking id), members embedded, and
+//!   `calendars`: one document per booking party that racing creations write; see [`bookings`].
 //! - `availability`: one document per user (`_id` = user id) with the weekly windows and the
 //!   date overrides; see [`availability`].
 //! - `outbox`: one document per message waiting to be published; see [`outbox`].
@@ -13,9 +15,9 @@
 //!
 //! A state change that emits outbox messages is a multi-document transaction, so the adapter
 //! needs a replica set (or a sharded cluster), as production and CI run; on a standalone server
-//! only those writes fail. So is ending a user's sessions (a status change, a password reset)
-//! and creating an administrator with its audit entry. Everything else is single-document
-//! writes.
+//! only those writes fail. So is ending a user's sessions (a status change, a password reset),
+//! creating an administrator with its audit entry, and creating a booking. Everything else is
+//! single-document writes.
 //!
 //! The database handle uses write concern `majority` and read concern `majority` (weaker
 //! concerns can lose acknowledged writes on failover) and reads from the primary, whatever the
@@ -28,6 +30,7 @@
 mod accounts;
 mod audit;
 mod availability;
+mod bookings;
 mod gigs;
 mod mails;
 mod notifications;
@@ -58,6 +61,8 @@ pub struct MongoStore {
     refresh_tokens: Collection<sessions::RefreshTokenDoc>,
     password_resets: Collection<sessions::PasswordResetDoc>,
     gigs: Collection<gigs::GigDoc>,
+    bookings: Collection<bookings::BookingDoc>,
+    calendars: Collection<Document>,
     availability: Collection<availability::AvailabilityDoc>,
     outbox: Collection<outbox::OutboxDoc>,
     notifications: Collection<notifications::NotificationDoc>,
@@ -88,6 +93,8 @@ impl MongoStore {
             refresh_tokens: database.collection("refresh_tokens"),
             password_resets: database.collection("password_resets"),
             gigs: database.collection("gigs"),
+            bookings: database.collection("bookings"),
+            calendars: database.collection("calendars"),
             availability: database.collection("availability"),
             outbox: database.collection("outbox"),
             notifications: database.collection("notifications"),
@@ -108,6 +115,7 @@ impl MongoStore {
         accounts::create_indexes(&self.users).await?;
         sessions::create_indexes(&self.refresh_tokens, &self.password_resets).await?;
         gigs::create_indexes(&self.gigs).await?;
+        bookings::create_indexes(&self.bookings).await?;
         outbox::create_indexes(&self.outbox).await?;
         notifications::create_indexes(&self.notifications).await?;
         Ok(())

@@ -9,9 +9,9 @@
 //! `SQLITE_BUSY` at once instead).
 //!
 //! Timestamps are stored as unix milliseconds: sub-millisecond precision is dropped. Gigs
-//! (`gigs.rs`) and availability rules (`availability.rs`) are stored as JSON documents (the
-//! domain types' serde form, timestamps as RFC 3339 strings at full precision), with the
-//! fields they are looked up by copied into indexed columns.
+//! (`gigs.rs`), bookings (`bookings.rs`) and availability rules (`availability.rs`) are stored
+//! as JSON documents (the domain types' serde form, timestamps as RFC 3339 strings at full
+//! precision), with the fields they are looked up by copied into indexed columns.
 //!
 //! A state change and the outbox messages it emits are written in the same transaction
 //! (`outbox::insert_messages` inside the change's `write` closure).
@@ -19,6 +19,7 @@
 mod accounts;
 mod audit;
 mod availability;
+mod bookings;
 mod gigs;
 mod mails;
 mod migrations;

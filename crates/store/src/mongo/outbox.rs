@@ -1,6 +1,7 @@
 //! The outbox in MongoDB: one document per message in `outbox` (`_id` = message id),
-//! `{routing_key, correlation_id, payload, created_at, claim_token, lease_until, attempts,
-//! last_error, parked_at}`; `claim_token` and `lease_until` are null while nobody holds the
+//! `{routing_key, correlation_id, payload, created_at, deliver_after_ms, claim_token,
+//! lease_until, attempts, last_error, parked_at}`; `deliver_after_ms` is the delivery delay in
+//! milliseconds (null: at once); `claim_token` and `lease_until` are null while nobody holds the
 //! message. A message the broker refused is held back by `lease_until` with no claim token;
 //! `attempts` counts the refusals and `last_error` keeps the last reason; a parked message has
 //! `parked_at` and is never claimed. Documents written before these fields existed lack them,
@@ -90,6 +91,8 @@ pub(super) struct OutboxDoc {
     correlation_id: Option<String>,
     payload: String,
     created_at: DateTime,
+    #[serde(default)]
+    deliver_after_ms: Option<i64>,
     claim_token: Option<String>,
     lease_until: Option<DateTime>,
     #[serde(default)]
@@ -108,6 +111,7 @@ impl OutboxDoc {
             correlation_id: message.correlation_id.clone(),
             payload: message.payload.clone(),
             created_at: date(message.created_at),
+            deliver_after_ms: message.deliver_after.map(delay_millis),
             claim_token: None,
             lease_until: None,
             attempts: 0,
@@ -136,8 +140,21 @@ impl OutboxDoc {
             correlation_id: self.correlation_id,
             payload: self.payload,
             created_at: timestamp(self.created_at)?,
+            deliver_after: self.deliver_after_ms.map(delay).transpose()?,
         })
     }
+}
+
+/// A delivery delay in whole milliseconds; a delay beyond `i64` milliseconds (millions of years)
+/// is held at the largest one.
+fn delay_millis(delay: Duration) -> i64 {
+    i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn delay(millis: i64) -> Result<Duration, StoreError> {
+    u64::try_from(millis)
+        .map(Duration::from_millis)
+        .map_err(|e| corrupt("outbox delivery delay", e))
 }
 
 /// `outbox` projected on `_id`.
@@ -545,6 +562,7 @@ mod tests {
             correlation_id: None,
             payload: r#"{"gig_id":"g1"}"#.into(),
             created_at: Timestamp::from_millisecond(1_780_000_000_123).unwrap(),
+            deliver_after: None,
         };
         let document = bson::to_document(&OutboxDoc::encode(&message)).unwrap();
         assert_eq!(document.get_str("_id").unwrap(), message.id);
@@ -552,6 +570,7 @@ mod tests {
         assert_eq!(document.get_i64("attempts").unwrap(), 0);
         for field in [
             "correlation_id",
+            "deliver_after_ms",
             "claim_token",
             "lease_until",
             "last_error",
@@ -578,6 +597,28 @@ mod tests {
         assert_eq!(stored.attempts, 0);
         assert_eq!(stored.parked_at, None);
         assert_eq!(stored.last_error, None);
+        assert_eq!(stored.deliver_after_ms, None);
+    }
+
+    #[test]
+    fn a_delayed_message_keeps_its_delay_to_the_millisecond() {
+        let message = OutboxMessage {
+            id: "0190a5b2-0000-7000-8000-000000000003".into(),
+            routing_key: "booking.hold_expiry".into(),
+            correlation_id: None,
+            payload: "{}".into(),
+            created_at: Timestamp::from_millisecond(1_780_000_000_123).unwrap(),
+            deliver_after: Some(Duration::from_secs(15 * 60)),
+        };
+        let document = bson::to_document(&OutboxDoc::encode(&message)).unwrap();
+        assert_eq!(document.get_i64("deliver_after_ms").unwrap(), 900_000);
+        let back: OutboxDoc = bson::from_document(document).unwrap();
+        assert_eq!(back.into_message().unwrap(), message);
+
+        let mut negative = bson::to_document(&OutboxDoc::encode(&message)).unwrap();
+        negative.insert("deliver_after_ms", -1_i64);
+        let stored: OutboxDoc = bson::from_document(negative).unwrap();
+        assert!(matches!(stored.into_message(), Err(StoreError::Corrupt(_))));
     }
 
     fn server_error(code: i32, name: &str) -> bson::Document {

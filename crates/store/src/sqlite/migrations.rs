@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_outbox_attempts.sql"),
     include_str!("migrations/0005_account_names_once.sql"),
     include_str!("migrations/0006_reset_requests_audit_log.sql"),
+    include_str!("migrations/0007_bookings.sql"),
     // Append new migrations here: include_str!("migrations/0007_....sql"),
 ];
 

@@ -21,8 +21,8 @@ pub(super) fn insert_messages(
 ) -> Result<(), StoreError> {
     let mut statement = tx
         .prepare_cached(
-            "INSERT INTO outbox (id, routing_key, correlation_id, payload, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO outbox (id, routing_key, correlation_id, payload, created_at, \
+             deliver_after_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(db_error)?;
     for message in messages {
@@ -33,6 +33,7 @@ pub(super) fn insert_messages(
                 message.correlation_id,
                 message.payload,
                 millis(message.created_at),
+                message.deliver_after.map(delay_millis),
             ])
             .map_err(db_error)?;
     }
@@ -40,11 +41,12 @@ pub(super) fn insert_messages(
 }
 
 /// The message columns in the order [`message_from_row`] reads them.
-const MESSAGE_COLUMNS: &str = "id, routing_key, correlation_id, payload, created_at";
+const MESSAGE_COLUMNS: &str =
+    "id, routing_key, correlation_id, payload, created_at, deliver_after_ms";
 
 /// A row as the raw column values, decoded outside rusqlite's row callback (whose error type
 /// cannot carry a [`StoreError`]).
-type MessageRow = (String, String, Option<String>, String, i64);
+type MessageRow = (String, String, Option<String>, String, i64, Option<i64>);
 
 fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok((
@@ -53,11 +55,12 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
         row.get(2)?,
         row.get(3)?,
         row.get(4)?,
+        row.get(5)?,
     ))
 }
 
 fn decode(
-    (id, routing_key, correlation_id, payload, created_at): MessageRow,
+    (id, routing_key, correlation_id, payload, created_at, deliver_after): MessageRow,
 ) -> Result<OutboxMessage, StoreError> {
     Ok(OutboxMessage {
         id,
@@ -65,7 +68,20 @@ fn decode(
         correlation_id,
         payload,
         created_at: timestamp(created_at)?,
+        deliver_after: deliver_after.map(delay).transpose()?,
     })
+}
+
+/// A delivery delay in whole milliseconds; a delay beyond `i64` milliseconds (millions of years)
+/// is held at the largest one.
+fn delay_millis(delay: std::time::Duration) -> i64 {
+    i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn delay(millis: i64) -> Result<std::time::Duration, StoreError> {
+    u64::try_from(millis)
+        .map(std::time::Duration::from_millis)
+        .map_err(|e| corrupt("outbox delivery delay", e))
 }
 
 #[async_trait]

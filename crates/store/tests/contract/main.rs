@@ -5,6 +5,10 @@
 //! test on a fresh temporary directory. MongoDB runs on demand (`--run-ignored`/`--ignored`)
 //! against `MONGO_URI`, each test in a fresh database `noillin_contract_<uuid>` that is dropped
 //! afterwards. Timestamps are built at millisecond precision, the precision both adapters keep.
+//!
+//! Races that must hold across processes are `async fn(&[Store])` cases, registered with
+//! `contract_two_handles!`: each gets two handles opened separately on the same store (the same
+//! SQLite file, the same MongoDB database), as two processes have.
 
 // Test code throughout (the cases are plain async fns, so clippy's allow-unwrap-in-tests does
 // not see them as tests): an unwrap is an assertion here.
@@ -12,6 +16,8 @@
 
 mod accounts;
 mod availability;
+mod booking_reads;
+mod bookings;
 mod gigs;
 mod mails;
 mod notifications;
@@ -30,14 +36,19 @@ use support::*;
 /// A store on a fresh temporary directory, deleted when dropped.
 struct SqliteFixture {
     store: Store,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl SqliteFixture {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = open_sqlite(dir.path()).await;
-        Self { store, _dir: dir }
+        Self { store, dir }
+    }
+
+    /// Another handle on the same file, with its own connections.
+    async fn second_handle(&self) -> Store {
+        open_sqlite(self.dir.path()).await
     }
 }
 
@@ -77,6 +88,16 @@ impl MongoFixture {
             uri,
             database,
         }
+    }
+
+    /// Another handle on the same database, with its own client.
+    async fn second_handle(&self) -> Store {
+        noillin_store::open(&StoreConfig::Mongo {
+            uri: self.uri.clone(),
+            database: self.database.clone(),
+        })
+        .await
+        .unwrap()
     }
 
     /// Best effort: a failure here leaves a database behind, it fails no test.
@@ -181,6 +202,37 @@ macro_rules! contract {
     };
 }
 
+/// Like `contract!`, for cases that take two handles on one store (`sqlite_two_handles::<case>`,
+/// `mongo_two_handles::<case>`).
+macro_rules! contract_two_handles {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite_two_handles {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let fixture = super::SqliteFixture::new().await;
+                    let second = fixture.second_handle().await;
+                    super::$module::$case(&[fixture.store.clone(), second]).await;
+                }
+            )*
+        }
+
+        mod mongo_two_handles {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[ignore = "needs MONGO_URI; scripts/test runs ignored tests when it is set"]
+                async fn $case() {
+                    let fixture = super::MongoFixture::new().await;
+                    let second = fixture.second_handle().await;
+                    fixture
+                        .run(|store| async move { super::$module::$case(&[store, second]).await })
+                        .await;
+                }
+            )*
+        }
+    };
+}
+
 contract! {
     accounts::a_user_is_found_by_id_and_by_email,
     accounts::email_lookup_is_exact_on_the_normalized_address,
@@ -259,4 +311,20 @@ contract! {
     mails::recording_attempts_counts_them_and_sets_status_and_error,
     mails::a_mail_is_held_by_one_attempt_at_a_time_until_recorded_or_expired,
     mails::racing_attempts_take_a_mail_once,
+    bookings::a_group_booking_round_trips_with_every_field,
+    bookings::an_overlap_with_any_members_live_booking_is_refused_counting_buffers,
+    bookings::lapsed_cancelled_and_expired_bookings_do_not_block_confirmed_ones_always_do,
+    bookings::the_hold_limit_counts_only_the_brands_live_unpaid_holds,
+    bookings::the_daily_cap_counts_only_the_gigs_live_bookings_starting_that_day,
+    bookings::refusals_come_in_the_documented_order,
+    bookings::a_created_booking_stores_its_messages_and_a_refused_one_none,
+    booking_reads::a_booking_update_is_a_compare_and_swap_on_the_version,
+    booking_reads::bookings_are_listed_newest_first_to_their_parties,
+    booking_reads::paging_through_bookings_returns_each_once_newest_first,
+    booking_reads::busy_spans_and_live_starts_are_those_of_live_bookings_in_range,
+}
+
+contract_two_handles! {
+    booking_reads::racing_overlapping_creations_have_exactly_one_winner,
+    booking_reads::racing_disjoint_creations_all_succeed,
 }

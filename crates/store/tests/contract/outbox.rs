@@ -15,6 +15,7 @@ pub(crate) fn message(routing_key: &str, at: Timestamp) -> OutboxMessage {
         correlation_id: Some(format!("req-{}", uuid::Uuid::new_v4().simple())),
         payload: format!(r#"{{"event":"{routing_key}","note":"\"quoted\" — ünïcode"}}"#),
         created_at: at,
+        deliver_after: None,
     }
 }
 
