@@ -60,6 +60,9 @@ use crate::{
     StoreError, bookings::StoredClaim, distinct,
 };
 
+#[cfg(test)]
+mod tests;
+
 /// Creates the indexes of `bookings` (`calendars` is only ever read by `_id`).
 pub(super) async fn create_indexes(bookings: &Collection<BookingDoc>) -> Result<(), StoreError> {
     let pending = BookingState::PendingPayment.as_str();
