@@ -29,7 +29,10 @@
 use std::{sync::LazyLock, time::Duration};
 
 use jiff::Timestamp;
-use noillin_domain::{availability::Interval, booking::hold_cells};
+use noillin_domain::{
+    availability::Interval,
+    booking::{Booking, hold_cells},
+};
 use redis::Script;
 
 use crate::{Error, Redis, ttl_millis};
@@ -106,7 +109,42 @@ return 1
     )
 });
 
+impl SlotHold {
+    /// The hold of `booking`: every member's busy span, under its token, for the hold time it
+    /// was given when made.
+    pub fn of(booking: &Booking) -> Self {
+        let ttl = booking
+            .hold_expires_at
+            .duration_since(booking.created_at)
+            .try_into()
+            .unwrap_or_default();
+        Self {
+            members: booking
+                .members
+                .iter()
+                .map(|m| m.user_id.as_str().to_owned())
+                .collect(),
+            start: booking.busy_start,
+            end: booking.busy_end,
+            token: booking.hold_token.clone(),
+            ttl,
+        }
+    }
+}
+
 impl Redis {
+    /// Deletes every hold of the namespace, as a Redis that lost its data would: for tests of
+    /// the store's final guard, and for operators who must clear holds by hand. Returns how
+    /// many keys were deleted.
+    pub async fn delete_holds(&self) -> Result<u64, Error> {
+        self.delete_matching("hold:*").await
+    }
+
+    /// How many hold keys the namespace has (each a member's cell, live or lapsing).
+    pub async fn count_holds(&self) -> Result<u64, Error> {
+        Ok(self.keys_matching("hold:*").await?.len() as u64)
+    }
+
     /// Takes `hold` on every member's time, all-or-nothing: [`HoldOutcome::Conflict`], changing
     /// nothing, when a live hold with another token overlaps the span of any member. Taking
     /// again with the same token changes nothing while the hold lives. A hold with no members or

@@ -21,10 +21,21 @@ pub use redis::RedisError;
 
 use std::time::Duration;
 
-use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts};
+use deadpool_redis::Runtime;
 
-/// Longest wait for a pooled connection, a new one, or a health check of an idle one.
-const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections per process. Commands take well under a millisecond, but a request holds its
+/// connection until its task is polled again: under a burst on a busy machine (a thousand
+/// booking attempts at once) a small pool makes requests queue for a connection past
+/// [`POOL_TIMEOUT`]. Redis serves ten thousand clients by default; a few processes of this many
+/// are far from it.
+const POOL_SIZE: usize = 64;
+
+/// Longest wait for a pooled connection, a new one, a health check of an idle one, or a
+/// command's answer. A Redis that refuses connections fails at once; this bounds the wait for
+/// one that does not answer.
+/// It is several seconds because on a saturated process (a burst of a thousand requests on two
+/// cores) even a healthy connect completes late, and a request must not fail closed for that.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The longest TTL this crate sets: far beyond any hold or replay window, and small enough that
 /// an expiry in milliseconds stays exact in a Lua script's floating-point numbers.
@@ -46,7 +57,7 @@ pub enum Error {
     #[error("redis pool: {0}")]
     Pool(#[from] deadpool_redis::PoolError),
     #[error("redis pool setup: {0}")]
-    CreatePool(#[from] deadpool_redis::CreatePoolError),
+    BuildPool(#[from] deadpool_redis::BuildError),
     #[error("push message: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -73,17 +84,21 @@ impl Redis {
     /// start shows up in readiness rather than preventing the process from starting.
     pub fn new(url: &str, namespace: &str) -> Result<Self, Error> {
         let client = redis::Client::open(url)?;
-        let mut config = Config::from_url(url);
-        // An unreachable Redis fails a command in seconds instead of leaving it waiting.
-        config.pool = Some(PoolConfig {
-            timeouts: Timeouts {
-                wait: Some(POOL_TIMEOUT),
-                create: Some(POOL_TIMEOUT),
-                recycle: Some(POOL_TIMEOUT),
-            },
-            ..PoolConfig::default()
-        });
-        let pool = config.create_pool(Some(Runtime::Tokio1))?;
+        // redis-rs gives each connection a 500 ms response timeout by default: a healthy Redis
+        // answers in well under that, but a saturated process polls the answer late, and a
+        // request must not fail closed for its own slowness. An unreachable Redis still fails a
+        // command in seconds instead of leaving it waiting.
+        let connection = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(POOL_TIMEOUT))
+            .set_response_timeout(Some(POOL_TIMEOUT));
+        let manager = deadpool_redis::Manager::new_with_config(url, connection)?;
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .runtime(Runtime::Tokio1)
+            .build()?;
         Ok(Self {
             pool,
             client,
@@ -110,10 +125,30 @@ impl Redis {
 
     /// Deletes every key of this namespace. For tests and teardown of throwaway deployments.
     pub async fn delete_namespace(&self) -> Result<u64, Error> {
+        self.delete_matching("*").await
+    }
+
+    /// Deletes the namespace's keys whose rest matches the glob `pattern`; returns how many.
+    async fn delete_matching(&self, pattern: &str) -> Result<u64, Error> {
+        let keys = self.keys_matching(pattern).await?;
         let mut conn = self.pool.get().await?;
-        let pattern = format!("{}:*", self.namespace);
-        let mut cursor: u64 = 0;
         let mut deleted = 0;
+        for batch in keys.chunks(500) {
+            deleted += redis::cmd("UNLINK")
+                .arg(batch)
+                .query_async::<u64>(&mut conn)
+                .await?;
+        }
+        Ok(deleted)
+    }
+
+    /// The namespace's keys whose rest matches the glob `pattern` (a SCAN: for tests and
+    /// operators, never on a request's path).
+    async fn keys_matching(&self, pattern: &str) -> Result<Vec<String>, Error> {
+        let mut conn = self.pool.get().await?;
+        let pattern = format!("{}:{pattern}", self.namespace);
+        let mut cursor: u64 = 0;
+        let mut found = Vec::new();
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
@@ -123,14 +158,9 @@ impl Redis {
                 .arg(500)
                 .query_async(&mut conn)
                 .await?;
-            if !keys.is_empty() {
-                deleted += redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async::<u64>(&mut conn)
-                    .await?;
-            }
+            found.extend(keys);
             if next == 0 {
-                return Ok(deleted);
+                return Ok(found);
             }
             cursor = next;
         }
