@@ -12,6 +12,7 @@
 #   SERVER_NAME, TLS_CERT, TLS_KEY   prod mode: the site name and certificate paths (required)
 #   RATE_API, RATE_AUTH per-client-address request rates (default 50r/s and 10r/m); RATE_AUTH
 #                       covers login, register and password reset
+#   BURST_API           requests allowed above RATE_API in a burst (default 200)
 #   BURST_AUTH          requests allowed above RATE_AUTH in a burst (default 10)
 #   RATE_AUTH_SESSION   per-client-address rate of token refresh and logout (default 60r/m: an
 #                       office of a few hundred users behind one address, each refreshing every
@@ -31,6 +32,7 @@ MODE=${MODE:-local}
 LISTEN=${LISTEN:-8080}
 RATE_API=${RATE_API:-50r/s}
 RATE_AUTH=${RATE_AUTH:-10r/m}
+BURST_API=${BURST_API:-200}
 BURST_AUTH=${BURST_AUTH:-10}
 RATE_AUTH_SESSION=${RATE_AUTH_SESSION:-60r/m}
 BURST_AUTH_SESSION=${BURST_AUTH_SESSION:-60}
@@ -43,6 +45,7 @@ PREFIX=$(cd "$PREFIX" && pwd)
 
 [[ $RATE_API =~ ^[0-9]+r/[sm]$ ]] || die "RATE_API must look like 50r/s"
 [[ $RATE_AUTH =~ ^[0-9]+r/[sm]$ ]] || die "RATE_AUTH must look like 10r/m"
+[[ $BURST_API =~ ^[0-9]+$ ]] || die "BURST_API must be a number"
 [[ $BURST_AUTH =~ ^[0-9]+$ ]] || die "BURST_AUTH must be a number"
 [[ $RATE_AUTH_SESSION =~ ^[0-9]+r/[sm]$ ]] || die "RATE_AUTH_SESSION must look like 60r/m"
 [[ $BURST_AUTH_SESSION =~ ^[0-9]+$ ]] || die "BURST_AUTH_SESSION must be a number"
@@ -110,6 +113,7 @@ render() { # template -> output, substituting every placeholder
     text=${text//@WORKER_PROCESSES@/$WORKER_PROCESSES}
     text=${text//@RATE_API@/$RATE_API}
     text=${text//@RATE_AUTH@/$RATE_AUTH}
+    text=${text//@BURST_API@/$BURST_API}
     text=${text//@BURST_AUTH@/$BURST_AUTH}
     text=${text//@RATE_AUTH_SESSION@/$RATE_AUTH_SESSION}
     text=${text//@BURST_AUTH_SESSION@/$BURST_AUTH_SESSION}

@@ -76,6 +76,33 @@ impl ApiClient {
         }
     }
 
+    /// Sends a POST with a JSON body, a bearer token and extra headers (an `Idempotency-Key`).
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        body: &Value,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> ApiResponse {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request reaches the gateway");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("response body");
+        ApiResponse {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> ApiResponse {
         self.send(Method::GET, path, None, token).await
     }
@@ -126,6 +153,39 @@ impl ApiClient {
 
     /// Creates a draft gig owned by `owner` and returns its id.
     pub async fn create_gig(&self, owner: &TestUser, title: &str) -> String {
+        self.create_gig_with_terms(
+            owner,
+            title,
+            json!({ "duration_minutes": 60, "horizon_days": 60 }),
+        )
+        .await
+    }
+
+    /// Sets `user`'s zone and makes them available 09:00–17:00 every day there.
+    pub async fn make_available(&self, user: &TestUser, zone: &str) {
+        let profile = self
+            .patch(
+                "/influencers/me",
+                &json!({ "time_zone": zone }),
+                Some(&user.access),
+            )
+            .await;
+        assert_eq!(profile.status, StatusCode::OK, "{:?}", profile.body);
+        let day = json!([{ "start": "09:00", "end": "17:00" }]);
+        let weekly = json!({ "monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day });
+        let response = self
+            .put("/availability/weekly", &weekly, Some(&user.access))
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    }
+
+    /// Creates a draft gig owned by `owner` with these slot terms and returns its id.
+    pub async fn create_gig_with_terms(
+        &self,
+        owner: &TestUser,
+        title: &str,
+        terms: Value,
+    ) -> String {
         let gig = json!({
             "title": title,
             "description": "Three stories on launch day.",
@@ -133,7 +193,7 @@ impl ApiClient {
             "platform": "instagram",
             "category": "sportswear",
             "price": { "amount_minor": 45000, "currency": "EUR" },
-            "terms": { "duration_minutes": 60, "horizon_days": 60 }
+            "terms": terms
         });
         let response = self.post("/gigs", &gig, Some(&owner.access)).await;
         assert_eq!(

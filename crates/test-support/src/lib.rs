@@ -61,6 +61,34 @@ pub fn delete_shared_state(namespace: &str, retry: noillin_messaging::RetryPolic
     .join();
 }
 
+/// Deletes the holding queues and exchanges of `delays` (delayed messages such as hold
+/// expiries) that a test with `namespace` made the broker declare. Like
+/// [`delete_shared_state`], callable from `Drop`.
+pub fn delete_delay_tiers(namespace: &str, delays: &[std::time::Duration]) {
+    let namespace = namespace.to_owned();
+    let delays = delays.to_vec();
+    let _ = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            if let Ok(broker) =
+                noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup")
+                    .await
+            {
+                for delay in delays {
+                    let _ = broker.delete_delay_tier(delay).await;
+                }
+                broker.close().await;
+            }
+        });
+    })
+    .join();
+}
+
 /// Polls `condition` every 50 ms until it holds or `timeout` passes.
 pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut condition: F) -> bool
 where

@@ -465,6 +465,14 @@ impl Platform {
             .and_then(|(_, delays)| delays.parse().ok())
             .unwrap_or_default();
         crate::delete_shared_state(&self.namespace, retry);
+        // core-api declared the holding queue of its hold time for the holds' expiries.
+        let hold_ttl = self
+            .env
+            .iter()
+            .find(|(key, _)| key == "HOLD_TTL_SECS")
+            .and_then(|(_, secs)| secs.parse().ok())
+            .unwrap_or(900);
+        crate::delete_delay_tiers(&self.namespace, &[Duration::from_secs(hold_ttl)]);
     }
 }
 
@@ -523,6 +531,8 @@ pub fn render_local_gateway(
         ("WORKER_PROCESSES", "1".to_owned()),
         // Tests fire requests far faster than a person; the limits get their own tests.
         ("RATE_API", "10000r/s".to_owned()),
+        // Races fire a thousand requests at once.
+        ("BURST_API", "5000".to_owned()),
         (
             "RATE_AUTH",
             auth_rate.map_or("10000r/s".to_owned(), |(rate, _)| rate.clone()),
