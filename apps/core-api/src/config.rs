@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use crate::accounts::{AuthSettings, secrets::HashingLimits};
+use crate::{
+    accounts::{AuthSettings, secrets::HashingLimits},
+    bookings::BookingSettings,
+};
 
 use noillin_service::{
     ServiceConfig,
@@ -33,6 +36,9 @@ pub struct Config {
     /// `PASSWORD_HASH_CONCURRENCY`, `PASSWORD_HASH_QUEUE`: how much password hashing runs and
     /// waits at once.
     pub hashing: HashingLimits,
+    /// `HOLD_TTL_SECS`, `MAX_LIVE_HOLDS_PER_BRAND`: how long an unpaid hold keeps its slot, and
+    /// how many a brand may have at once.
+    pub bookings: BookingSettings,
 }
 
 impl ServiceConfig for Config {
@@ -85,6 +91,12 @@ impl ServiceConfig for Config {
                 0..=HashingLimits::MAX_QUEUE,
             ),
         };
+        let bookings = BookingSettings {
+            hold_ttl: Duration::from_secs(
+                bounded(&mut env, "HOLD_TTL_SECS", 900, 1..=86_400) as u64
+            ),
+            max_live_holds: bounded(&mut env, "MAX_LIVE_HOLDS_PER_BRAND", 5, 1..=100) as u32,
+        };
         env.finish(|| {
             Some(Self {
                 common,
@@ -95,6 +107,7 @@ impl ServiceConfig for Config {
                 auth,
                 outbox_max_attempts,
                 hashing,
+                bookings,
             })
         })
     }

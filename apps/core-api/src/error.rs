@@ -37,6 +37,9 @@ pub enum ApiError {
     /// 429: slow down; retry after the given seconds.
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 429: a limit on what one may keep at once (not a rate): waiting alone may not help.
+    #[error("limit reached: {detail}")]
+    LimitReached { code: &'static str, detail: String },
     /// 503: a backing service is down; retry later.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -122,6 +125,10 @@ impl ApiError {
                 "rate-limited",
                 "Too many requests",
             ),
+            ApiError::LimitReached { code, detail } => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, code, "Limit reached")
+                    .with_detail(detail.clone())
+            }
             ApiError::Unavailable(_) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

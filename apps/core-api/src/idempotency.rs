@@ -71,6 +71,45 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::{Object, Type, path::ParameterBuilder, path::ParameterIn};
+        vec![
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .description(Some(
+                    "Makes the request safe to retry: the same key and body within 24 hours \
+                     answer the first response again (`Idempotent-Replayed: true`); the same \
+                     key with another body is a 422, and while the first request runs, a 409. \
+                     1 to 255 visible ASCII characters.",
+                ))
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::from(Object::with_type(Type::String))
+                        .min_length(Some(1))
+                        .max_length(Some(MAX_KEY_LEN))
+                        .pattern(Some("^[!-~]+$")),
+                ))
+                .build(),
+        ]
+    }
+}
+
+/// What names a request for its idempotency key: the method, the path and the canonical JSON of
+/// the parsed body (so whitespace or key order in what the client sent does not matter).
+pub fn fingerprint<T: serde::Serialize>(
+    method: &axum::http::Method,
+    path: &str,
+    body: &T,
+) -> Vec<u8> {
+    let mut fingerprint = format!("{method} {path}\n").into_bytes();
+    // Serializing our own request types cannot fail; an empty body would only weaken the check.
+    fingerprint.extend(serde_json::to_vec(body).unwrap_or_default());
+    fingerprint
+}
+
 fn invalid_key(message: &str) -> ApiError {
     ApiError::invalid("Idempotency-Key", "invalid", message)
 }

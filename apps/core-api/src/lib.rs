@@ -4,13 +4,14 @@
 
 pub mod accounts;
 mod availability;
+mod bookings;
 pub mod cli;
 pub mod clock;
 mod config;
 mod error;
 mod extract;
 mod gigs;
-pub mod idempotency;
+mod idempotency;
 mod notifications;
 pub mod outbox;
 mod paging;
@@ -27,6 +28,7 @@ use noillin_service::{http, ops::Readiness, shutdown::Shutdown};
 use noillin_store::Store;
 use tokio::net::TcpListener;
 
+pub use bookings::BookingSettings;
 pub use config::{Config, DEFAULT_PORT};
 pub use routes::api as api_description;
 
@@ -63,6 +65,8 @@ pub struct Services {
     pub dummy_password_hash: String,
     /// What time it is for the services.
     pub clock: std::sync::Arc<dyn clock::Clock>,
+    /// Hold time and the cap on a brand's unpaid holds.
+    pub bookings: bookings::BookingSettings,
 }
 
 impl AppState {
@@ -84,6 +88,7 @@ impl AppState {
             auth: config.auth.clone(),
             dummy_password_hash,
             clock: clock::system(),
+            bookings: config.bookings.clone(),
         })))
     }
 }

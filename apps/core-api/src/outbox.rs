@@ -45,6 +45,19 @@ pub fn messages(
         .collect()
 }
 
+/// Wraps one event to be delivered `delay` after it is published (a hold's expiry).
+pub fn delayed_message(
+    event: Event,
+    correlation_id: Option<&str>,
+    delay: Duration,
+) -> anyhow::Result<OutboxMessage> {
+    let mut message = messages(vec![event], correlation_id)?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no message made"))?;
+    message.deliver_after = Some(delay);
+    Ok(message)
+}
+
 /// Wakes this process's relay after a write added outbox messages, so they leave at once
 /// instead of at the next poll.
 #[derive(Clone, Default)]
@@ -183,8 +196,7 @@ impl Relay {
             return Ok(Batch::default());
         }
         let claimed_count = claimed.len();
-        let outgoing: Vec<OutgoingMessage> = claimed.into_iter().map(outgoing).collect();
-        let results = broker.publish_batch(&outgoing).await;
+        let (outgoing, results) = publish(broker, claimed).await;
         let mut confirmed = Vec::with_capacity(outgoing.len());
         let mut refused = Vec::new();
         let mut failed = Vec::new();
@@ -296,6 +308,26 @@ impl Batch {
             NextStep::Wait
         }
     }
+}
+
+/// Publishes claimed messages: those to deliver at once in one batch, each delayed one to the
+/// holding queue of its delay. Returns them with their results, in the same order.
+async fn publish(
+    broker: &noillin_messaging::Broker,
+    claimed: Vec<OutboxMessage>,
+) -> (Vec<OutgoingMessage>, Vec<Result<(), PublishError>>) {
+    let (delayed, now): (Vec<_>, Vec<_>) = claimed
+        .into_iter()
+        .partition(|message| message.deliver_after.is_some());
+    let mut sent: Vec<OutgoingMessage> = now.into_iter().map(outgoing).collect();
+    let mut results = broker.publish_batch(&sent).await;
+    for message in delayed {
+        let delay = message.deliver_after.unwrap_or_default();
+        let message = outgoing(message);
+        results.push(broker.publish_delayed(&message, delay).await);
+        sent.push(message);
+    }
+    (sent, results)
 }
 
 fn outgoing(message: OutboxMessage) -> OutgoingMessage {

@@ -73,6 +73,9 @@ impl Handlers {
             | Event::GigMemberAnswered { .. }
             | Event::GigPublished { .. }
             | Event::GigArchived { .. } => notify::gig_event(self, envelope, last_attempt).await,
+            Event::BookingHoldExpiryDue { .. } => {
+                crate::bookings::hold_expiry_due(self, envelope).await
+            }
         }
     }
 }

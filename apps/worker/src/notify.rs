@@ -88,7 +88,8 @@ fn news(event: &Event) -> Option<GigNews<'_>> {
         }
         Event::InstanceStarted { .. }
         | Event::PasswordResetMail { .. }
-        | Event::UserSessionsEnded { .. } => return None,
+        | Event::UserSessionsEnded { .. }
+        | Event::BookingHoldExpiryDue { .. } => return None,
     })
 }
 

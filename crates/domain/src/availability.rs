@@ -59,3 +59,14 @@ pub use validate::{MAX_OVERRIDES, MAX_WINDOWS_PER_DAY};
 pub fn local_day(instant: Timestamp, zone: &TimeZone) -> Date {
     zone.to_datetime(instant).date()
 }
+
+/// `instant + by`, held at the ends of time rather than overflowing: ranges computed around a
+/// client's instant stay within the calendar whatever instant it sent.
+pub fn shifted(instant: Timestamp, by: jiff::SignedDuration) -> Timestamp {
+    let bound = if by.is_negative() {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    };
+    instant.saturating_add(by).unwrap_or(bound)
+}

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     UserId,
-    availability::{Interval, SlotSettings},
+    availability::{Interval, SlotSettings, shifted},
     gig::{Gig, GigId, Money},
     id::string_id,
 };
@@ -166,7 +166,7 @@ impl Booking {
     /// the price and the buffers as the gig has them now.
     pub fn hold(hold: NewHold<'_>) -> Booking {
         let settings = hold.gig.terms.slot_settings();
-        let end = later(hold.start, settings.duration);
+        let end = shifted(hold.start, settings.duration);
         let busy = busy_span(hold.start, &settings);
         Booking {
             id: BookingId::generate(),
@@ -189,7 +189,7 @@ impl Booking {
             busy_end: busy.end,
             time_zone: hold.time_zone,
             state: BookingState::PendingPayment,
-            hold_expires_at: later(hold.now, hold.hold_ttl),
+            hold_expires_at: shifted(hold.now, hold.hold_ttl),
             hold_token: hold.hold_token,
             history: vec![StateChange {
                 state: BookingState::PendingPayment,
@@ -286,21 +286,11 @@ impl Booking {
 /// The time a booking starting at `start` keeps each member busy: its duration widened by the
 /// gig's buffers.
 pub fn busy_span(start: Timestamp, settings: &SlotSettings) -> Interval {
-    let end = later(start, settings.duration);
+    let end = shifted(start, settings.duration);
     Interval::new(
-        later(start, -settings.buffer_before),
-        later(end, settings.buffer_after),
+        shifted(start, -settings.buffer_before),
+        shifted(end, settings.buffer_after),
     )
-}
-
-/// `instant + by`, held at the ends of time rather than overflowing.
-fn later(instant: Timestamp, by: SignedDuration) -> Timestamp {
-    let bound = if by.is_negative() {
-        Timestamp::MIN
-    } else {
-        Timestamp::MAX
-    };
-    instant.saturating_add(by).unwrap_or(bound)
 }
 
 /// The length of a hold cell. Every gig's holds use the same cells, whatever its grid.
@@ -313,7 +303,7 @@ pub fn hold_cells(span: Interval) -> std::ops::RangeInclusive<i64> {
     let cell = HOLD_CELL.as_secs();
     let first = span.start.as_second().div_euclid(cell);
     // The last instant inside the half-open span, rounded down to the second.
-    let last_instant = later(span.end, SignedDuration::from_nanos(-1));
+    let last_instant = shifted(span.end, SignedDuration::from_nanos(-1));
     let last = last_instant.as_second().div_euclid(cell).max(first);
     first..=last
 }

@@ -55,6 +55,11 @@ pub enum Event {
         owner_id: String,
         member_ids: Vec<String>,
     },
+    /// An unpaid hold reaches its expiry now: if the booking is still unpaid, it expires and
+    /// its Redis hold is released. Delivered after the hold's time to live; reads and new
+    /// bookings treat a lapsed hold as dead already, so this only tidies up.
+    #[serde(rename = "booking.hold_expiry_due")]
+    BookingHoldExpiryDue { booking_id: String },
 }
 
 impl Event {
@@ -68,6 +73,7 @@ impl Event {
             Event::GigMemberAnswered { .. } => "gig.member_answered",
             Event::GigPublished { .. } => "gig.published",
             Event::GigArchived { .. } => "gig.archived",
+            Event::BookingHoldExpiryDue { .. } => "booking.hold_expiry_due",
         }
     }
 }
@@ -115,6 +121,9 @@ mod tests {
                 title: "t".into(),
                 owner_id: "o".into(),
                 member_ids: vec![],
+            },
+            Event::BookingHoldExpiryDue {
+                booking_id: "b".into(),
             },
         ];
         for event in events {

@@ -12,16 +12,24 @@ pub enum Concern {
     Email,
     /// Events users are told about: stored, pushed live, and emailed for some kinds.
     Notifications,
+    /// Bookings' own follow-ups (`booking.*` jobs): a hold that reached its expiry.
+    Bookings,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 3] = [Concern::System, Concern::Email, Concern::Notifications];
+    pub const ALL: [Concern; 4] = [
+        Concern::System,
+        Concern::Email,
+        Concern::Notifications,
+        Concern::Bookings,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Concern::System => "system",
             Concern::Email => "email",
             Concern::Notifications => "notifications",
+            Concern::Bookings => "bookings",
         }
     }
 
@@ -36,6 +44,7 @@ impl Concern {
                 "gig.published",
                 "gig.archived",
             ],
+            Concern::Bookings => &["booking.hold_expiry_due"],
         }
     }
 }
@@ -155,6 +164,7 @@ mod tests {
                 owner_id: id(),
                 member_ids: vec![],
             },
+            Event::BookingHoldExpiryDue { booking_id: id() },
         ]
     }
 

@@ -13,7 +13,7 @@ use noillin_store::{Constraint, PageRequest, StoreError};
 
 use crate::{AppState, accounts, outbox, paging::Page};
 
-pub use slots::{GigSlots, SlotsRequest, slots};
+pub use slots::{GigSlots, SlotsRequest, calendar, slots};
 
 /// What a gig use case answers instead of a gig.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +129,7 @@ pub async fn visible(state: &AppState, id: &str, viewer: &UserId) -> Result<Gig,
 }
 
 /// Whether no one behind the gig (owner or member) is suspended, read now.
-async fn members_active(state: &AppState, gig: &Gig) -> Result<bool, GigError> {
+pub(crate) async fn members_active(state: &AppState, gig: &Gig) -> Result<bool, GigError> {
     Ok(!state.store.users.any_suspended(&gig.people()).await?)
 }
 

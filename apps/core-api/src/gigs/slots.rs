@@ -1,12 +1,14 @@
-//! The slots a gig can be booked at: the query read and checked, then the engine that booking
-//! will use, over every member's schedule.
+//! The slots a gig can be booked at: the query read and checked, then the engine over every
+//! member's schedule and live bookings — the same calendar booking validates a start against.
 
 use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use noillin_domain::{
     UserId, ValidationErrors,
-    availability::{MAX_QUERY_DAYS, Schedule, SlotError, SlotQuery},
+    availability::{
+        Interval, MAX_QUERY_DAYS, Schedule, SlotError, SlotQuery, SlotSettings, shifted,
+    },
     gig::Gig,
 };
 
@@ -103,7 +105,85 @@ async fn starts(
     if !gig.offers_slots(members_active(state, gig).await?) {
         return Ok(Vec::new());
     }
+    let now = state.clock.now();
+    let calendar = calendar(state, gig, from, to, now).await?;
+    let settings = gig.terms.slot_settings();
+    noillin_domain::availability::slots(&calendar.query(&settings, now), from, to)
+        .map_err(slot_error)
+}
+
+/// What the slot engine needs to decide a gig's starts in a range, read once: every member's
+/// zone, rules and live bookings (of any gig), and the gig's own live bookings for its daily
+/// cap. Listing slots and booking one both read it here, so they can never disagree.
+#[derive(Debug, Clone)]
+pub struct GigCalendar {
+    /// One per member, the owner first.
+    pub schedules: Vec<Schedule>,
+    /// The owner's zone: the daily cap counts its local days, and bookings show their start
+    /// in it.
+    pub owner_zone: TimeZone,
+    pub owner_zone_name: String,
+    /// Starts of the gig's live bookings on and around the range's days.
+    pub booked_starts: Vec<Timestamp>,
+}
+
+impl GigCalendar {
+    /// The engine's query over this calendar at `now`.
+    pub fn query<'a>(&'a self, settings: &'a SlotSettings, now: Timestamp) -> SlotQuery<'a> {
+        SlotQuery {
+            members: &self.schedules,
+            settings,
+            cap_zone: &self.owner_zone,
+            booked_starts: &self.booked_starts,
+            now,
+        }
+    }
+
+    /// The same calendar without any booking: what the gig offers at all, taken or not.
+    pub fn unbooked(&self) -> GigCalendar {
+        GigCalendar {
+            schedules: self
+                .schedules
+                .iter()
+                .map(|s| Schedule {
+                    busy: Vec::new(),
+                    ..s.clone()
+                })
+                .collect(),
+            booked_starts: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// Reads the calendar of `gig` for starts in `[from, to)`, with the bookings live at `now`.
+pub async fn calendar(
+    state: &AppState,
+    gig: &Gig,
+    from: Timestamp,
+    to: Timestamp,
+    now: Timestamp,
+) -> Result<GigCalendar, GigError> {
     let member_ids: Vec<UserId> = gig.members.iter().map(|m| m.user_id.clone()).collect();
+    let settings = gig.terms.slot_settings();
+    // A start in the range keeps its members busy from `from - buffer_before` until
+    // `to + duration + buffer_after` at the widest; the cap counts whole local days, which
+    // reach at most two days beyond the range (the engine's own slack).
+    let two_days = SignedDuration::from_hours(48);
+    let (busy, booked_starts) = tokio::try_join!(
+        state.store.bookings.busy(
+            &member_ids,
+            shifted(from, -settings.buffer_before),
+            shifted(to, settings.duration + settings.buffer_after),
+            now,
+        ),
+        state.store.bookings.live_starts(
+            &gig.id,
+            shifted(from, -two_days),
+            shifted(to, two_days),
+            now
+        ),
+    )?;
     let mut rules: HashMap<UserId, _> = state
         .store
         .availability
@@ -111,7 +191,12 @@ async fn starts(
         .await?
         .into_iter()
         .collect();
+    let mut busy_of: HashMap<UserId, Vec<Interval>> = HashMap::new();
+    for (member, span) in busy {
+        busy_of.entry(member).or_default().push(span);
+    }
     let mut schedules = Vec::with_capacity(member_ids.len());
+    let mut owner_zone_name = None;
     for id in &member_ids {
         let profile = state
             .store
@@ -122,26 +207,22 @@ async fn starts(
         let time_zone = TimeZone::get(&profile.time_zone).map_err(|e| {
             GigError::Corrupt(format!("stored time zone {}: {e}", profile.time_zone))
         })?;
-        // Busy time arrives with bookings; until then every member is free in their windows.
+        owner_zone_name.get_or_insert(profile.time_zone);
         schedules.push(Schedule {
             time_zone,
             rules: rules.remove(id).unwrap_or_default(),
-            busy: Vec::new(),
+            busy: busy_of.remove(id).unwrap_or_default(),
         });
     }
-    let cap_zone = schedules
-        .first()
-        .map(|s| s.time_zone.clone())
-        .ok_or(GigError::NotFound)?;
-    let settings = gig.terms.slot_settings();
-    let query = SlotQuery {
-        members: &schedules,
-        settings: &settings,
-        cap_zone: &cap_zone,
-        booked_starts: &[],
-        now: state.clock.now(),
+    let (Some(owner), Some(owner_zone_name)) = (schedules.first(), owner_zone_name) else {
+        return Err(GigError::NotFound);
     };
-    noillin_domain::availability::slots(&query, from, to).map_err(slot_error)
+    Ok(GigCalendar {
+        owner_zone: owner.time_zone.clone(),
+        owner_zone_name,
+        schedules,
+        booked_starts,
+    })
 }
 
 /// What a refused slot query answers: a bad range is the client's, anything else is stored

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod availability;
+mod bookings;
 mod gigs;
 mod notifications;
 mod problems;
@@ -46,6 +47,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(profiles::router())
         .merge(admin::router())
         .merge(gigs::router())
+        .merge(bookings::router())
         .merge(availability::router())
         .merge(notifications::router())
         .split_for_parts();

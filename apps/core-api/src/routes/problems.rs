@@ -176,3 +176,18 @@ impl IntoResponses for Conflict {
         )])
     }
 }
+
+/// Operations that add to something a caller may keep only so much of: 429.
+pub struct HoldLimit;
+
+impl IntoResponses for HoldLimit {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(
+            "429",
+            problem_response(
+                "You keep the most unpaid holds allowed; pay for or cancel one first",
+                &[],
+            ),
+        )])
+    }
+}

@@ -20,23 +20,6 @@ fn new_gig() -> Value {
 }
 
 /// Every day 09:00-17:00 in the influencer's zone.
-async fn make_available(api: &ApiClient, user: &TestUser, zone: &str) {
-    let profile = api
-        .patch(
-            "/influencers/me",
-            &json!({ "time_zone": zone }),
-            Some(&user.access),
-        )
-        .await;
-    assert_eq!(profile.status, StatusCode::OK);
-    let day = json!([{ "start": "09:00", "end": "17:00" }]);
-    let weekly = json!({ "monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day });
-    let response = api
-        .put("/availability/weekly", &weekly, Some(&user.access))
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
-}
-
 #[tokio::test]
 async fn an_influencer_creates_and_publishes_a_gig_that_brands_then_see() {
     let app = spawn_app().await;
@@ -345,7 +328,7 @@ async fn slots_follow_the_influencers_windows_in_their_zone_and_the_requested_zo
     let api = &app.api;
     let influencer = api.register("influencer").await;
     let brand = api.register("brand").await;
-    make_available(api, &influencer, "Europe/Lisbon").await;
+    api.make_available(&influencer, "Europe/Lisbon").await;
     let gig = api.create_gig(&influencer, "Instagram story feature").await;
     let path = format!("/gigs/{gig}");
     let published = api.publish_gig(&influencer, &gig).await;
@@ -403,8 +386,8 @@ async fn a_group_gigs_slots_disappear_when_one_member_blocks_the_day() {
     let owner = api.register("influencer").await;
     let member = api.register("influencer").await;
     let brand = api.register("brand").await;
-    make_available(api, &owner, "Europe/Lisbon").await;
-    make_available(api, &member, "Europe/Lisbon").await;
+    api.make_available(&owner, "Europe/Lisbon").await;
+    api.make_available(&member, "Europe/Lisbon").await;
     let gig = api.create_gig(&owner, "Instagram story feature").await;
     let path = format!("/gigs/{gig}");
     // Half the payout each.
@@ -473,7 +456,7 @@ async fn a_suspended_influencers_gigs_leave_listings_reads_and_slots_until_reins
     let influencer = api.register("influencer").await;
     let other = api.register("influencer").await;
     let brand = api.register("brand").await;
-    make_available(api, &influencer, "Europe/Lisbon").await;
+    api.make_available(&influencer, "Europe/Lisbon").await;
     let gig = api.create_gig(&influencer, "Instagram story feature").await;
     let others_gig = api.create_gig(&other, "TikTok duet").await;
     for (owner, id) in [(&influencer, &gig), (&other, &others_gig)] {
@@ -533,8 +516,8 @@ async fn a_group_gig_with_a_suspended_member_is_hidden_from_everyone_but_its_mem
     let owner = api.register("influencer").await;
     let member = api.register("influencer").await;
     let brand = api.register("brand").await;
-    make_available(api, &owner, "Europe/Lisbon").await;
-    make_available(api, &member, "Europe/Lisbon").await;
+    api.make_available(&owner, "Europe/Lisbon").await;
+    api.make_available(&member, "Europe/Lisbon").await;
     let gig = api.create_gig(&owner, "Instagram story feature").await;
     api.invite(&owner, &gig, &[&member]).await;
     assert_eq!(

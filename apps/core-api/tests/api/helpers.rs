@@ -16,6 +16,8 @@ pub struct TestApp {
     /// A client of this app's `/api/v1`.
     pub api: ApiClient,
     pub namespace: String,
+    /// The hold time it runs with: its expiry messages wait in a holding queue of that delay.
+    hold_ttl: std::time::Duration,
     shutdown: Shutdown,
     /// The app runs on a runtime of its own, on this thread: joining it proves every task of the
     /// app has ended, so nothing re-declares RabbitMQ names after the cleanup deleted them.
@@ -45,6 +47,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
     let config = Config::from_env(&EnvSource::from_pairs(vars)).expect("a valid configuration");
+    let hold_ttl = config.bookings.hold_ttl;
 
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let server = std::thread::spawn(move || {
@@ -80,6 +83,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         api: ApiClient::new(&address),
         address,
         namespace,
+        hold_ttl,
         shutdown,
         server: Some(server),
         _dir: dir,
@@ -97,6 +101,7 @@ impl Drop for TestApp {
             let _ = server.join();
         }
         noillin_test_support::delete_shared_state(&self.namespace, Default::default());
+        noillin_test_support::delete_delay_tiers(&self.namespace, &[self.hold_ttl]);
     }
 }
 

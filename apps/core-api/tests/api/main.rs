@@ -4,6 +4,7 @@
 
 mod accounts;
 mod availability;
+mod bookings;
 mod gigs;
 mod helpers;
 mod in_process;

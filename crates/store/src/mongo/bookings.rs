@@ -7,10 +7,11 @@
 //!
 //! # Why creations cannot double-book
 //!
-//! A creation is one transaction ([`MongoStore::transact`]) that first `$inc`s the calendar of
-//! every member and of the brand, then reads (with the transaction's session) the members'
-//! overlapping live bookings, the brand's live holds and the gig's live bookings that day, and
-//! inserts the booking only when none of them forbids it.
+//! A creation is one transaction ([`MongoStore::transact`]) that reads (with the transaction's
+//! session) the members' overlapping live bookings, the brand's live holds and the gig's live
+//! bookings that day, refuses when one of them forbids the booking, and otherwise `$inc`s the
+//! calendar of every member and of the brand and inserts the booking. A refusal writes nothing,
+//! so refused creations never contend for the calendars.
 //!
 //! A transaction reads one snapshot, so two concurrent creations could each miss the other's
 //! booking; what stops them both committing is that they write a common document. Any two
@@ -19,10 +20,10 @@
 //! gig's owner among their members (the owner is always a member, and a gig's owner never
 //! changes). MongoDB lets only one of two transactions that write one document commit: the
 //! second writer fails with a write conflict while the first is open, and so does a writer whose
-//! snapshot predates the first's commit. The loser's transaction is aborted and run again from
-//! the start by `transact`, with a new snapshot that holds the winner's booking (the winner
-//! committed before the loser's rerun could write the calendar), so it refuses or proceeds
-//! exactly as if it had run after the winner. Creations sharing no party never conflict and run
+//! snapshot (taken at its first read) predates the first's commit. So a creation that read
+//! before a rival committed cannot write the calendar after it: it is aborted and run again from
+//! the start by `transact`, with a new snapshot that holds the winner's booking, and refuses or
+//! proceeds exactly as if it had run after the winner. Creations sharing no party never conflict and run
 //! in parallel.
 //!
 //! Conflicts are judged against the transaction's read point, whichever it is: with read concern
@@ -326,20 +327,6 @@ impl BookingRepository for MongoStore {
         self.ensure_calendars(&creation.parties).await?;
         self.transact(outbox, &creation, |store, session, creation| {
             async move {
-                // First the write that makes racing creations sharing a party conflict.
-                let claimed = store
-                    .calendars
-                    .update_many(
-                        doc! { "_id": { "$in": &creation.parties } },
-                        doc! { "$inc": { "creations": 1_i64 } },
-                    )
-                    .session(&mut *session)
-                    .await?;
-                if usize::try_from(claimed.matched_count).ok() != Some(creation.parties.len()) {
-                    return Ok(Err(BookingRefusal::Store(StoreError::Unavailable(
-                        "a booking party's calendar is missing".into(),
-                    ))));
-                }
                 let busy = store
                     .bookings
                     .clone_with_type::<Document>()
@@ -367,6 +354,21 @@ impl BookingRepository for MongoStore {
                     if booked >= u64::from(*max) {
                         return Ok(Err(BookingRefusal::DayFull));
                     }
+                }
+                // Then the write that makes racing creations sharing a party conflict: a rival that
+                // committed after this snapshot was read fails it with a write conflict.
+                let claimed = store
+                    .calendars
+                    .update_many(
+                        doc! { "_id": { "$in": &creation.parties } },
+                        doc! { "$inc": { "creations": 1_i64 } },
+                    )
+                    .session(&mut *session)
+                    .await?;
+                if usize::try_from(claimed.matched_count).ok() != Some(creation.parties.len()) {
+                    return Ok(Err(BookingRefusal::Store(StoreError::Unavailable(
+                        "a booking party's calendar is missing".into(),
+                    ))));
                 }
                 store
                     .bookings

@@ -1,0 +1,326 @@
+//! Bookings: a brand holds a gig's slot until it pays. Creating one validates the start with
+//! the gig's calendar (the code that lists slots), takes the Redis hold for every member, and
+//! writes the booking through the store's final guard with its expiry job; handlers call these
+//! and map [`BookingError`] to a response.
+//!
+//! Two guards, one answer: Redis refuses a taken slot fast, for every core-api process at
+//! once; the store refuses it for certain, in the step that writes the booking, even when Redis
+//! lost its keys. Either refusal is a 409, and a refused booking gives its hold back at once.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use noillin_domain::{
+    Role, User, UserId, ValidationErrors,
+    availability::{SlotError, is_bookable, local_day},
+    booking::{Booking, BookingId, BookingState, BookingTransitionError, NewHold},
+    event::Event,
+    gig::{Gig, GigId, GigStatus},
+};
+use noillin_redis::{HoldOutcome, SlotHold};
+use noillin_store::{
+    BookingFilter, BookingGuard, BookingRefusal, Constraint, DailyCap, StoreError,
+};
+
+use crate::{
+    AppState, accounts::secrets::random_token, gigs, gigs::GigError, outbox, paging::Page,
+};
+
+/// How long an unpaid hold keeps its slot, and how many a brand may keep at once.
+#[derive(Debug, Clone)]
+pub struct BookingSettings {
+    pub hold_ttl: Duration,
+    pub max_live_holds: u32,
+}
+
+/// What a booking use case answers instead of a booking.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    /// No such booking or gig, or one the caller is no party to: the same answer.
+    #[error("not found")]
+    NotFound,
+    /// The input breaks the rules; every field is listed.
+    #[error("invalid: {0}")]
+    Invalid(ValidationErrors),
+    /// The gig does not offer this start at all (off its grid, outside every member's windows,
+    /// too soon, too far ahead, or the gig is archived).
+    #[error("the start is not a slot of the gig")]
+    NotASlot,
+    /// The gig offers the start, but it is taken (a live booking of a member meets it, or the
+    /// day is fully booked).
+    #[error("the slot is taken")]
+    SlotTaken,
+    /// The brand keeps `max` unpaid holds already.
+    #[error("at most {max} unpaid holds at once")]
+    TooManyHolds { max: u32 },
+    /// A party to the booking who may not make this change.
+    #[error("only the booking's brand may do this")]
+    BrandOnly,
+    /// The booking is not in a state this change applies to.
+    #[error("the booking is {}", state.as_str())]
+    WrongState { state: BookingState },
+    /// Redis, which holds slots, is unreachable: booking fails closed.
+    #[error("slot holds unavailable: {0}")]
+    HoldsUnavailable(String),
+    /// Stored data the rules refuse.
+    #[error("stored data refused: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The events of a change could not be made into outbox messages.
+    #[error(transparent)]
+    Outbox(anyhow::Error),
+}
+
+impl From<GigError> for BookingError {
+    fn from(e: GigError) -> Self {
+        match e {
+            GigError::NotFound => BookingError::NotFound,
+            GigError::Invalid(errors) => BookingError::Invalid(errors),
+            GigError::Store(e) => BookingError::Store(e),
+            GigError::Outbox(e) => BookingError::Outbox(e),
+            other => BookingError::Corrupt(other.to_string()),
+        }
+    }
+}
+
+/// A booking request as the client wrote it.
+#[derive(Debug, Clone)]
+pub struct BookingRequest {
+    pub gig_id: String,
+    /// RFC 3339 instant.
+    pub start: String,
+}
+
+/// Holds a slot of a published gig for `brand` and writes the booking `pending_payment`.
+pub async fn create(
+    state: &AppState,
+    brand: &UserId,
+    request: BookingRequest,
+    correlation_id: Option<&str>,
+) -> Result<Booking, BookingError> {
+    let start = read_start(&request.start)?;
+    let gig = bookable_gig(state, &request.gig_id).await?;
+    let now = state.clock.now();
+    let calendar = gigs::calendar(state, &gig, start, just_after(start), now).await?;
+    let settings = gig.terms.slot_settings();
+    let offered = is_bookable(&calendar.unbooked().query(&settings, now), start);
+    if !offered.map_err(slot_error)? {
+        return Err(BookingError::NotASlot);
+    }
+    if !is_bookable(&calendar.query(&settings, now), start).map_err(slot_error)? {
+        return Err(BookingError::SlotTaken);
+    }
+    let hold_ttl = state.bookings.hold_ttl;
+    let booking = Booking::hold(NewHold {
+        gig: &gig,
+        brand_id: brand.clone(),
+        start,
+        time_zone: calendar.owner_zone_name.clone(),
+        hold_token: random_token().map_err(BookingError::Outbox)?,
+        now,
+        hold_ttl: SignedDuration::try_from(hold_ttl).unwrap_or(SignedDuration::MAX),
+    });
+    let expiry = outbox::delayed_message(
+        Event::BookingHoldExpiryDue {
+            booking_id: booking.id.to_string(),
+        },
+        correlation_id,
+        hold_ttl,
+    )
+    .map_err(BookingError::Outbox)?;
+    let hold = SlotHold::of(&booking);
+    match state.redis.take_hold(&hold).await {
+        Ok(HoldOutcome::Taken) => {}
+        Ok(HoldOutcome::Conflict) => return Err(BookingError::SlotTaken),
+        Err(e) => return Err(BookingError::HoldsUnavailable(e.to_string())),
+    }
+    let guard = BookingGuard {
+        now,
+        max_live_holds: state.bookings.max_live_holds,
+        daily_cap: gig.terms.max_per_day.map(|max| {
+            let day = local_day(start, &calendar.owner_zone);
+            let midnight = |date: jiff::civil::Date| {
+                date.to_zoned(calendar.owner_zone.clone())
+                    .map(|zoned| zoned.timestamp())
+                    .unwrap_or(start)
+            };
+            DailyCap {
+                day_start: midnight(day),
+                day_end: day.tomorrow().map(midnight).unwrap_or(Timestamp::MAX),
+                max,
+            }
+        }),
+    };
+    let created = state
+        .store
+        .bookings
+        .create(&booking, &guard, std::slice::from_ref(&expiry))
+        .await;
+    if let Err(refusal) = created {
+        give_back(state, &hold).await;
+        return Err(match refusal {
+            BookingRefusal::SlotTaken | BookingRefusal::DayFull => BookingError::SlotTaken,
+            BookingRefusal::TooManyHolds => BookingError::TooManyHolds {
+                max: state.bookings.max_live_holds,
+            },
+            BookingRefusal::Store(e) => BookingError::Store(e),
+        });
+    }
+    state.relay_waker.wake();
+    tracing::info!(booking_id = %booking.id, gig_id = %gig.id, "slot held");
+    Ok(booking)
+}
+
+/// The booking `id` as `viewer` may see it: a party's, or any for an administrator.
+pub async fn get(state: &AppState, viewer: &User, id: &str) -> Result<Booking, BookingError> {
+    let booking = state
+        .store
+        .bookings
+        .find(&BookingId::from_string(id))
+        .await?
+        .ok_or(BookingError::NotFound)?;
+    if viewer.role == Role::Admin || booking.is_party(&viewer.id) {
+        Ok(booking)
+    } else {
+        Err(BookingError::NotFound)
+    }
+}
+
+/// One page of the bookings `viewer` is a party to (every booking for an administrator),
+/// newest first, in `state` when given.
+pub async fn list(
+    state: &AppState,
+    viewer: &User,
+    filter_state: Option<BookingState>,
+    page: Page,
+) -> Result<BookingPage, BookingError> {
+    let filter = BookingFilter {
+        party: (viewer.role != Role::Admin).then(|| viewer.id.clone()),
+        state: filter_state,
+    };
+    let before = page.cursor.clone().map(BookingId::from_string);
+    let bookings = state
+        .store
+        .bookings
+        .list(&filter, before.as_ref(), page.limit)
+        .await?;
+    let next_before = page.next(&bookings, |b| b.id.clone());
+    Ok(BookingPage {
+        bookings,
+        next_before,
+    })
+}
+
+/// One page of bookings and the cursor of the next.
+#[derive(Debug, Clone)]
+pub struct BookingPage {
+    pub bookings: Vec<Booking>,
+    pub next_before: Option<BookingId>,
+}
+
+/// The brand abandons its unpaid hold: the booking is `cancelled` and the slot is free again
+/// at once. Only the booking's brand may: members and administrators see the hold but cannot
+/// abandon it (cancelling a paid booking, which they may, comes with payments); anyone else is
+/// told it does not exist.
+pub async fn cancel(
+    state: &AppState,
+    caller: &User,
+    id: &str,
+    reason: Option<String>,
+) -> Result<Booking, BookingError> {
+    let reason = read_reason(reason)?;
+    let mut booking = get(state, caller, id).await?;
+    if booking.brand_id != caller.id {
+        return Err(BookingError::BrandOnly);
+    }
+    let brand = caller;
+    booking
+        .cancel_hold(&brand.id, &reason, state.clock.now())
+        .map_err(|e| match e {
+            BookingTransitionError::NotPending { state } => BookingError::WrongState { state },
+            BookingTransitionError::HoldStillLive => BookingError::WrongState {
+                state: booking.state,
+            },
+        })?;
+    match state.store.bookings.update(&booking, &[]).await {
+        Ok(()) => {}
+        // A payment, an expiry or another cancel came first: report what it became.
+        Err(StoreError::Conflict(Constraint::StaleVersion)) => {
+            let current = get(state, brand, id).await?;
+            return Err(BookingError::WrongState {
+                state: current.state,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    give_back(state, &SlotHold::of(&booking)).await;
+    tracing::info!(booking_id = %booking.id, "unpaid hold cancelled");
+    Ok(booking)
+}
+
+/// Releases a hold. A failure only leaves keys that lapse by their TTL, and the store no longer
+/// counts the booking, so it is logged rather than failing the request.
+async fn give_back(state: &AppState, hold: &SlotHold) {
+    if let Err(e) = state.redis.release_hold(hold).await {
+        tracing::warn!(error = %e, "slot hold not released; it lapses by its TTL");
+    }
+}
+
+/// The published gig `id`; unknown, draft and hidden gigs are all [`BookingError::NotFound`],
+/// archived ones offer no slot.
+async fn bookable_gig(state: &AppState, id: &str) -> Result<Gig, BookingError> {
+    if id.len() > noillin_domain::MAX_ID_LEN {
+        return Err(BookingError::NotFound);
+    }
+    let gig = state
+        .store
+        .gigs
+        .find(&GigId::from_string(id))
+        .await?
+        .ok_or(BookingError::NotFound)?;
+    let active = gigs::members_active(state, &gig).await?;
+    match gig.status {
+        GigStatus::Published if active => Ok(gig),
+        GigStatus::Archived if active => Err(BookingError::NotASlot),
+        _ => Err(BookingError::NotFound),
+    }
+}
+
+fn read_start(start: &str) -> Result<Timestamp, BookingError> {
+    start.parse::<Timestamp>().map_err(|_| {
+        let mut errors = ValidationErrors::default();
+        errors.add("start", "invalid_instant", "must be an RFC 3339 instant");
+        BookingError::Invalid(errors)
+    })
+}
+
+/// Longest cancellation reason, in characters.
+const MAX_REASON_CHARS: usize = 500;
+
+fn read_reason(reason: Option<String>) -> Result<String, BookingError> {
+    let Some(reason) = reason else {
+        return Ok("cancelled by the brand before payment".to_owned());
+    };
+    let mut errors = ValidationErrors::default();
+    errors.text("reason", &reason, 1, MAX_REASON_CHARS);
+    errors.into_result(reason).map_err(BookingError::Invalid)
+}
+
+/// The range `[start, just_after(start))` holds `start` alone.
+fn just_after(start: Timestamp) -> Timestamp {
+    noillin_domain::availability::shifted(start, SignedDuration::from_nanos(1))
+}
+
+/// A start the engine cannot place in its calendar is no slot; stored rules it refuses are
+/// not the client's fault.
+fn slot_error(e: SlotError) -> BookingError {
+    match e {
+        SlotError::EmptyRange | SlotError::RangeTooLong | SlotError::OutOfRange => {
+            BookingError::NotASlot
+        }
+        SlotError::NoMembers | SlotError::Invalid(_) => {
+            BookingError::Corrupt(format!("stored gig or rules refused: {e:?}"))
+        }
+    }
+}
