@@ -143,10 +143,7 @@ pub async fn open(config: &SearchConfig) -> Result<Arc<dyn SearchIndex>, SearchE
             api_key,
             index_prefix,
         } => Ok(Arc::new(
-            MeiliSearch::open(host, api_key.as_deref(), index_prefix)
-                .await?
-                .as_ref()
-                .clone(),
+            MeiliSearch::open(host, api_key.as_deref(), index_prefix).await?,
         )),
     }
 }

@@ -17,6 +17,7 @@ use std::{path::Path, sync::Arc};
 use async_trait::async_trait;
 
 use engine::{Engine, Write};
+pub(crate) use highlight::{SNIPPET_WORDS, escape};
 
 use crate::{
     Documents, GigDocument, GigHit, GigQuery, IndexKind, InfluencerDocument, InfluencerHit,
