@@ -16,16 +16,16 @@
 //! The binaries install a rustls crypto provider before opening (see the dependency notes).
 
 mod http;
+mod reindex;
 mod wire;
+mod writes;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use meilisearch_sdk::{
-    client::{Client, SwapIndexes},
-    documents::DocumentsQuery,
+    client::Client,
     errors::{Error, ErrorCode},
-    indexes::Index,
     search::{MatchingStrategies, Selectors},
     task_info::TaskInfo,
     tasks::Task,
@@ -34,7 +34,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::Mutex;
 
 use http::UncompressedClient;
-use wire::{StoredGig, StoredInfluencer, StoredVersion};
+use reindex::MeiliReindex;
+use wire::{StoredGig, StoredInfluencer};
+use writes::{GuardedWrite, check_id, gig_writes, influencer_writes, stored_versions};
 
 use crate::{
     Documents, GigHit, GigQuery, IndexKind, InfluencerHit, InfluencerQuery, Reindex, SearchError,
@@ -134,7 +136,7 @@ impl MeiliSearch {
     async fn guarded_write<T: Serialize + Send + Sync>(
         &self,
         uid: &str,
-        writes: Vec<(T, String, u64, bool)>,
+        writes: Vec<GuardedWrite<T>>,
     ) -> Result<(), SearchError> {
         let index = self.client.index(uid);
         let ids: Vec<&str> = writes.iter().map(|(_, id, _, _)| id.as_str()).collect();
@@ -172,7 +174,7 @@ impl MeiliSearch {
     async fn write<T: Serialize + Send + Sync + Clone>(
         &self,
         kind: IndexKind,
-        writes: Vec<(T, String, u64, bool)>,
+        writes: Vec<GuardedWrite<T>>,
     ) -> Result<(), SearchError> {
         let build = self.build_slot(kind)?.lock().await;
         if let Some(build_uid) = build.as_ref() {
@@ -232,22 +234,6 @@ struct SearchRequest<'a> {
     snippet_attribute: &'static str,
 }
 
-async fn stored_versions(
-    index: &Index<UncompressedClient>,
-    ids: &[&str],
-) -> Result<Vec<StoredVersion>, SearchError> {
-    let mut query = DocumentsQuery::new(index);
-    query
-        .with_ids(ids.iter().copied())
-        .with_fields(["id", "version", "live"])
-        .with_limit(ids.len().max(1));
-    let stored = index
-        .get_documents_with::<StoredVersion>(&query)
-        .await
-        .map_err(unavailable)?;
-    Ok(stored.results)
-}
-
 /// Waits for a task; a failed task is `Unavailable` with Meilisearch's message.
 async fn wait(
     client: &Client<UncompressedClient>,
@@ -279,48 +265,6 @@ fn ignore(code: ErrorCode) -> impl Fn(SearchError) -> Result<(), SearchError> {
 
 fn unavailable(error: impl std::fmt::Display) -> SearchError {
     SearchError::Unavailable(error.to_string())
-}
-
-fn influencer_writes(
-    documents: &[crate::InfluencerDocument],
-) -> Result<Vec<(StoredInfluencer, String, u64, bool)>, SearchError> {
-    documents
-        .iter()
-        .map(|d| {
-            let d = d.normalized()?;
-            check_id(&d.id)?;
-            Ok((StoredInfluencer::live(&d), d.id.clone(), d.version, true))
-        })
-        .collect()
-}
-
-fn gig_writes(
-    documents: &[crate::GigDocument],
-) -> Result<Vec<(StoredGig, String, u64, bool)>, SearchError> {
-    documents
-        .iter()
-        .map(|d| {
-            let d = d.normalized()?;
-            check_id(&d.id)?;
-            Ok((StoredGig::live(&d), d.id.clone(), d.version, true))
-        })
-        .collect()
-}
-
-/// Meilisearch document ids: ASCII letters, digits, `-` and `_`, at most 511 bytes.
-fn check_id(id: &str) -> Result<(), SearchError> {
-    let valid = !id.is_empty()
-        && id.len() <= 511
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(SearchError::InvalidDocument(format!(
-            "{id:?} is not a valid document id"
-        )))
-    }
 }
 
 #[async_trait]
@@ -506,87 +450,5 @@ fn results<F, S, H>(
         hits,
         facets,
         total_estimate: total,
-    }
-}
-
-/// A build in `<prefix><kind>_next`; dropping it unfinished stops mirroring writes into it
-/// (the next reindex deletes it).
-struct MeiliReindex {
-    search: MeiliSearch,
-    kind: IndexKind,
-    uid: String,
-    finished: bool,
-}
-
-#[async_trait]
-impl Reindex for MeiliReindex {
-    async fn add(&mut self, documents: Documents<'_>) -> Result<(), SearchError> {
-        if documents.kind() != self.kind {
-            return Err(SearchError::InvalidDocument(format!(
-                "{} documents given to a reindex of {}",
-                documents.kind().name(),
-                self.kind.name()
-            )));
-        }
-        let _serialized = self.search.build_slot(self.kind)?.lock().await;
-        match documents {
-            Documents::Influencers(documents) => {
-                self.search
-                    .guarded_write(&self.uid, influencer_writes(documents)?)
-                    .await
-            }
-            Documents::Gigs(documents) => {
-                self.search
-                    .guarded_write(&self.uid, gig_writes(documents)?)
-                    .await
-            }
-        }
-    }
-
-    async fn finish(mut self: Box<Self>) -> Result<(), SearchError> {
-        let mut build = self.search.build_slot(self.kind)?.lock().await;
-        let live = self.search.uid(self.kind);
-        let swap = SwapIndexes {
-            indexes: (live, self.uid.clone()),
-            rename: None,
-        };
-        let task = self
-            .search
-            .client
-            .swap_indexes([&swap])
-            .await
-            .map_err(unavailable)?;
-        wait(&self.search.client, task, SETTINGS_TIMEOUT).await?;
-        *build = None;
-        self.finished = true;
-        // After the swap `_next` holds the old documents.
-        let task = self
-            .search
-            .client
-            .delete_index(&self.uid)
-            .await
-            .map_err(unavailable)?;
-        wait(&self.search.client, task, SETTINGS_TIMEOUT).await
-    }
-}
-
-impl Drop for MeiliReindex {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let (builds, kind, uid) = (self.search.builds.clone(), self.kind, self.uid.clone());
-        let release = async move {
-            if let Some(slot) = builds.get(&kind) {
-                let mut build = slot.lock().await;
-                if build.as_deref() == Some(uid.as_str()) {
-                    *build = None;
-                }
-            }
-        };
-        // Without a runtime (the process is ending) there is nothing left to release.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(release);
-        }
     }
 }
