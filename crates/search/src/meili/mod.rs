@@ -198,10 +198,12 @@ impl MeiliSearch {
         query
             .with_query(text)
             .with_filter(&request.filter)
-            .with_sort(&sort)
             .with_offset(request.offset)
             .with_limit(request.limit)
             .with_matching_strategy(MatchingStrategies::ALL);
+        if !sort.is_empty() {
+            query.with_sort(&sort);
+        }
         if !facets.is_empty() {
             query.with_facets(Selectors::Some(&facets));
         }

@@ -298,8 +298,8 @@ pub(super) fn gig_filter(f: &GigFilters) -> String {
     clauses.join(" AND ")
 }
 
-/// The sort expressions; empty for relevance with text (the ranking rules decide), the
-/// tiebreak alone for relevance without text.
+/// The sort expressions: the requested order, then the tiebreak; none for relevance, which the
+/// ranking rules order (ending with the same tiebreak).
 pub(super) fn influencer_sort(sort: InfluencerSort, currency: Option<&str>) -> Vec<String> {
     let currency = currency.unwrap_or("XXX");
     let primary = match sort {
@@ -311,10 +311,7 @@ pub(super) fn influencer_sort(sort: InfluencerSort, currency: Option<&str>) -> V
         InfluencerSort::PriceAsc => Some(format!("prices.{currency}.min:asc")),
         InfluencerSort::PriceDesc => Some(format!("prices.{currency}.min:desc")),
     };
-    primary
-        .into_iter()
-        .chain(["tiebreak:asc".to_owned()])
-        .collect()
+    with_tiebreak(primary)
 }
 
 pub(super) fn gig_sort(sort: GigSort) -> Vec<String> {
@@ -325,11 +322,14 @@ pub(super) fn gig_sort(sort: GigSort) -> Vec<String> {
         GigSort::PriceAsc => Some("price:asc"),
         GigSort::PriceDesc => Some("price:desc"),
     };
-    primary
-        .into_iter()
-        .chain(["tiebreak:asc"])
-        .map(str::to_owned)
-        .collect()
+    with_tiebreak(primary.map(str::to_owned))
+}
+
+fn with_tiebreak(primary: Option<String>) -> Vec<String> {
+    match primary {
+        Some(primary) => vec![primary, "tiebreak:asc".to_owned()],
+        None => Vec::new(),
+    }
 }
 
 /// The attribute names of the facets, as stored here.
@@ -398,6 +398,19 @@ mod tests {
         assert_eq!(
             influencer_filter(&filters),
             r#"live = true AND niches IN ["a\"b"] AND prices.EUR.min EXISTS AND prices.EUR.min <= 100"#
+        );
+    }
+
+    #[test]
+    fn relevance_is_left_to_the_ranking_rules_and_sorts_end_with_the_tiebreak() {
+        assert!(influencer_sort(InfluencerSort::Relevance, None).is_empty());
+        assert_eq!(
+            gig_sort(GigSort::PriceAsc),
+            vec!["price:asc", "tiebreak:asc"]
+        );
+        assert_eq!(
+            influencer_sort(InfluencerSort::PriceDesc, Some("EUR")),
+            vec!["prices.EUR.min:desc", "tiebreak:asc"]
         );
     }
 
