@@ -134,13 +134,12 @@ impl SlotHold {
 
 impl Redis {
     /// Deletes every hold of the namespace, as a Redis that lost its data would: for tests of
-    /// the store's final guard, and for operators who must clear holds by hand. Returns how
-    /// many keys were deleted.
+    /// the store's final guard. Returns how many keys were deleted.
     pub async fn delete_holds(&self) -> Result<u64, Error> {
         self.delete_matching("hold:*").await
     }
 
-    /// How many hold keys the namespace has (each a member's cell, live or lapsing).
+    /// How many hold keys the namespace has (each a member's cell, live or lapsing): for tests.
     pub async fn count_holds(&self) -> Result<u64, Error> {
         Ok(self.keys_matching("hold:*").await?.len() as u64)
     }

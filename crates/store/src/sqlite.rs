@@ -320,6 +320,32 @@ fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
 }
 
 /// `NotFound` when a write meant for one existing row changed none.
+/// A record's version as SQLite stores it (a signed 64-bit integer); `what` names the record.
+fn version_value(what: &str, version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version).map_err(|_| {
+        StoreError::Unavailable(format!(
+            "{what} version {version} does not fit SQLite's INTEGER"
+        ))
+    })
+}
+
+/// Runs `statement` and decodes the JSON document (a `what`) in the first column of each row.
+fn documents_from<T: serde::de::DeserializeOwned>(
+    what: &str,
+    statement: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let documents = statement
+        .query_map(params, |row| row.get::<_, String>(0))
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    documents
+        .iter()
+        .map(|document| from_json::<T>(what, document))
+        .collect()
+}
+
 fn changed_one(changed: usize) -> Result<(), StoreError> {
     if changed == 0 {
         return Err(StoreError::NotFound);

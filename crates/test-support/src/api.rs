@@ -249,6 +249,34 @@ impl ApiClient {
         .await
     }
 
+    /// The starts `gig` lists in `[from, to)`, as instants (however the API presents them).
+    pub async fn slot_starts(
+        &self,
+        token: &str,
+        gig: &str,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Vec<jiff::Timestamp> {
+        let response = self
+            .get(
+                &format!("/gigs/{gig}/slots?from={from}&to={to}"),
+                Some(token),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+        response.body["slots"]
+            .as_array()
+            .expect("a list of slots")
+            .iter()
+            .map(|slot| {
+                slot["start"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .expect("an instant")
+            })
+            .collect()
+    }
+
     /// Signs in and returns the new tokens.
     pub async fn login(&self, email: &str, password: &str) -> ApiResponse {
         self.post(

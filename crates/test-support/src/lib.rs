@@ -38,27 +38,17 @@ pub fn unique_namespace() -> String {
 /// thread with its own runtime, so it can be called from `Drop`, inside a runtime or not.
 pub fn delete_shared_state(namespace: &str, retry: noillin_messaging::RetryPolicy) {
     let namespace = namespace.to_owned();
-    let _ = std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        runtime.block_on(async {
-            if let Ok(redis) = noillin_redis::Redis::new(&redis_url(), &namespace) {
-                let _ = redis.delete_namespace().await;
-            }
-            if let Ok(broker) =
-                noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup")
-                    .await
-            {
-                let _ = broker.delete_topology(&retry).await;
-                broker.close().await;
-            }
-        });
-    })
-    .join();
+    on_own_runtime(async move {
+        if let Ok(redis) = noillin_redis::Redis::new(&redis_url(), &namespace) {
+            let _ = redis.delete_namespace().await;
+        }
+        if let Ok(broker) =
+            noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup").await
+        {
+            let _ = broker.delete_topology(&retry).await;
+            broker.close().await;
+        }
+    });
 }
 
 /// Deletes the holding queues and exchanges of `delays` (delayed messages such as hold
@@ -67,26 +57,37 @@ pub fn delete_shared_state(namespace: &str, retry: noillin_messaging::RetryPolic
 pub fn delete_delay_tiers(namespace: &str, delays: &[std::time::Duration]) {
     let namespace = namespace.to_owned();
     let delays = delays.to_vec();
+    on_own_runtime(async move {
+        if let Ok(broker) =
+            noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup").await
+        {
+            for delay in delays {
+                let _ = broker.delete_delay_tier(delay).await;
+            }
+            broker.close().await;
+        }
+    });
+}
+
+/// Runs `work` to its end on a thread with a runtime of its own, so that cleanup can run from
+/// `Drop`, inside a runtime or not.
+fn on_own_runtime(work: impl std::future::Future<Output = ()> + Send + 'static) {
     let _ = std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-        else {
-            return;
-        };
-        runtime.block_on(async {
-            if let Ok(broker) =
-                noillin_messaging::Broker::connect(&rabbitmq_url(), &namespace, "test-cleanup")
-                    .await
-            {
-                for delay in delays {
-                    let _ = broker.delete_delay_tier(delay).await;
-                }
-                broker.close().await;
-            }
-        });
+        {
+            runtime.block_on(work);
+        }
     })
     .join();
+}
+
+/// Local midnight in `zone` (an IANA name) `days` from today there.
+pub fn local_midnight(zone: &str, days: i64) -> jiff::Timestamp {
+    let zone = jiff::tz::TimeZone::get(zone).expect("a known zone");
+    let day = jiff::Zoned::now().with_time_zone(zone.clone()).date() + jiff::Span::new().days(days);
+    day.to_zoned(zone).expect("a local midnight").timestamp()
 }
 
 /// Polls `condition` every 50 ms until it holds or `timeout` passes.

@@ -261,6 +261,38 @@ impl Platform {
         noillin_store::open(&config).await.expect("store opens")
     }
 
+    /// `n` brands written straight into the store, with an access token each: registering
+    /// a thousand through the API would spend minutes hashing passwords. They never sign in.
+    pub async fn brand_tokens(&self, n: usize) -> Vec<String> {
+        use noillin_domain::{BrandProfile, Email, User, UserId, UserStatus};
+        let store = self.store().await;
+        let now = jiff::Timestamp::now();
+        let mut tokens = Vec::with_capacity(n);
+        for i in 0..n {
+            let id = UserId::generate();
+            let user = User {
+                id: id.clone(),
+                email: Email::parse(&format!("brand-{i}-{id}@example.com")).expect("an email"),
+                // A placeholder, not a hash of any password.
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$placeholder".into(),
+                role: noillin_domain::Role::Brand,
+                status: UserStatus::Active,
+                token_version: 0,
+                display_name: format!("Brand {i}"),
+                created_at: now,
+                updated_at: now,
+            };
+            let profile = BrandProfile::new(id.clone(), user.display_name.clone());
+            store
+                .users
+                .insert(&user, &noillin_store::NewProfile::Brand(profile))
+                .await
+                .expect("a brand stored");
+            tokens.push(self.token_for(id.as_str(), Role::Brand));
+        }
+        tokens
+    }
+
     pub fn builder() -> PlatformBuilder {
         PlatformBuilder::default()
     }

@@ -1,15 +1,13 @@
 //! Bookings across processes: brands racing for slots through NGINX and two core-api
 //! processes, with and without Redis's keys, and holds that lapse and are expired by the worker.
-//! Outcomes are checked over the final store state, not only over the answers.
+//! Outcomes are checked over the final store state, not only over the answers. The brands of
+//! the races are written straight into the store ([`Platform::brand_tokens`]).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use jiff::{SignedDuration, Timestamp, tz::TimeZone};
-use noillin_domain::{
-    BrandProfile, Email, Role, User, UserId, UserStatus, availability::Interval, booking::BookingId,
-};
-use noillin_store::NewProfile;
-use noillin_test_support::{ApiClient, Platform, TestUser, eventually};
+use jiff::{SignedDuration, Timestamp};
+use noillin_domain::{UserId, availability::Interval, booking::BookingId};
+use noillin_test_support::{ApiClient, Platform, TestUser, eventually, local_midnight};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,41 +15,7 @@ const ZONE: &str = "Europe/Lisbon";
 
 /// Local midnight in Lisbon `days` from today.
 fn midnight_in(days: i64) -> Timestamp {
-    let lisbon = TimeZone::get(ZONE).expect("a known zone");
-    let day =
-        jiff::Zoned::now().with_time_zone(lisbon.clone()).date() + jiff::Span::new().days(days);
-    day.to_zoned(lisbon).expect("a local midnight").timestamp()
-}
-
-/// `n` brands written straight into the store (registering a thousand through the API would
-/// spend minutes hashing passwords), each with an access token.
-async fn brands(platform: &Platform, n: usize) -> Vec<String> {
-    let store = platform.store().await;
-    let now = Timestamp::now();
-    let mut tokens = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = UserId::generate();
-        let user = User {
-            id: id.clone(),
-            email: Email::parse(&format!("brand-{i}-{id}@example.com")).expect("an email"),
-            // Never signs in: a placeholder, not a hash of anything.
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$placeholder".into(),
-            role: Role::Brand,
-            status: UserStatus::Active,
-            token_version: 0,
-            display_name: format!("Brand {i}"),
-            created_at: now,
-            updated_at: now,
-        };
-        let profile = BrandProfile::new(id.clone(), user.display_name.clone());
-        store
-            .users
-            .insert(&user, &NewProfile::Brand(profile))
-            .await
-            .expect("a brand stored");
-        tokens.push(platform.token_for(id.as_str(), Role::Brand));
-    }
-    tokens
+    local_midnight(ZONE, days)
 }
 
 async fn published_gig(api: &ApiClient, owner: &TestUser, terms: Value) -> String {
@@ -66,24 +30,10 @@ async fn published_gig(api: &ApiClient, owner: &TestUser, terms: Value) -> Strin
 /// Every start `gig` lists on the day beginning at `midnight`.
 async fn slots(api: &ApiClient, token: &str, gig: &str, midnight: Timestamp) -> Vec<String> {
     let to = midnight + SignedDuration::from_hours(24);
-    let response = api
-        .get(
-            &format!("/gigs/{gig}/slots?from={midnight}&to={to}"),
-            Some(token),
-        )
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
-    response.body["slots"]
-        .as_array()
-        .expect("a list of slots")
+    api.slot_starts(token, gig, midnight, to)
+        .await
         .iter()
-        .map(|slot| {
-            let start: Timestamp = slot["start"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .expect("an instant");
-            start.to_string()
-        })
+        .map(Timestamp::to_string)
         .collect()
 }
 
@@ -208,7 +158,7 @@ async fn a_thousand_brands_racing_through_two_core_apis_hold_one_slot_and_no_ove
         hourly,
         quarterly,
     } = scene(platform).await;
-    let tokens = brands(&platform, 1000).await;
+    let tokens = platform.brand_tokens(1000).await;
     let midnight = midnight_in(7);
     let ten = (midnight + SignedDuration::from_hours(10)).to_string();
 
@@ -264,7 +214,7 @@ async fn the_stores_guard_holds_when_redis_loses_the_holds_mid_race() {
         hourly,
         quarterly,
     } = scene(platform).await;
-    let tokens = brands(&platform, 300).await;
+    let tokens = platform.brand_tokens(300).await;
     let midnight = midnight_in(9);
     let mut starts: Vec<(String, String)> = Vec::new();
     for gig in [&hourly, &quarterly] {

@@ -1,11 +1,13 @@
 //! Bookings through the API: holding a listed slot, the answers for taken and non-slots, the
 //! hold cap, idempotency keys, lapsed holds, who sees what, and Redis failing closed.
 
-use jiff::{SignedDuration, Timestamp, tz::TimeZone};
+use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use noillin_test_support::{ApiClient, ApiResponse, TcpProxy, TestUser, eventually};
+use noillin_test_support::{
+    ApiClient, ApiResponse, TcpProxy, TestUser, eventually, local_midnight,
+};
 
 use crate::helpers::{TestApp, sign_in_new_admin, spawn_app, spawn_app_with};
 
@@ -13,10 +15,7 @@ const ZONE: &str = "Europe/Lisbon";
 
 /// Local midnight in Lisbon `days` from today.
 fn midnight_in(days: i64) -> Timestamp {
-    let lisbon = TimeZone::get(ZONE).expect("a known zone");
-    let day =
-        jiff::Zoned::now().with_time_zone(lisbon.clone()).date() + jiff::Span::new().days(days);
-    day.to_zoned(lisbon).expect("a local midnight").timestamp()
+    local_midnight(ZONE, days)
 }
 
 /// `hours` (and minutes) after `midnight`, as the API writes instants.
@@ -50,24 +49,10 @@ async fn book(api: &ApiClient, brand: &TestUser, gig: &str, start: &str) -> ApiR
 /// The starts the gig lists on the day beginning at `midnight`.
 async fn listed(api: &ApiClient, viewer: &TestUser, gig: &str, midnight: Timestamp) -> Vec<String> {
     let to = midnight + SignedDuration::from_hours(24);
-    let response = api
-        .get(
-            &format!("/gigs/{gig}/slots?from={midnight}&to={to}"),
-            Some(&viewer.access),
-        )
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
-    response.body["slots"]
-        .as_array()
-        .expect("a list of slots")
+    api.slot_starts(&viewer.access, gig, midnight, to)
+        .await
         .iter()
-        .map(|slot| {
-            let start: Timestamp = slot["start"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .expect("an instant");
-            start.to_string()
-        })
+        .map(Timestamp::to_string)
         .collect()
 }
 

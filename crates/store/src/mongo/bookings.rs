@@ -45,7 +45,6 @@ use jiff::Timestamp;
 use mongodb::{
     Collection,
     bson::{DateTime, Document, doc},
-    options::ReadConcern,
 };
 use noillin_domain::{
     UserId,
@@ -57,8 +56,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{MongoStore, collect, corrupt, date, index, is_duplicate_key, timestamp, unavailable};
 use crate::{
-    BookingFilter, BookingGuard, BookingRefusal, BookingRepository, Constraint, OutboxMessage,
-    StoreError, bookings::StoredClaim, distinct,
+    BookingFilter, BookingGuard, BookingRefusal, BookingRepository, OutboxMessage, StoreError,
+    bookings::StoredClaim, distinct,
 };
 
 #[cfg(test)]
@@ -393,42 +392,15 @@ impl BookingRepository for MongoStore {
 
     async fn update(&self, booking: &Booking, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
         let document = BookingDoc::encode(booking)?;
-        // A booking at version 0 has no predecessor: any stored version is stale.
-        if let Some(expected) = booking.version.checked_sub(1) {
-            let filter = doc! { "_id": booking.id.as_str(), "version": version_value(expected)? };
-            let replaced = self
-                .write_with_outbox(outbox, &(filter, document), |store, session, context| {
-                    let (filter, document) = context;
-                    async move {
-                        let mut replace = store.bookings.replace_one(filter.clone(), document);
-                        if let Some(session) = session {
-                            replace = replace.session(session);
-                        }
-                        Ok(replace.await?.matched_count == 1)
-                    }
-                    .boxed()
-                })
-                .await?;
-            if replaced {
-                return Ok(());
-            }
-        }
-        // No match: tell a missing booking from a stale version, reading the primary's latest
-        // state (the write that made the filter miss may not be majority-committed yet).
-        let exists = self
-            .bookings
-            .clone_with_type::<Document>()
-            .find_one(doc! { "_id": booking.id.as_str() })
-            .projection(doc! { "_id": 1 })
-            .read_concern(ReadConcern::local())
-            .await
-            .map_err(unavailable)?
-            .is_some();
-        Err(if exists {
-            StoreError::Conflict(Constraint::StaleVersion)
-        } else {
-            StoreError::NotFound
-        })
+        self.replace_versioned(
+            &self.bookings,
+            "booking",
+            booking.id.as_str(),
+            booking.version,
+            &document,
+            outbox,
+        )
+        .await
     }
 
     async fn list(

@@ -11,12 +11,10 @@
 //! BSON dates: they are never queried, and this keeps their full precision, as SQLite does.
 
 use async_trait::async_trait;
-use futures::FutureExt;
 use jiff::Timestamp;
 use mongodb::{
     Collection,
     bson::{Document, doc},
-    options::ReadConcern,
 };
 use noillin_domain::{
     SocialPlatform, UserId, UserStatus,
@@ -25,7 +23,7 @@ use noillin_domain::{
 use serde::{Deserialize, Serialize};
 
 use super::{MongoStore, collect, corrupt, index, unavailable};
-use crate::{Constraint, GigRepository, OutboxMessage, PageRequest, StoreError};
+use crate::{GigRepository, OutboxMessage, PageRequest, StoreError};
 
 /// Creates the indexes of `gigs`.
 pub(super) async fn create_indexes(gigs: &Collection<GigDoc>) -> Result<(), StoreError> {
@@ -257,42 +255,15 @@ impl GigRepository for MongoStore {
 
     async fn update(&self, gig: &Gig, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
         let document = GigDoc::encode(gig)?;
-        // A gig at version 0 has no predecessor: any stored version is stale.
-        if let Some(expected) = gig.version.checked_sub(1) {
-            let filter = doc! { "_id": gig.id.as_str(), "version": version_value(expected)? };
-            let replaced = self
-                .write_with_outbox(outbox, &(filter, document), |store, session, context| {
-                    let (filter, document) = context;
-                    async move {
-                        let mut replace = store.gigs.replace_one(filter.clone(), document);
-                        if let Some(session) = session {
-                            replace = replace.session(session);
-                        }
-                        Ok(replace.await?.matched_count == 1)
-                    }
-                    .boxed()
-                })
-                .await?;
-            if replaced {
-                return Ok(());
-            }
-        }
-        // No match: tell a missing gig from a stale version, reading the primary's latest
-        // state (the write that made the filter miss may not be majority-committed yet).
-        let exists = self
-            .gigs
-            .clone_with_type::<Document>()
-            .find_one(doc! { "_id": gig.id.as_str() })
-            .projection(doc! { "_id": 1 })
-            .read_concern(ReadConcern::local())
-            .await
-            .map_err(unavailable)?
-            .is_some();
-        Err(if exists {
-            StoreError::Conflict(Constraint::StaleVersion)
-        } else {
-            StoreError::NotFound
-        })
+        self.replace_versioned(
+            &self.gigs,
+            "gig",
+            gig.id.as_str(),
+            gig.version,
+            &document,
+            outbox,
+        )
+        .await
     }
 
     async fn list_for_member(

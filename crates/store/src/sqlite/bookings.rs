@@ -20,7 +20,10 @@ use noillin_domain::{
 };
 use rusqlite::{OptionalExtension, Transaction};
 
-use super::{SqliteStore, db_error, from_json, millis, outbox, timestamp, to_json};
+use super::{
+    SqliteStore, db_error, documents_from, from_json, millis, outbox, timestamp, to_json,
+    version_value,
+};
 use crate::{
     BookingFilter, BookingGuard, BookingRefusal, BookingRepository, Constraint, OutboxMessage,
     StoreError, bookings::StoredClaim, distinct,
@@ -56,7 +59,7 @@ impl BookingRow {
             state: booking.state.as_str(),
             hold_expires_ms: millis(booking.hold_expires_at),
             claim: StoredClaim::of(booking),
-            version: version_value(booking.version)?,
+            version: version_value("booking", booking.version)?,
             document: to_json(booking)?,
             members,
         })
@@ -177,31 +180,6 @@ impl GuardMillis {
     }
 }
 
-/// A booking version as SQLite stores it (a signed 64-bit integer).
-fn version_value(version: u64) -> Result<i64, StoreError> {
-    i64::try_from(version).map_err(|_| {
-        StoreError::Unavailable(format!(
-            "booking version {version} does not fit SQLite's INTEGER"
-        ))
-    })
-}
-
-/// Runs `statement` and decodes the booking document in the first column of each row.
-fn bookings_from(
-    statement: &mut rusqlite::Statement<'_>,
-    params: impl rusqlite::Params,
-) -> Result<Vec<Booking>, StoreError> {
-    let documents = statement
-        .query_map(params, |row| row.get::<_, String>(0))
-        .map_err(db_error)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db_error)?;
-    documents
-        .iter()
-        .map(|document| from_json::<Booking>("booking", document))
-        .collect()
-}
-
 /// The query of a list page: each source of ids (the brand's bookings, the member's claims,
 /// every booking) walks its index downwards from `before` with the state filter applied and
 /// stops after `limit` ids; the union is cut to `limit` again. Parameters: `?1` the party,
@@ -317,7 +295,7 @@ impl BookingRepository for SqliteStore {
         let expected = booking
             .version
             .checked_sub(1)
-            .map(version_value)
+            .map(|v| version_value("booking", v))
             .transpose()?;
         // As for gigs: the write lock serializes updates from the same read, so only the first
         // matches the version, and the follow-up SELECT sees what the UPDATE saw.
@@ -387,7 +365,8 @@ impl BookingRepository for SqliteStore {
         let before = before.map(|b| b.as_str().to_owned()).unwrap_or_default();
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(&sql).map_err(db_error)?;
-            bookings_from(
+            documents_from::<Booking>(
+                "booking",
                 &mut statement,
                 rusqlite::params![party, state, before, i64::from(limit)],
             )

@@ -9,7 +9,7 @@ use noillin_domain::{
 };
 use rusqlite::{OptionalExtension, Transaction};
 
-use super::{SqliteStore, db_error, from_json, outbox, to_json};
+use super::{SqliteStore, db_error, documents_from, from_json, outbox, to_json, version_value};
 use crate::{Constraint, GigRepository, OutboxMessage, PageRequest, StoreError};
 
 /// The value of `gigs.status`.
@@ -45,7 +45,7 @@ impl GigRow {
             id: gig.id.as_str().to_owned(),
             owner_id: gig.owner_id.as_str().to_owned(),
             status: status_name(gig.status),
-            version: version_value(gig.version)?,
+            version: version_value("gig", gig.version)?,
             document: to_json(gig)?,
             members,
         })
@@ -62,31 +62,6 @@ impl GigRow {
         }
         Ok(())
     }
-}
-
-/// A gig version as SQLite stores it (a signed 64-bit integer).
-fn version_value(version: u64) -> Result<i64, StoreError> {
-    i64::try_from(version).map_err(|_| {
-        StoreError::Unavailable(format!(
-            "gig version {version} does not fit SQLite's INTEGER"
-        ))
-    })
-}
-
-/// Runs `statement` and decodes the gig document in the first column of each row.
-fn gigs_from(
-    statement: &mut rusqlite::Statement<'_>,
-    params: impl rusqlite::Params,
-) -> Result<Vec<Gig>, StoreError> {
-    let documents = statement
-        .query_map(params, |row| row.get::<_, String>(0))
-        .map_err(db_error)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db_error)?;
-    documents
-        .iter()
-        .map(|document| from_json::<Gig>("gig", document))
-        .collect()
 }
 
 /// The page size as an SQL `LIMIT`.
@@ -132,7 +107,11 @@ impl GigRepository for SqliteStore {
         let row = GigRow::encode(gig)?;
         let messages = outbox.to_vec();
         // A gig at version 0 has no predecessor: any stored version is stale.
-        let expected = gig.version.checked_sub(1).map(version_value).transpose()?;
+        let expected = gig
+            .version
+            .checked_sub(1)
+            .map(|v| version_value("gig", v))
+            .transpose()?;
         // One IMMEDIATE transaction: the conditional UPDATE decides races (concurrent updates
         // from the same read are serialized by the write lock and only the first matches), and
         // the follow-up SELECT sees the same state the UPDATE did.
@@ -204,7 +183,8 @@ impl GigRepository for SqliteStore {
         );
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(&sql).map_err(db_error)?;
-            gigs_from(
+            documents_from::<Gig>(
+                "gig",
                 &mut statement,
                 rusqlite::params![user, after.unwrap_or_default(), limit],
             )
@@ -229,7 +209,8 @@ impl GigRepository for SqliteStore {
         );
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(&sql).map_err(db_error)?;
-            gigs_from(
+            documents_from::<Gig>(
+                "gig",
                 &mut statement,
                 rusqlite::params![
                     status_name(GigStatus::Published),
