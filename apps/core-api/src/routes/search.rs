@@ -76,7 +76,9 @@ pub struct InfluencerSearchQuery {
     pub available_on: Option<String>,
     /// Order: `relevance` (default), `followers_desc`, `followers_asc`, `rating_desc`,
     /// `rating_asc`, `price_asc`, `price_desc` (price sorts need `currency`).
-    #[param(value_type = Option<InfluencerSortParam>)]
+    #[param(
+        pattern = "^(relevance|followers_desc|followers_asc|rating_desc|rating_asc|price_asc|price_desc)$"
+    )]
     pub sort: Option<String>,
     /// Page size, 1 to 50 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
@@ -114,39 +116,13 @@ pub struct GigSearchQuery {
     pub available_on: Option<String>,
     /// Order: `relevance` (default), `rating_desc`, `rating_asc`, `price_asc`, `price_desc`
     /// (price sorts need `currency`).
-    #[param(value_type = Option<GigSortParam>)]
+    #[param(pattern = "^(relevance|rating_desc|rating_asc|price_asc|price_desc)$")]
     pub sort: Option<String>,
     /// Page size, 1 to 50 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     pub limit: Option<String>,
     /// The `next_after` of the previous page of the same query.
     pub after: Option<String>,
-}
-
-/// The orders of influencer hits.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // Documents the parameter; it is read as text.
-pub enum InfluencerSortParam {
-    Relevance,
-    FollowersDesc,
-    FollowersAsc,
-    RatingDesc,
-    RatingAsc,
-    PriceAsc,
-    PriceDesc,
-}
-
-/// The orders of gig hits.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // Documents the parameter; it is read as text.
-pub enum GigSortParam {
-    Relevance,
-    RatingDesc,
-    RatingAsc,
-    PriceAsc,
-    PriceDesc,
 }
 
 /// Followers on one platform.
