@@ -7,6 +7,7 @@ use crate::{
     bookings::BookingSettings,
 };
 
+use noillin_search::SearchConfig;
 use noillin_service::{
     ServiceConfig,
     config::{CommonConfig, ConfigError, EnvSource, Secret},
@@ -26,6 +27,9 @@ pub struct Config {
     pub rabbitmq_url: String,
     /// `MONGO_URI` when set, otherwise the embedded SQLite file under `DATA_DIR`.
     pub store: StoreConfig,
+    /// `MEILI_HOST` (with `MEILI_API_KEY`, `MEILI_INDEX_PREFIX`) when set, otherwise the
+    /// worker's embedded index under `DATA_DIR/search`, opened read-only.
+    pub search: SearchConfig,
     /// `JWT_SECRET`: signs access tokens (at least 32 bytes).
     pub jwt_secret: Secret,
     /// Token lifetimes and sign-in limits (`ACCESS_TOKEN_TTL_SECS`, `REFRESH_TOKEN_TTL_SECS`,
@@ -55,6 +59,7 @@ impl ServiceConfig for Config {
             env.problem("RABBITMQ_URL", e);
         }
         let store = StoreConfig::from_vars(|name| env.optional(name));
+        let search = SearchConfig::from_vars(|name| env.optional(name), true);
         let jwt_secret = env.secret("JWT_SECRET", 32);
         let mut positive = |name: &str, default: u64| {
             let value = env.parse_or(name, default);
@@ -103,6 +108,7 @@ impl ServiceConfig for Config {
                 redis_url,
                 rabbitmq_url,
                 store,
+                search,
                 jwt_secret: jwt_secret?,
                 auth,
                 outbox_max_attempts,

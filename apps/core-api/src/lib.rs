@@ -17,6 +17,7 @@ pub mod outbox;
 mod paging;
 mod profiles;
 mod routes;
+mod search;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -67,6 +68,9 @@ pub struct Services {
     pub clock: std::sync::Arc<dyn clock::Clock>,
     /// Hold time and the cap on a brand's unpaid holds.
     pub bookings: bookings::BookingSettings,
+    /// The search index, read-only (the worker writes it); opened at first use, so core-api
+    /// serves everything else while search is down.
+    pub search: std::sync::Arc<noillin_search::LazySearch>,
 }
 
 impl AppState {
@@ -89,6 +93,7 @@ impl AppState {
             dummy_password_hash,
             clock: clock::system(),
             bookings: config.bookings.clone(),
+            search: std::sync::Arc::new(noillin_search::LazySearch::new(config.search.clone())),
         })))
     }
 }

@@ -103,6 +103,8 @@ fn the_openapi_document_lists_every_api_route_with_its_methods() {
         "GET /notifications",
         "POST /notifications/{id}/read",
         "POST /notifications/read-all",
+        "GET /search/influencers",
+        "GET /search/gigs",
     ]
     .into_iter()
     .map(str::to_owned)

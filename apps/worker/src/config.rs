@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use noillin_mail::MailTransport;
 use noillin_messaging::RetryPolicy;
+use noillin_search::SearchConfig;
 use noillin_service::{
     ServiceConfig,
     config::{CommonConfig, ConfigError, EnvSource},
@@ -50,8 +51,11 @@ pub struct Config {
     /// `MONGO_URI` when set, otherwise the embedded SQLite file under `DATA_DIR` (the same
     /// store core-api writes).
     pub store: StoreConfig,
-    /// `REDIS_URL`: pushes to the realtime nodes.
+    /// `REDIS_URL`: pushes to the realtime nodes, and the clock that versions search documents.
     pub redis_url: String,
+    /// `MEILI_HOST` (with `MEILI_API_KEY`, `MEILI_INDEX_PREFIX`) when set, otherwise the
+    /// embedded index under `DATA_DIR/search`, which only the worker writes.
+    pub search: SearchConfig,
     /// `SMTP_URL` (`smtp://`, `smtps://`, with credentials if needed), or `MAIL_TRANSPORT=log`
     /// to write mails (reset links included) to the log, for development. One of the two must
     /// be set: mails never go to the log by default.
@@ -86,6 +90,7 @@ impl ServiceConfig for Config {
         }
         let store = StoreConfig::from_vars(|name| env.optional(name));
         let redis_url = env.string_or("REDIS_URL", noillin_redis::DEFAULT_URL);
+        let search = SearchConfig::from_vars(|name| env.optional(name), false);
         let mail = match (env.optional("SMTP_URL"), env.optional("MAIL_TRANSPORT")) {
             (Some(url), None) => Some(MailConfig::Smtp(url)),
             (Some(url), Some(transport)) if transport.eq_ignore_ascii_case("smtp") => {
@@ -144,6 +149,7 @@ impl ServiceConfig for Config {
                 rabbitmq_url,
                 store,
                 redis_url,
+                search,
                 mail: mail?,
                 smtp_timeout: Duration::from_secs(smtp_timeout),
                 mail_from,
@@ -197,6 +203,28 @@ mod tests {
             let error = config(pairs).unwrap_err().to_string();
             assert!(error.contains(variable), "{pairs:?}: {error}");
         }
+    }
+
+    #[test]
+    fn the_worker_writes_the_embedded_index_unless_meilisearch_is_configured() {
+        match config(&[("MAIL_TRANSPORT", "log"), ("DATA_DIR", "/srv/noillin")])
+            .unwrap()
+            .search
+        {
+            SearchConfig::Embedded { dir, read_only } => {
+                assert_eq!(dir, std::path::Path::new("/srv/noillin/search"));
+                assert!(!read_only, "the worker is the embedded index's one writer");
+            }
+            other => panic!("{other:?}"),
+        }
+        let meili = config(&[
+            ("MAIL_TRANSPORT", "log"),
+            ("MEILI_HOST", "http://127.0.0.1:7700"),
+            ("MEILI_API_KEY", "hunter2-master-key"),
+        ])
+        .unwrap();
+        assert!(matches!(meili.search, SearchConfig::Meili { .. }));
+        assert!(!format!("{meili:?}").contains("hunter2"));
     }
 
     #[test]

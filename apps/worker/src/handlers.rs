@@ -3,9 +3,12 @@
 //! message id (a notification, a mail record), and each side effect (a push, a mail) is done
 //! only while its record says it has not been.
 
+use std::sync::Arc;
+
 use noillin_domain::event::Event;
 use noillin_messaging::Envelope;
 use noillin_redis::Redis;
+use noillin_search::LazySearch;
 use noillin_store::{Store, StoreError};
 
 use crate::{mailing::MailDesk, notify};
@@ -54,6 +57,8 @@ pub struct Handlers {
     pub store: Store,
     pub redis: Redis,
     pub mail: MailDesk,
+    /// The search index this process alone writes (the embedded one) or shares (Meilisearch).
+    pub search: Arc<LazySearch>,
 }
 
 impl Handlers {
@@ -76,6 +81,10 @@ impl Handlers {
             Event::BookingHoldExpiryDue { .. } => {
                 crate::bookings::hold_expiry_due(self, envelope).await
             }
+            Event::SearchInfluencerChanged { .. } => {
+                crate::search::influencer_changed(self, envelope).await
+            }
+            Event::SearchGigChanged { .. } => crate::search::gig_changed(self, envelope).await,
         }
     }
 }

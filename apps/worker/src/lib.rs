@@ -7,6 +7,7 @@ mod consumer;
 mod handlers;
 mod mailing;
 mod notify;
+mod search;
 mod sessions;
 
 use std::sync::{
@@ -20,6 +21,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use noillin_mail::Mailer;
 use noillin_messaging::{BrokerLink, Concern};
 use noillin_redis::Redis;
+use noillin_search::LazySearch;
 use noillin_service::{http, ops, problem, shutdown::Shutdown};
 use tokio::net::TcpListener;
 
@@ -55,6 +57,12 @@ impl App {
         )
         .context("SMTP_URL or MAIL_FROM")?;
         tracing::info!(transport = %mailer.describe(), "mail transport selected");
+        let search = Arc::new(LazySearch::new(config.search.clone()));
+        match search.get().await {
+            Ok(index) => tracing::info!(adapter = index.adapter(), "search adapter opened"),
+            // Events wait in their queue until it opens; readiness says why.
+            Err(e) => tracing::warn!(error = %e, "search index not opened yet"),
+        }
         let handlers = Arc::new(handlers::Handlers {
             store: store.clone(),
             redis,
@@ -64,6 +72,7 @@ impl App {
                 config.app_url.clone(),
                 config.smtp_timeout,
             ),
+            search,
         });
         let broker = BrokerLink::start(
             config.rabbitmq_url.clone(),
@@ -80,6 +89,9 @@ impl App {
                 })
                 .probe("redis", handlers.redis.clone(), |redis| async move {
                     redis.ping().await
+                })
+                .probe("search", handlers.search.clone(), |search| async move {
+                    search.ping().await
                 })
                 .check("rabbitmq", move || {
                     // Ready only while every concern has a live subscription.

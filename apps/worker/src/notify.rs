@@ -89,7 +89,9 @@ fn news(event: &Event) -> Option<GigNews<'_>> {
         Event::InstanceStarted { .. }
         | Event::PasswordResetMail { .. }
         | Event::UserSessionsEnded { .. }
-        | Event::BookingHoldExpiryDue { .. } => return None,
+        | Event::BookingHoldExpiryDue { .. }
+        | Event::SearchInfluencerChanged { .. }
+        | Event::SearchGigChanged { .. } => return None,
     })
 }
 

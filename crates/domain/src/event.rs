@@ -60,6 +60,15 @@ pub enum Event {
     /// bookings treat a lapsed hold as dead already, so this only tidies up.
     #[serde(rename = "booking.hold_expiry_due")]
     BookingHoldExpiryDue { booking_id: String },
+    /// Something an influencer's search document shows changed (profile, account status, the
+    /// prices of the gigs they own). Only the id travels: the search-sync handler reads the
+    /// current state, so a late or repeated event never indexes an old one.
+    #[serde(rename = "search.influencer_changed")]
+    SearchInfluencerChanged { user_id: String },
+    /// Something a gig's search document shows changed (created, edited, published, archived,
+    /// members changed); as for [`Event::SearchInfluencerChanged`], only the id travels.
+    #[serde(rename = "search.gig_changed")]
+    SearchGigChanged { gig_id: String },
 }
 
 impl Event {
@@ -74,6 +83,8 @@ impl Event {
             Event::GigPublished { .. } => "gig.published",
             Event::GigArchived { .. } => "gig.archived",
             Event::BookingHoldExpiryDue { .. } => "booking.hold_expiry_due",
+            Event::SearchInfluencerChanged { .. } => "search.influencer_changed",
+            Event::SearchGigChanged { .. } => "search.gig_changed",
         }
     }
 }
@@ -125,6 +136,10 @@ mod tests {
             Event::BookingHoldExpiryDue {
                 booking_id: "b".into(),
             },
+            Event::SearchInfluencerChanged {
+                user_id: "u".into(),
+            },
+            Event::SearchGigChanged { gig_id: "g".into() },
         ];
         for event in events {
             let json = serde_json::to_value(&event).unwrap();

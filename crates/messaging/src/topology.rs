@@ -14,14 +14,18 @@ pub enum Concern {
     Notifications,
     /// Bookings' own follow-ups (`booking.*` jobs): a hold that reached its expiry.
     Bookings,
+    /// Keeping the search index true (`search.*`): re-read a changed influencer or gig and
+    /// upsert or delete its document.
+    Search,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 4] = [
+    pub const ALL: [Concern; 5] = [
         Concern::System,
         Concern::Email,
         Concern::Notifications,
         Concern::Bookings,
+        Concern::Search,
     ];
 
     pub fn name(self) -> &'static str {
@@ -30,6 +34,7 @@ impl Concern {
             Concern::Email => "email",
             Concern::Notifications => "notifications",
             Concern::Bookings => "bookings",
+            Concern::Search => "search",
         }
     }
 
@@ -45,6 +50,7 @@ impl Concern {
                 "gig.archived",
             ],
             Concern::Bookings => &["booking.hold_expiry_due"],
+            Concern::Search => &["search.#"],
         }
     }
 }
@@ -165,6 +171,8 @@ mod tests {
                 member_ids: vec![],
             },
             Event::BookingHoldExpiryDue { booking_id: id() },
+            Event::SearchInfluencerChanged { user_id: id() },
+            Event::SearchGigChanged { gig_id: id() },
         ]
     }
 

@@ -6,6 +6,7 @@
 /// Where Redis is unless `REDIS_URL` says otherwise: the local server.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
+mod clock;
 mod counters;
 mod holds;
 mod idempotency;

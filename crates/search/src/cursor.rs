@@ -1,6 +1,8 @@
 //! The opaque paging cursor: where the next page starts, tied to the query it came from so that
 //! a cursor reused with other filters is refused rather than silently paging something else.
-//! Clients must not read it; its spelling may change between releases.
+//! Clients must not read it; its spelling may change between releases. Callers that filter
+//! hits further (core-api's `available_on`) make a cursor at the exact offset where their page
+//! ended, from the `fingerprint` of the checked query.
 
 /// A position in the hits of one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 //! Processes: the worker is the one writer (its sync handler and the operators' reindex
 //! command); core-api only reads ([`SearchConfig::read_only`]).
 
-mod cursor;
+pub mod cursor;
 pub mod documents;
 mod embedded;
 #[cfg(feature = "fixture")]
@@ -20,6 +20,7 @@ pub mod fixture;
 mod meili;
 pub mod query;
 
+pub use cursor::Cursor;
 pub use documents::{
     Documents, GigDocument, IndexKind, InfluencerDocument, PlatformFollowers, Price, PriceRange,
     Rating,
@@ -36,7 +37,7 @@ use std::{path::PathBuf, sync::Arc};
 use async_trait::async_trait;
 
 /// Which adapter to open.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum SearchConfig {
     /// Tantivy indexes in this directory (`DATA_DIR/search`). Only one process may write;
     /// `read_only` opens without taking tantivy's writer lock, for core-api.
@@ -47,6 +48,29 @@ pub enum SearchConfig {
         api_key: Option<String>,
         index_prefix: String,
     },
+}
+
+impl std::fmt::Debug for SearchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key is a secret: configurations are logged at start.
+        match self {
+            SearchConfig::Embedded { dir, read_only } => f
+                .debug_struct("Embedded")
+                .field("dir", dir)
+                .field("read_only", read_only)
+                .finish(),
+            SearchConfig::Meili {
+                host,
+                api_key,
+                index_prefix,
+            } => f
+                .debug_struct("Meili")
+                .field("host", host)
+                .field("api_key", &api_key.as_ref().map(|_| ".."))
+                .field("index_prefix", index_prefix)
+                .finish(),
+        }
+    }
 }
 
 impl SearchConfig {
@@ -129,6 +153,50 @@ pub trait Reindex: Send {
 
     /// Swaps the new index in; searches see it, complete, from the next query on.
     async fn finish(self: Box<Self>) -> Result<(), SearchError>;
+}
+
+/// The configured adapter, opened at its first use and kept: a process starts while its search
+/// engine is down (Meilisearch not up yet, the embedded index not yet created by the worker)
+/// and reports it in readiness; every use retries the opening until it succeeds.
+pub struct LazySearch {
+    config: SearchConfig,
+    opened: tokio::sync::OnceCell<Arc<dyn SearchIndex>>,
+}
+
+impl LazySearch {
+    /// Nothing is opened yet.
+    pub fn new(config: SearchConfig) -> Self {
+        Self {
+            config,
+            opened: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// An index opened already, for tests that write it themselves.
+    pub fn opened(config: SearchConfig, index: Arc<dyn SearchIndex>) -> Self {
+        Self {
+            config,
+            opened: tokio::sync::OnceCell::new_with(Some(index)),
+        }
+    }
+
+    /// The configuration this handle opens.
+    pub fn config(&self) -> &SearchConfig {
+        &self.config
+    }
+
+    /// The opened index; `Unavailable` while it cannot be opened.
+    pub async fn get(&self) -> Result<Arc<dyn SearchIndex>, SearchError> {
+        self.opened
+            .get_or_try_init(|| open(&self.config))
+            .await
+            .cloned()
+    }
+
+    /// Whether the engine answers (opening it first if need be), for readiness.
+    pub async fn ping(&self) -> Result<(), SearchError> {
+        self.get().await?.ping().await
+    }
 }
 
 /// The configured adapter. Meilisearch settings are applied and waited for before this

@@ -133,9 +133,14 @@ pub struct SessionsEnd {
 pub trait ProfileRepository: Send + Sync {
     /// The influencer profile, its `display_name` the user's.
     async fn influencer(&self, user_id: &UserId) -> Result<Option<InfluencerProfile>, StoreError>;
-    /// Replaces the profile of an existing influencer and sets the user's `display_name` to the
-    /// profile's, in one atomic step; `NotFound` (nothing written) when there is no profile.
-    async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError>;
+    /// Replaces the profile of an existing influencer, sets the user's `display_name` to the
+    /// profile's and stores the messages the change emits, in one atomic step; `NotFound`
+    /// (nothing written, messages included) when there is no profile.
+    async fn update_influencer(
+        &self,
+        profile: &InfluencerProfile,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), StoreError>;
     /// The brand profile, its `company_name` the user's `display_name`.
     async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError>;
     /// Replaces the profile of an existing brand and sets the user's `display_name` to its

@@ -1,7 +1,7 @@
 //! What administrators do to users, and the audit log that records it.
 
 use jiff::Timestamp;
-use noillin_domain::{MAX_ID_LEN, User, UserId, UserStatus};
+use noillin_domain::{MAX_ID_LEN, Role, User, UserId, UserStatus, event::Event};
 use noillin_store::{AuditEntry, Constraint, SessionsEnd, StoreError};
 
 use super::{AccountsError, SESSIONS_END_ATTEMPTS, sessions_ended};
@@ -83,7 +83,15 @@ pub async fn set_status(
             now,
             serde_json::json!({ "previous_status": user.status.as_str() }),
         );
-        let messages = outbox::messages(vec![sessions_ended(&user)], correlation_id.as_deref())?;
+        // Search drops a suspended influencer (and the gigs they are in) and brings them back
+        // on reinstatement; other roles have no search document.
+        let mut events = vec![sessions_ended(&user)];
+        if user.role == Role::Influencer {
+            events.push(Event::SearchInfluencerChanged {
+                user_id: user.id.to_string(),
+            });
+        }
+        let messages = outbox::messages(events, correlation_id.as_deref())?;
         match state
             .store
             .users

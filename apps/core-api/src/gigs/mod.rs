@@ -13,7 +13,7 @@ use noillin_store::{Constraint, PageRequest, StoreError};
 
 use crate::{AppState, accounts, outbox, paging::Page};
 
-pub use slots::{GigSlots, SlotsRequest, calendar, slots};
+pub use slots::{GigSlots, SlotsRequest, calendar, slots, starts};
 
 /// What a gig use case answers instead of a gig.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,9 @@ pub enum Listing {
 /// Creates a draft gig owned by `owner`, alone with the whole payout.
 pub async fn create(state: &AppState, owner: &UserId, offer: GigDraft) -> Result<Gig, GigError> {
     let gig = Gig::draft(GigId::generate(), owner.clone(), offer, state.clock.now())?;
-    state.store.gigs.insert(&gig, &[]).await?;
+    let messages = outbox::messages(vec![search_changed(&gig)], None).map_err(GigError::Outbox)?;
+    state.store.gigs.insert(&gig, &messages).await?;
+    state.relay_waker.wake();
     Ok(gig)
 }
 
@@ -236,9 +238,11 @@ async fn save(
 ) -> Result<Gig, GigError> {
     changed.version = original.version + 1;
     changed.updated_at = state.clock.now();
+    // Every change may change what search shows of the gig (and of its owner's prices).
     let events = changes(original, &changed)
         .into_iter()
         .map(|change| event(&changed, change))
+        .chain([search_changed(&changed)])
         .collect();
     let messages = outbox::messages(events, correlation_id).map_err(GigError::Outbox)?;
     match state.store.gigs.update(&changed, &messages).await {
@@ -250,6 +254,13 @@ async fn save(
         }
         Err(StoreError::Conflict(Constraint::StaleVersion)) => Err(GigError::Stale),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Tells search to re-read `gig` (and its owner, whose price ranges come from their gigs).
+fn search_changed(gig: &Gig) -> Event {
+    Event::SearchGigChanged {
+        gig_id: gig.id.to_string(),
     }
 }
 

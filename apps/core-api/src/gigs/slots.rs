@@ -95,8 +95,8 @@ fn check_range(from: Timestamp, to: Timestamp) -> Result<(), GigError> {
     Ok(())
 }
 
-/// The instants in `[from, to)` the gig can start at.
-async fn starts(
+/// The instants in `[from, to)` the gig can start at (none when it offers no slots).
+pub async fn starts(
     state: &AppState,
     gig: &Gig,
     from: Timestamp,

@@ -3,11 +3,12 @@
 
 use noillin_domain::{
     BrandProfile, InfluencerProfile, UserId, ValidationErrors,
+    event::Event,
     profile::{BrandProfileChanges, InfluencerProfileChanges},
 };
 use noillin_store::StoreError;
 
-use crate::{AppState, accounts};
+use crate::{AppState, accounts, outbox};
 
 /// What the profile use cases answer when they do not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum ProfilesError {
     Invalid(#[from] ValidationErrors),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The events of a change could not be made into outbox messages.
+    #[error("outbox: {0}")]
+    Outbox(anyhow::Error),
 }
 
 /// The influencer `user_id`'s own profile.
@@ -36,16 +40,27 @@ pub async fn my_influencer_profile(
 }
 
 /// Applies `changes` to the influencer `user_id`'s own profile: all of them or, when any field
-/// breaks the rules, none.
+/// breaks the rules, none. Search hears of it through the outbox, in the same store step.
 pub async fn update_my_influencer_profile(
     state: &AppState,
     user_id: &UserId,
     changes: InfluencerProfileChanges,
+    correlation_id: Option<&str>,
 ) -> Result<InfluencerProfile, ProfilesError> {
     let profile = my_influencer_profile(state, user_id)
         .await?
         .apply(changes)?;
-    state.store.profiles.update_influencer(&profile).await?;
+    let changed = Event::SearchInfluencerChanged {
+        user_id: user_id.to_string(),
+    };
+    let messages =
+        outbox::messages(vec![changed], correlation_id).map_err(ProfilesError::Outbox)?;
+    state
+        .store
+        .profiles
+        .update_influencer(&profile, &messages)
+        .await?;
+    state.relay_waker.wake();
     Ok(profile)
 }
 

@@ -9,6 +9,7 @@ mod gigs;
 mod notifications;
 mod problems;
 mod profiles;
+mod search;
 pub mod views;
 
 pub use problems::{FieldErrorDoc, ProblemDoc};
@@ -50,6 +51,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(bookings::router())
         .merge(availability::router())
         .merge(notifications::router())
+        .merge(search::router())
         .split_for_parts();
     openapi.info = InfoBuilder::new()
         .title("Noillin API")

@@ -13,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{ApiJson, AuthUser, Brand, Influencer, PathId, WithRole},
+    extract::{ApiJson, AuthUser, Brand, Influencer, PathId, RequestId, WithRole},
     profiles::{self, ProfilesError},
     routes::{
         problems::{Authenticated, JsonBody, ObjectInPath, RoleRequired},
@@ -35,6 +35,7 @@ impl From<ProfilesError> for ApiError {
             ProfilesError::NotFound => ApiError::NotFound,
             ProfilesError::Invalid(errors) => ApiError::Validation(errors),
             ProfilesError::Store(e) => e.into(),
+            ProfilesError::Outbox(e) => ApiError::Internal(e),
         }
     }
 }
@@ -83,6 +84,7 @@ pub struct InfluencerProfileUpdate {
 async fn update_my_influencer_profile(
     State(state): State<AppState>,
     WithRole(user, _): WithRole<Influencer>,
+    request: RequestId,
     ApiJson(update): ApiJson<InfluencerProfileUpdate>,
 ) -> ApiResult<axum::Json<InfluencerProfileView>> {
     let changes = InfluencerProfileChanges {
@@ -96,7 +98,9 @@ async fn update_my_influencer_profile(
             .social_accounts
             .map(|accounts| accounts.into_iter().map(Into::into).collect()),
     };
-    let profile = profiles::update_my_influencer_profile(&state, user.id(), changes).await?;
+    let profile =
+        profiles::update_my_influencer_profile(&state, user.id(), changes, request.0.as_deref())
+            .await?;
     Ok(axum::Json(InfluencerProfileView::from(&profile)))
 }
 

@@ -106,6 +106,12 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Where the app reads the embedded search index (`DATA_DIR/search`): a test opens it for
+    /// writing, as the worker would.
+    pub fn search_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("search")
+    }
+
     /// The app's own store (its SQLite file, opened a second time), for writing what another
     /// process would: a notification the worker would have stored, say.
     pub async fn store(&self) -> noillin_store::Store {

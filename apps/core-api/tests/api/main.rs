@@ -10,3 +10,4 @@ mod helpers;
 mod in_process;
 mod notifications;
 mod profiles;
+mod search;

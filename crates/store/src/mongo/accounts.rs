@@ -379,16 +379,26 @@ impl MongoStore {
         field: &str,
         encoded: Bson,
         name: &str,
+        outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
-        let result = self
-            .users
-            .update_one(
-                doc! { "_id": user_id.as_str(), field: { "$exists": true } },
-                doc! { "$set": { field: encoded, "display_name": name } },
-            )
-            .await
-            .map_err(unavailable)?;
-        if result.matched_count == 0 {
+        let context = (
+            doc! { "_id": user_id.as_str(), field: { "$exists": true } },
+            doc! { "$set": { field: encoded, "display_name": name } },
+        );
+        // With messages this is a transaction, and a profile that matches nothing writes none.
+        let replaced = self
+            .write_with_outbox(outbox, &context, |store, session, (filter, update)| {
+                async move {
+                    let mut replace = store.users.update_one(filter.clone(), update.clone());
+                    if let Some(session) = session {
+                        replace = replace.session(session);
+                    }
+                    Ok(replace.await?.matched_count == 1)
+                }
+                .boxed()
+            })
+            .await?;
+        if !replaced {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -500,13 +510,18 @@ impl ProfileRepository for MongoStore {
             .transpose()
     }
 
-    async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError> {
+    async fn update_influencer(
+        &self,
+        profile: &InfluencerProfile,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
         let encoded = to_bson(&InfluencerDoc::encode(profile)?)?;
         self.replace_profile(
             &profile.user_id,
             INFLUENCER_PROFILE,
             encoded,
             &profile.display_name,
+            outbox,
         )
         .await
     }
@@ -528,6 +543,7 @@ impl ProfileRepository for MongoStore {
             BRAND_PROFILE,
             encoded,
             &profile.company_name,
+            &[],
         )
         .await
     }

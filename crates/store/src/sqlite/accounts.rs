@@ -432,15 +432,21 @@ impl ProfileRepository for SqliteStore {
         .await
     }
 
-    async fn update_influencer(&self, profile: &InfluencerProfile) -> Result<(), StoreError> {
+    async fn update_influencer(
+        &self,
+        profile: &InfluencerProfile,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
         let row = InfluencerRow::encode(profile)?;
+        let messages = outbox.to_vec();
         self.write(move |tx| {
             update_profile_and_name(
                 tx,
                 |tx| row.execute(tx, UPDATE_INFLUENCER),
                 &row.user_id,
                 &row.display_name,
-            )
+            )?;
+            outbox::insert_messages(tx, &messages)
         })
         .await
     }

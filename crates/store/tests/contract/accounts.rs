@@ -376,11 +376,21 @@ pub(crate) async fn updating_an_influencer_profile_replaces_it(store: &Store) {
         review_count: 12,
         ..influencer_profile(&user.id)
     };
-    store.profiles.update_influencer(&updated).await.unwrap();
+    let changed = message("search.influencer_changed", now());
+    store
+        .profiles
+        .update_influencer(&updated, std::slice::from_ref(&changed))
+        .await
+        .unwrap();
 
     assert_eq!(
         store.profiles.influencer(&user.id).await.unwrap(),
         Some(updated)
+    );
+    assert_eq!(
+        store.outbox.pending().await.unwrap(),
+        1,
+        "the change's message is stored with it"
     );
     assert_eq!(
         store.profiles.influencer(&other.id).await.unwrap(),
@@ -417,7 +427,10 @@ pub(crate) async fn updating_a_missing_profile_is_not_found(store: &Store) {
     for user_id in [&UserId::generate(), &brand.id, &admin.id] {
         let result = store
             .profiles
-            .update_influencer(&influencer_profile(user_id))
+            .update_influencer(
+                &influencer_profile(user_id),
+                &[message("search.influencer_changed", now())],
+            )
             .await;
         assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
         // No profile was created on the way.
@@ -431,6 +444,11 @@ pub(crate) async fn updating_a_missing_profile_is_not_found(store: &Store) {
     assert_eq!(
         store.profiles.brand(&brand.id).await.unwrap(),
         Some(brand_before)
+    );
+    assert_eq!(
+        store.outbox.pending().await.unwrap(),
+        0,
+        "a refused update stores no message"
     );
     // Nobody was renamed either.
     for user in [&influencer, &brand, &admin] {
@@ -450,7 +468,11 @@ pub(crate) async fn a_profiles_name_is_its_accounts_name_stored_once(store: &Sto
         display_name: "Ana S.".into(),
         ..influencer_profile(&ana.id)
     };
-    store.profiles.update_influencer(&renamed).await.unwrap();
+    store
+        .profiles
+        .update_influencer(&renamed, &[])
+        .await
+        .unwrap();
     let user = store.users.find_by_id(&ana.id).await.unwrap().unwrap();
     assert_eq!(
         user.display_name, "Ana S.",
