@@ -145,6 +145,8 @@ pub struct Gig {
 
 /// Most members a group gig may have.
 pub const MAX_MEMBERS: usize = 10;
+/// The highest price a gig may ask, in minor units.
+pub const MAX_PRICE_MINOR: i64 = 100_000_000;
 /// The whole payout, in basis points.
 pub const FULL_SHARE_BPS: u32 = 10_000;
 
@@ -194,7 +196,7 @@ impl Gig {
         for (i, deliverable) in self.deliverables.iter().enumerate() {
             errors.text(&format!("deliverables[{i}]"), deliverable, 1, 200);
         }
-        if self.price.amount_minor <= 0 || self.price.amount_minor > 100_000_000 {
+        if self.price.amount_minor <= 0 || self.price.amount_minor > MAX_PRICE_MINOR {
             errors.add(
                 "price.amount_minor",
                 "out_of_range",

@@ -15,7 +15,7 @@ use crate::{
 /// Hits per page when the query names no size.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 /// The largest page; larger requests get this many.
-pub const MAX_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
 /// How deep paging goes: hits past this many are not reachable, as in Meilisearch
 /// (`pagination.maxTotalHits`), so both adapters stop at the same place.
 pub const MAX_REACHABLE_HITS: usize = 1000;

@@ -49,10 +49,10 @@ pub struct InfluencerSearchQuery {
     /// Platforms, e.g. `instagram,tiktok`.
     pub platform: Option<String>,
     /// Fewest followers (all platforms together), inclusive.
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1e10)]
     pub min_followers: Option<String>,
     /// Most followers, inclusive.
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1e10)]
     pub max_followers: Option<String>,
     /// Language codes, e.g. `en,fr`.
     pub language: Option<String>,
@@ -63,10 +63,10 @@ pub struct InfluencerSearchQuery {
     #[param(value_type = Option<f64>, minimum = 0, maximum = 5)]
     pub min_rating: Option<String>,
     /// Lowest price in minor units of `currency` (required with it).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
     pub price_min: Option<String>,
     /// Highest price in minor units of `currency` (required with it).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
     pub price_max: Option<String>,
     /// ISO 4217 code: prices are compared in this currency only.
     #[param(pattern = "^[A-Za-z]{3}$")]
@@ -80,8 +80,8 @@ pub struct InfluencerSearchQuery {
         pattern = "^(relevance|followers_desc|followers_asc|rating_desc|rating_asc|price_asc|price_desc)$"
     )]
     pub sort: Option<String>,
-    /// Page size, 1 to 50 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// The `next_after` of the previous page of the same query.
     pub after: Option<String>,
@@ -100,10 +100,10 @@ pub struct GigSearchQuery {
     /// Categories, e.g. `reel,review`.
     pub category: Option<String>,
     /// Lowest price in minor units of `currency` (required with it).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
     pub price_min: Option<String>,
     /// Highest price in minor units of `currency` (required with it).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
     pub price_max: Option<String>,
     /// ISO 4217 code: only gigs priced in it.
     #[param(pattern = "^[A-Za-z]{3}$")]
@@ -118,8 +118,8 @@ pub struct GigSearchQuery {
     /// (price sorts need `currency`).
     #[param(pattern = "^(relevance|rating_desc|rating_asc|price_asc|price_desc)$")]
     pub sort: Option<String>,
-    /// Page size, 1 to 50 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// The `next_after` of the previous page of the same query.
     pub after: Option<String>,

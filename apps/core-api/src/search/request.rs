@@ -8,6 +8,11 @@ use noillin_search::{
     query::{MAX_PAGE_SIZE, MAX_TEXT_LEN},
 };
 
+/// The most followers a profile can count.
+const MAX_FOLLOWERS: u64 = noillin_domain::profile::MAX_FOLLOWERS;
+/// The highest price a gig can ask, in minor units.
+const MAX_PRICE: u64 = noillin_domain::gig::MAX_PRICE_MINOR as u64;
+
 /// Most values in one list parameter.
 const MAX_LIST_VALUES: usize = 20;
 /// Longest single keyword or location.
@@ -66,8 +71,18 @@ impl InfluencerSearchRequest {
                 InfluencerSort::Relevance
             }
         };
-        let min_followers = number(&mut errors, "min_followers", &self.min_followers);
-        let max_followers = number(&mut errors, "max_followers", &self.max_followers);
+        let min_followers = number(
+            &mut errors,
+            "min_followers",
+            &self.min_followers,
+            MAX_FOLLOWERS,
+        );
+        let max_followers = number(
+            &mut errors,
+            "max_followers",
+            &self.max_followers,
+            MAX_FOLLOWERS,
+        );
         bounds(&mut errors, "max_followers", min_followers, max_followers);
         let min_rating = self
             .min_rating
@@ -174,11 +189,23 @@ fn text(errors: &mut ValidationErrors, q: &Option<String>) -> String {
 }
 
 /// A non-negative integer parameter.
-fn number(errors: &mut ValidationErrors, field: &str, value: &Option<String>) -> Option<u64> {
+/// A whole number from 0 to `max` (the most any stored value can be, so a larger bound is a
+/// mistake rather than a filter).
+fn number(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: &Option<String>,
+    max: u64,
+) -> Option<u64> {
     let text = value.as_deref()?;
-    text.parse::<u64>()
-        .map_err(|_| errors.add(field, "invalid", "must be a non-negative integer"))
-        .ok()
+    text.parse::<u64>().ok().filter(|n| *n <= max).or_else(|| {
+        errors.add(
+            field,
+            "invalid",
+            format!("must be an integer from 0 to {max}"),
+        );
+        None
+    })
 }
 
 /// Refuses a maximum below its minimum, naming the maximum.
@@ -209,8 +236,8 @@ fn prices(
             None
         })
     });
-    let min = number(errors, "price_min", min);
-    let max = number(errors, "price_max", max);
+    let min = number(errors, "price_min", min, MAX_PRICE);
+    let max = number(errors, "price_max", max, MAX_PRICE);
     bounds(errors, "price_max", min, max);
     if currency.is_none() && (min.is_some() || max.is_some() || price_sort) {
         errors.add(
