@@ -6,6 +6,10 @@
 //! `core-api outbox parked` lists the outbox messages parked after the broker refused them
 //! `OUTBOX_MAX_ATTEMPTS` times; `core-api outbox retry ID` gives one back to the relays, with its
 //! attempts counted from zero (fix the cause first, e.g. the missing binding).
+//!
+//! `core-api search reindex influencers|gigs` asks the worker (the search index's one writer)
+//! to rebuild that index from the store beside the live one and swap it in; searches keep
+//! answering from the live index meanwhile.
 
 use std::io::BufRead;
 
@@ -18,8 +22,8 @@ use crate::{Config, accounts, clock};
 /// Most parked messages `core-api outbox parked` prints.
 const PARKED_LISTED: u32 = 1000;
 
-const USAGE: &str =
-    "usage: core-api [admin create --email EMAIL [--name NAME] | outbox parked | outbox retry ID]";
+const USAGE: &str = "usage: core-api [admin create --email EMAIL [--name NAME] | outbox parked \
+| outbox retry ID | search reindex influencers|gigs]";
 
 /// What the command line asked for.
 pub enum Command {
@@ -27,6 +31,7 @@ pub enum Command {
     CreateAdmin { email: String, name: String },
     ListParkedOutbox,
     RetryParkedOutbox { id: String },
+    Reindex { index: String },
 }
 
 /// Parses `args` (without the program name).
@@ -53,6 +58,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         }
         [outbox, retry, id] if outbox == "outbox" && retry == "retry" => {
             Ok(Command::RetryParkedOutbox { id: id.clone() })
+        }
+        [search, reindex, index]
+            if search == "search"
+                && reindex == "reindex"
+                && ["influencers", "gigs"].contains(&index.as_str()) =>
+        {
+            Ok(Command::Reindex {
+                index: index.clone(),
+            })
         }
         _ => Err(USAGE.to_owned()),
     }
@@ -114,6 +128,27 @@ pub async fn retry_parked_outbox(config: &Config, id: &str) -> anyhow::Result<()
     } else {
         anyhow::bail!("no parked outbox message has the id {id}")
     }
+}
+
+/// Puts a reindex request in the outbox for the worker; the relay of any running core-api
+/// publishes it.
+pub async fn request_reindex(config: &Config, index: &str) -> anyhow::Result<()> {
+    let store = noillin_store::open(&config.store)
+        .await
+        .context("opening the store")?;
+    let request = crate::outbox::messages(
+        vec![noillin_domain::event::Event::SearchReindexRequested {
+            index: index.to_owned(),
+        }],
+        None,
+    )?;
+    store
+        .outbox
+        .append(&request)
+        .await
+        .context("writing the reindex request")?;
+    println!("reindex of {index} requested; the worker logs when it is swapped in");
+    Ok(())
 }
 
 /// One line per message, tab-separated under a header; control characters in the reason (it

@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
             }
             cli::Command::ListParkedOutbox => cli::list_parked_outbox(&config).await,
             cli::Command::RetryParkedOutbox { id } => cli::retry_parked_outbox(&config, &id).await,
+            cli::Command::Reindex { index } => cli::request_reindex(&config, &index).await,
         }
     })
     .await

@@ -85,6 +85,7 @@ impl Handlers {
                 crate::search::influencer_changed(self, envelope).await
             }
             Event::SearchGigChanged { .. } => crate::search::gig_changed(self, envelope).await,
+            Event::SearchReindexRequested { .. } => crate::search::reindex(self, envelope).await,
         }
     }
 }

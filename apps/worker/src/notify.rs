@@ -91,7 +91,8 @@ fn news(event: &Event) -> Option<GigNews<'_>> {
         | Event::UserSessionsEnded { .. }
         | Event::BookingHoldExpiryDue { .. }
         | Event::SearchInfluencerChanged { .. }
-        | Event::SearchGigChanged { .. } => return None,
+        | Event::SearchGigChanged { .. }
+        | Event::SearchReindexRequested { .. } => return None,
     })
 }
 

@@ -34,6 +34,8 @@ use crate::handlers::{Failure, Handlers};
 const VERSION_CLOCK: &str = "search-version";
 /// Gigs read per store page when collecting a user's gigs.
 const GIG_PAGE: u32 = 100;
+/// Records read from the store, and documents added to a reindex, at a time.
+const REINDEX_PAGE: u32 = 500;
 
 impl From<SearchError> for Failure {
     fn from(e: SearchError) -> Self {
@@ -259,4 +261,60 @@ fn platform_name(platform: &noillin_domain::SocialPlatform) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// `search.reindex_requested`: rebuilds one index from the store beside the live one and swaps
+/// it in. Every document is versioned by the shared clock like a sync, so a change synced while
+/// the rebuild runs (sync writes reach the build too) is never overwritten by an older read.
+/// A redelivered request rebuilds again, which is harmless.
+pub async fn reindex(handlers: &Handlers, envelope: &Envelope) -> Result<(), Failure> {
+    let Event::SearchReindexRequested { index } = &envelope.event else {
+        return Err(Failure::Malformed("not a search.reindex_requested".into()));
+    };
+    let kind = IndexKind::parse(index)
+        .ok_or_else(|| Failure::Malformed(format!("no search index is named {index}")))?;
+    let started = std::time::Instant::now();
+    let mut build = handlers.search.get().await?.begin_reindex(kind).await?;
+    let mut page = PageRequest {
+        after: None,
+        limit: REINDEX_PAGE,
+    };
+    let mut indexed = 0;
+    loop {
+        let (next, added) = match kind {
+            IndexKind::Influencers => {
+                let ids = handlers.store.profiles.influencer_ids(&page).await?;
+                let mut documents = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    let version = handlers.redis.tick(VERSION_CLOCK).await?;
+                    documents.extend(influencer_document(&handlers.store, id, version).await?);
+                }
+                build.add(Documents::Influencers(&documents)).await?;
+                (ids.last().map(ToString::to_string), documents.len())
+            }
+            IndexKind::Gigs => {
+                let gigs = handlers.store.gigs.list_published(&page).await?;
+                let mut documents = Vec::with_capacity(gigs.len());
+                for gig in &gigs {
+                    let version = handlers.redis.tick(VERSION_CLOCK).await?;
+                    documents.extend(gig_document(&handlers.store, gig, version).await?);
+                }
+                build.add(Documents::Gigs(&documents)).await?;
+                (gigs.last().map(|g| g.id.to_string()), documents.len())
+            }
+        };
+        indexed += added;
+        match next {
+            Some(after) => page.after = Some(after),
+            None => break,
+        }
+    }
+    build.finish().await?;
+    tracing::info!(
+        index = kind.name(),
+        indexed,
+        seconds = started.elapsed().as_secs_f64(),
+        "search index rebuilt and swapped in"
+    );
+    Ok(())
 }

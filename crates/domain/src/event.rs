@@ -69,6 +69,11 @@ pub enum Event {
     /// members changed); as for [`Event::SearchInfluencerChanged`], only the id travels.
     #[serde(rename = "search.gig_changed")]
     SearchGigChanged { gig_id: String },
+    /// An operator asked to rebuild one search index (`influencers` or `gigs`) from the store:
+    /// the worker, the index's one writer, builds a fresh copy beside the live one and swaps it
+    /// in.
+    #[serde(rename = "search.reindex_requested")]
+    SearchReindexRequested { index: String },
 }
 
 impl Event {
@@ -85,6 +90,7 @@ impl Event {
             Event::BookingHoldExpiryDue { .. } => "booking.hold_expiry_due",
             Event::SearchInfluencerChanged { .. } => "search.influencer_changed",
             Event::SearchGigChanged { .. } => "search.gig_changed",
+            Event::SearchReindexRequested { .. } => "search.reindex_requested",
         }
     }
 }
@@ -140,6 +146,9 @@ mod tests {
                 user_id: "u".into(),
             },
             Event::SearchGigChanged { gig_id: "g".into() },
+            Event::SearchReindexRequested {
+                index: "gigs".into(),
+            },
         ];
         for event in events {
             let json = serde_json::to_value(&event).unwrap();

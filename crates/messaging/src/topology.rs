@@ -173,6 +173,9 @@ mod tests {
             Event::BookingHoldExpiryDue { booking_id: id() },
             Event::SearchInfluencerChanged { user_id: id() },
             Event::SearchGigChanged { gig_id: id() },
+            Event::SearchReindexRequested {
+                index: "gigs".into(),
+            },
         ]
     }
 

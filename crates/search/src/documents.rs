@@ -22,6 +22,13 @@ impl IndexKind {
             IndexKind::Gigs => "gigs",
         }
     }
+
+    /// The index named `name` ([`IndexKind::name`]).
+    pub fn parse(name: &str) -> Option<IndexKind> {
+        [IndexKind::Influencers, IndexKind::Gigs]
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
 }
 
 /// A batch of documents for one index.

@@ -147,6 +147,9 @@ pub trait ProfileRepository: Send + Sync {
     /// `company_name`, in one atomic step; `NotFound` (nothing written) when there is no
     /// profile.
     async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError>;
+    /// The ids of influencer accounts (any status), in id order: for rebuilding whatever is
+    /// derived from every influencer (a search reindex).
+    async fn influencer_ids(&self, page: &PageRequest) -> Result<Vec<UserId>, StoreError>;
 }
 
 /// One refresh token as stored: only its hash, never the token itself.

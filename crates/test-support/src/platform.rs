@@ -172,26 +172,42 @@ impl Platform {
     /// Runs `core-api admin create` against this platform's store and returns the new admin's
     /// id (the line it prints ends with `(id)`).
     pub fn create_admin(&self, email: &str, password: &str) -> anyhow::Result<String> {
-        let output = Command::new(crate::binary_path("core-api")?)
-            .args(["admin", "create", "--email", email, "--name", "Test Admin"])
-            .current_dir(self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("ADMIN_PASSWORD", password)
-            .stdin(Stdio::null())
-            .output()?;
-        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        if !output.status.success() {
-            bail!(
-                "admin create failed: {stdout}{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
+        let stdout = self.core_api_command(
+            &["admin", "create", "--email", email, "--name", "Test Admin"],
+            &[("ADMIN_PASSWORD", password)],
+        )?;
         stdout
             .lines()
             .find_map(|line| line.strip_prefix("created administrator "))
             .and_then(|rest| rest.rsplit('(').next())
             .map(|id| id.trim_end_matches(')').to_owned())
             .context("no id in the output")
+    }
+
+    /// Runs a `core-api` command (`args`) with this platform's settings plus `extra`, as an
+    /// operator would on its host; returns its standard output, or an error with both outputs
+    /// when it fails.
+    pub fn core_api_command(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
+        let output = Command::new(crate::binary_path("core-api")?)
+            .args(args)
+            .current_dir(self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            .output()?;
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        if !output.status.success() {
+            bail!(
+                "core-api {} failed: {stdout}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(stdout)
     }
 
     /// A new administrator (made with [`Platform::create_admin`], as operators make them),

@@ -271,3 +271,79 @@ async fn available_on_agrees_with_the_slots_endpoint_for_every_influencer_and_gi
         "only Lisbon is open that day"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reindex_while_profiles_change_loses_no_update() {
+    let platform = platform().await;
+    let api = platform.api();
+    let brand = api.register("brand").await;
+    let mut influencers = Vec::new();
+    for i in 0..6 {
+        let user = api.register("influencer").await;
+        rename(
+            &api,
+            &user,
+            json!({ "display_name": format!("Brontide Maker{i}"), "niches": ["brontide"] }),
+        )
+        .await;
+        influencers.push(user);
+    }
+    let everyone = "/search/influencers?niche=brontide";
+    for user in &influencers {
+        assert!(until_listed(&api, &brand.access, everyone, &user.id, true).await);
+    }
+
+    // Edits race the rebuild (two of them): each edit must survive, whichever wins each read.
+    let edits = async {
+        for round in 0..4 {
+            for (i, user) in influencers.iter().take(3).enumerate() {
+                rename(
+                    &api,
+                    user,
+                    json!({ "display_name": format!("Brontide Renamed{i}"), "niches": ["brontide", format!("renamed{i}-{round}")] }),
+                )
+                .await;
+            }
+        }
+    };
+    let reindex = async {
+        for _ in 0..2 {
+            // A blocking child process: off the runtime's threads, so the edits go on meanwhile.
+            let output = tokio::task::block_in_place(|| {
+                platform.core_api_command(&["search", "reindex", "influencers"], &[])
+            })
+            .expect("the reindex is requested");
+            assert!(
+                output.contains("reindex of influencers requested"),
+                "{output}"
+            );
+        }
+    };
+    tokio::join!(edits, reindex);
+    let swapped = eventually(SYNC_LAG, || async {
+        platform
+            .logs()
+            .contains("search index rebuilt and swapped in")
+    })
+    .await;
+    assert!(
+        swapped,
+        "the worker rebuilt the index:\n{}",
+        platform.logs()
+    );
+    for (i, user) in influencers.iter().take(3).enumerate() {
+        let renamed = format!("/search/influencers?niche=renamed{i}-3");
+        assert!(
+            until_listed(&api, &brand.access, &renamed, &user.id, true).await,
+            "edit {i} survived the reindex"
+        );
+    }
+    let all = search(&api, &brand.access, everyone).await;
+    for user in &influencers {
+        assert!(
+            ids(&all).contains(&user.id),
+            "{} is still indexed: {all}",
+            user.id
+        );
+    }
+}

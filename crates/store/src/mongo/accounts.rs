@@ -12,7 +12,7 @@
 //! moves every remaining copy to `display_name` ([`move_legacy_names`]).
 
 use async_trait::async_trait;
-use futures::FutureExt;
+use futures::{FutureExt, TryStreamExt};
 use mongodb::{
     ClientSession, Collection,
     bson::{Bson, DateTime, Document, doc},
@@ -30,8 +30,8 @@ use super::{
     unavailable,
 };
 use crate::{
-    AuditEntry, Constraint, NewProfile, OutboxMessage, ProfileRepository, SessionsEnd, StoreError,
-    UserRepository,
+    AuditEntry, Constraint, NewProfile, OutboxMessage, PageRequest, ProfileRepository, SessionsEnd,
+    StoreError, UserRepository,
 };
 
 /// The fields of [`UserDoc`] that embed a profile.
@@ -546,6 +546,36 @@ impl ProfileRepository for MongoStore {
             &[],
         )
         .await
+    }
+
+    async fn influencer_ids(&self, page: &PageRequest) -> Result<Vec<UserId>, StoreError> {
+        let mut filter = doc! { "role": "influencer" };
+        if let Some(after) = &page.after {
+            filter.insert("_id", doc! { "$gt": after });
+        }
+        // A limit of 0 means "no limit" to the server; a page of 0 is empty.
+        if page.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let cursor = self
+            .users
+            .clone_with_type::<Document>()
+            .find(filter)
+            .projection(doc! { "_id": 1 })
+            .sort(doc! { "_id": 1 })
+            .limit(i64::from(page.limit))
+            .await
+            .map_err(unavailable)?;
+        let documents: Vec<Document> = cursor.try_collect().await.map_err(unavailable)?;
+        documents
+            .iter()
+            .map(|document| {
+                document
+                    .get_str("_id")
+                    .map(UserId::from_string)
+                    .map_err(|e| corrupt("user id", e))
+            })
+            .collect()
     }
 }
 

@@ -13,8 +13,8 @@ use super::{
     timestamp, to_json,
 };
 use crate::{
-    AuditEntry, Constraint, NewProfile, OutboxMessage, ProfileRepository, SessionsEnd, StoreError,
-    UserRepository,
+    AuditEntry, Constraint, NewProfile, OutboxMessage, PageRequest, ProfileRepository, SessionsEnd,
+    StoreError, UserRepository,
 };
 
 /// The columns of `users`, in the order [`UserRow::from_row`] reads them.
@@ -475,6 +475,27 @@ impl ProfileRepository for SqliteStore {
                 profile.user_id.as_str(),
                 &profile.company_name,
             )
+        })
+        .await
+    }
+
+    async fn influencer_ids(&self, page: &PageRequest) -> Result<Vec<UserId>, StoreError> {
+        let after = page.after.clone().unwrap_or_default();
+        let limit = i64::from(page.limit);
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT id FROM users WHERE role = 'influencer' AND id > ?1 \
+                     ORDER BY id LIMIT ?2",
+                )
+                .map_err(db_error)?;
+            statement
+                .query_map(rusqlite::params![after, limit], |row| {
+                    row.get::<_, String>(0)
+                })
+                .map_err(db_error)?
+                .map(|id| id.map(UserId::from_string).map_err(db_error))
+                .collect()
         })
         .await
     }

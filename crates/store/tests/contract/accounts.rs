@@ -523,3 +523,31 @@ pub(crate) async fn a_profiles_name_is_its_accounts_name_stored_once(store: &Sto
     let profile = store.profiles.influencer(&eva.id).await.unwrap().unwrap();
     assert_eq!(profile.display_name, "Eva");
 }
+
+pub(crate) async fn influencer_ids_page_through_influencers_only_in_id_order(store: &Store) {
+    let mut influencers = Vec::new();
+    for address in ["a@example.com", "b@example.com", "c@example.com"] {
+        influencers.push(insert_influencer(store, address).await.0.id);
+    }
+    insert_brand(store, "brand@example.com").await;
+    influencers.sort();
+
+    let first = store
+        .profiles
+        .influencer_ids(&PageRequest {
+            after: None,
+            limit: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(first, influencers[..2]);
+    let rest = store
+        .profiles
+        .influencer_ids(&PageRequest {
+            after: Some(first[1].to_string()),
+            limit: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest, influencers[2..], "the brand is not listed");
+}

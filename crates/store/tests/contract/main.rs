@@ -257,6 +257,7 @@ contract! {
     accounts::updating_a_brand_profile_replaces_it,
     accounts::updating_a_missing_profile_is_not_found,
     accounts::a_profiles_name_is_its_accounts_name_stored_once,
+    accounts::influencer_ids_page_through_influencers_only_in_id_order,
     sessions::an_inserted_refresh_token_is_live_until_it_expires,
     sessions::a_rotated_token_replayed_is_reuse_and_revokes_the_family,
     sessions::a_rotated_token_keeps_the_presented_family_and_user,
