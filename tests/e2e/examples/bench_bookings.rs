@@ -92,7 +92,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let platform = Platform::builder()
         .core_api(setting("CORE_APIS", 2))
         .realtime(0)
-        .env("RUST_LOG", "warn")
         .start()
         .await?;
     let api = platform.api();

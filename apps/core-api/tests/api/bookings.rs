@@ -689,3 +689,48 @@ async fn booking_fails_closed_while_redis_is_cut_and_works_once_it_is_back() {
     .await;
     assert!(booked, "booking works again once Redis is back");
 }
+
+#[tokio::test]
+async fn a_gigs_daily_cap_counts_its_live_holds() {
+    let Scene {
+        app,
+        influencer,
+        brand,
+        midnight,
+        ..
+    } = scene().await;
+    let api = &app.api;
+    let capped = published_gig(
+        api,
+        &influencer,
+        json!({ "duration_minutes": 60, "horizon_days": 60, "max_per_day": 1 }),
+    )
+    .await;
+    let held = book(api, &brand, &capped, &at(midnight, 10, 0)).await;
+    assert_eq!(held.status, StatusCode::CREATED, "{:?}", held.body);
+    assert!(
+        listed(api, &brand, &capped, midnight).await.is_empty(),
+        "the day is full"
+    );
+    let next_day = midnight_in(8);
+    assert!(!listed(api, &brand, &capped, next_day).await.is_empty());
+    let rival = api.register("brand").await;
+    let refused = book(api, &rival, &capped, &at(midnight, 14, 0)).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+
+    let id = held.body["id"].as_str().expect("an id");
+    let cancelled = api
+        .post(
+            &format!("/bookings/{id}/cancel"),
+            &json!({}),
+            Some(&brand.access),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK);
+    let after = book(api, &rival, &capped, &at(midnight, 14, 0)).await;
+    assert_eq!(
+        after.status,
+        StatusCode::CREATED,
+        "a cancelled hold no longer counts"
+    );
+}
