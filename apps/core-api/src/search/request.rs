@@ -352,7 +352,7 @@ mod tests {
             min_followers: Some("-1".into()),
             min_rating: Some("6".into()),
             price_max: Some("100".into()),
-            limit: Some("51".into()),
+            limit: Some("101".into()),
             available_on: Some("2026-2-30".into()),
             sort: Some("loudest".into()),
             after: Some("not a cursor".into()),
