@@ -35,7 +35,7 @@ use std::{
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, ffi};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, ffi};
 
 use crate::{Constraint, StoreError, StoreHealth};
 
@@ -327,6 +327,20 @@ fn version_value(what: &str, version: u64) -> Result<i64, StoreError> {
             "{what} version {version} does not fit SQLite's INTEGER"
         ))
     })
+}
+
+/// Why a compare-and-swap `UPDATE` of row `id` in `table` changed nothing: the row is there at
+/// another version (someone changed it first), or it is not there at all. Read in the same
+/// transaction, so it sees what the `UPDATE` saw.
+fn stale_or_missing(tx: &rusqlite::Transaction<'_>, table: &str, id: &str) -> StoreError {
+    let exists = tx
+        .prepare_cached(&format!("SELECT 1 FROM {table} WHERE id = ?1"))
+        .and_then(|mut statement| statement.query_row([id], |_| Ok(())).optional());
+    match exists {
+        Ok(Some(())) => StoreError::Conflict(Constraint::StaleVersion),
+        Ok(None) => StoreError::NotFound,
+        Err(e) => db_error(e),
+    }
 }
 
 /// Runs `statement` and decodes the JSON document (a `what`) in the first column of each row.

@@ -35,8 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MongoStore, collect, corrupt, date, index, timestamp, unavailable};
 use crate::{
-    Constraint, OutboxMessage, OutboxRefusal, OutboxRepository, ParkedOutboxMessage, RefusalPolicy,
-    StoreError,
+    OutboxMessage, OutboxRefusal, OutboxRepository, ParkedOutboxMessage, RefusalPolicy, StoreError,
 };
 
 /// How often a transaction is tried when the server reports a transient error (a write
@@ -371,71 +370,6 @@ impl MongoStore {
         })
         .await?;
         Ok(())
-    }
-}
-
-impl MongoStore {
-    /// Replaces document `id` of `collection` with `document` if its stored `version` is
-    /// `version - 1` (a compare-and-swap: the caller read `v` and wrote `v + 1`), with the
-    /// messages, in one atomic step. `Conflict(StaleVersion)` when another change came first,
-    /// `NotFound` when there is no such document; nothing is written then. `what` names the
-    /// record in errors.
-    pub(super) async fn replace_versioned<T>(
-        &self,
-        collection: &Collection<T>,
-        what: &str,
-        id: &str,
-        version: u64,
-        document: &T,
-        outbox: &[OutboxMessage],
-    ) -> Result<(), StoreError>
-    where
-        T: Serialize + Send + Sync,
-    {
-        // A record at version 0 has no predecessor: any stored version is stale.
-        if let Some(expected) = version.checked_sub(1) {
-            let expected = i64::try_from(expected).map_err(|_| {
-                StoreError::Unavailable(format!(
-                    "{what} version {version} does not fit MongoDB's int64"
-                ))
-            })?;
-            let filter = doc! { "_id": id, "version": expected };
-            let replaced = self
-                .write_with_outbox(
-                    outbox,
-                    &(collection, filter, document),
-                    |_, session, context| {
-                        let (collection, filter, document) = context;
-                        async move {
-                            let mut replace = collection.replace_one(filter.clone(), *document);
-                            if let Some(session) = session {
-                                replace = replace.session(session);
-                            }
-                            Ok(replace.await?.matched_count == 1)
-                        }
-                        .boxed()
-                    },
-                )
-                .await?;
-            if replaced {
-                return Ok(());
-            }
-        }
-        // No match: tell a missing record from a stale version, reading the primary's latest
-        // state (the write that made the filter miss may not be majority-committed yet).
-        let exists = collection
-            .clone_with_type::<Document>()
-            .find_one(doc! { "_id": id })
-            .projection(doc! { "_id": 1 })
-            .read_concern(ReadConcern::local())
-            .await
-            .map_err(unavailable)?
-            .is_some();
-        Err(if exists {
-            StoreError::Conflict(Constraint::StaleVersion)
-        } else {
-            StoreError::NotFound
-        })
     }
 }
 

@@ -21,12 +21,12 @@ use noillin_domain::{
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::{
-    SqliteStore, db_error, documents_from, from_json, millis, outbox, timestamp, to_json,
-    version_value,
+    SqliteStore, db_error, documents_from, from_json, millis, outbox, stale_or_missing, timestamp,
+    to_json, version_value,
 };
 use crate::{
-    BookingFilter, BookingGuard, BookingRefusal, BookingRepository, Constraint, OutboxMessage,
-    StoreError, bookings::StoredClaim, distinct,
+    BookingFilter, BookingGuard, BookingRefusal, BookingRepository, OutboxMessage, StoreError,
+    bookings::StoredClaim, distinct,
 };
 
 /// A booking encoded for its rows, before the blocking task starts.
@@ -323,20 +323,7 @@ impl BookingRepository for SqliteStore {
                 None => 0,
             };
             if changed != 1 {
-                let exists = tx
-                    .query_row(
-                        "SELECT 1 FROM bookings WHERE id = ?1",
-                        [&row.id],
-                        |_| Ok(()),
-                    )
-                    .optional()
-                    .map_err(db_error)?
-                    .is_some();
-                return Err(if exists {
-                    StoreError::Conflict(Constraint::StaleVersion)
-                } else {
-                    StoreError::NotFound
-                });
+                return Err(stale_or_missing(tx, "bookings", &row.id));
             }
             tx.execute(
                 "DELETE FROM booking_members WHERE booking_id = ?1",

@@ -9,8 +9,11 @@ use noillin_domain::{
 };
 use rusqlite::{OptionalExtension, Transaction};
 
-use super::{SqliteStore, db_error, documents_from, from_json, outbox, to_json, version_value};
-use crate::{Constraint, GigRepository, OutboxMessage, PageRequest, StoreError};
+use super::{
+    SqliteStore, db_error, documents_from, from_json, outbox, stale_or_missing, to_json,
+    version_value,
+};
+use crate::{GigRepository, OutboxMessage, PageRequest, StoreError};
 
 /// The value of `gigs.status`.
 fn status_name(status: GigStatus) -> &'static str {
@@ -134,16 +137,7 @@ impl GigRepository for SqliteStore {
                 None => 0,
             };
             if changed != 1 {
-                let exists = tx
-                    .query_row("SELECT 1 FROM gigs WHERE id = ?1", [&row.id], |_| Ok(()))
-                    .optional()
-                    .map_err(db_error)?
-                    .is_some();
-                return Err(if exists {
-                    StoreError::Conflict(Constraint::StaleVersion)
-                } else {
-                    StoreError::NotFound
-                });
+                return Err(stale_or_missing(tx, "gigs", &row.id));
             }
             tx.execute("DELETE FROM gig_members WHERE gig_id = ?1", [&row.id])
                 .map_err(db_error)?;
