@@ -1,1 +1,205 @@
-//! A local Stripe stand-in for tests and the one-command run (never deployed).
+//! A local stand-in for Stripe, for tests and the one-command run; never deployed.
+//!
+//! It answers the part of Stripe's API the platform uses, in Stripe's wire format, with the
+//! async-stripe SDK's own types (`stripe_shared::PaymentIntent`, `Charge`, `Refund`,
+//! `Transfer`, `ApiErrors`) serialized, so that the SDK always parses what it gets. It sends
+//! Stripe's webhooks, signed as Stripe signs them, and offers test controls to pay as a
+//! customer would and to misbehave as a network does. Tests start it in-process with
+//! [`StandIn::start`]; the `stripe-standin` binary serves it on its own.
+//!
+//! # The API (`/v1`, form-encoded bodies as the SDK sends them)
+//!
+//! - `POST /v1/payment_intents` (`amount`, `currency`, `metadata[…]`, `description`,
+//!   `payment_method_types[]` or `automatic_payment_methods[enabled]`, `transfer_group`,
+//!   `receipt_email`, `statement_descriptor(_suffix)`, `customer`, `payment_method`,
+//!   `confirm`, `capture_method`; other keys are ignored) → `requires_payment_method` (or
+//!   `requires_confirmation` with a payment method); `GET /v1/payment_intents/{id}`
+//!   (`expand[]=latest_charge` is honoured).
+//! - `POST /v1/payment_intents/{id}/confirm` (`payment_method`): `pm_card_visa` (also
+//!   `pm_card_mastercard`, `pm_card_amex`) succeeds at once with a Charge (`latest_charge`,
+//!   `amount_received` = `amount`); `pm_card_chargeDeclined` (also
+//!   `pm_card_visa_chargeDeclined`) is declined: the intent goes back to
+//!   `requires_payment_method` with `last_payment_error`, and the API answers 402
+//!   `card_error`/`card_declined` with the intent in the error, as Stripe does. Confirming a
+//!   `succeeded` or `canceled` intent is a 400 `payment_intent_unexpected_state`.
+//! - `POST /v1/payment_intents/{id}/cancel` (`cancellation_reason`): from any status but
+//!   `succeeded` and `canceled` (400 `payment_intent_unexpected_state`).
+//! - `POST /v1/refunds` (`payment_intent` or `charge`, `amount` (default: what is left),
+//!   `reason`, `metadata[…]`): refunds the charge, updating its `amount_refunded` and
+//!   `refunded`; 400 `charge_already_refunded` when nothing is left, 400 `amount_too_large`
+//!   past what is left. `GET /v1/refunds/{id}`, `GET /v1/charges/{id}`.
+//! - `POST /v1/transfers` (`amount`, `currency`, `destination` = any `acct_…`,
+//!   `transfer_group`, `metadata[…]`, `description`, `source_transaction`),
+//!   `GET /v1/transfers/{id}`.
+//! - `Authorization: Bearer <key>` must be [`Settings::api_key`], else 401. Unknown ids are
+//!   404 `resource_missing` (400 when the id is in a parameter). Every error is in Stripe's
+//!   shape `{"error": {"type", "code", "message", "param", …}}`.
+//! - `Idempotency-Key` on a POST: the same key with the same path and parameters answers the
+//!   first response again (same status and body, header `Idempotent-Replayed: true`, no second
+//!   effect and no second event); with another path or other parameters, 400
+//!   `idempotency_error`. Keys are per API key, kept in memory without expiry. As Stripe, a
+//!   request refused by validation (a missing or malformed parameter) stores nothing.
+//! - Ids look like Stripe's (`pi_…`, `ch_…`, `re_…`, `tr_…`, `evt_…`, client secrets
+//!   `pi_…_secret_…`), `livemode` is false, `created` is unix seconds. Responses carry
+//!   `Request-Id` and `Stripe-Version`.
+//!
+//! # Webhooks
+//!
+//! Events `payment_intent.created`, `payment_intent.succeeded`,
+//! `payment_intent.payment_failed`, `payment_intent.canceled`, `charge.succeeded`,
+//! `charge.refunded` and `transfer.created`, as Stripe writes them (`id`, `object`,
+//! `api_version` = the SDK's pinned version, `created`, `data.object`, `livemode`,
+//! `pending_webhooks`, `request: {id, idempotency_key}`, `type`). Each is POSTed to the
+//! endpoint with `Stripe-Signature` (v1 scheme, [`Settings::webhook_secret`]) in a background
+//! task; a non-2xx answer or a connection error is retried after
+//! [`Settings::retry_first_delay`], doubling, up to [`Settings::retry_max_attempts`] attempts,
+//! each attempt signed anew with the current time. The events of one object (the event's
+//! `data.object`) are delivered one after the other in the order they happened, a retry
+//! holding back the object's later events; different objects are delivered independently.
+//! Events created while no endpoint is set are never delivered (as with Stripe), except by a
+//! resend.
+//!
+//! # Test controls (`/_sim`, JSON bodies, no authentication; client: [`Controls`])
+//!
+//! - `POST /_sim/payment_intents/{id}/pay` `{"payment_method": "pm_card_visa" |
+//!   "pm_card_chargeDeclined"}` (optional, default succeeds): confirms the intent as a
+//!   customer's browser would and answers the intent (200 also when declined).
+//! - `PUT /_sim/webhooks` `{"url", "delay_ms", "duplicates", "paused"}` (each optional): the
+//!   endpoint (`""` removes it), a delay before the first attempt of each delivery, how many
+//!   extra copies of each event to send (same id and payload, after the original), and
+//!   pausing: events are held while paused; unpausing sends the held ones in order.
+//! - `POST /_sim/webhooks/flush` `{"order": "fifo" | "reverse"}`: sends every held event in
+//!   that order and unpauses.
+//! - `POST /_sim/events/{id}/resend` `{"signed_at": <unix seconds>}` (optional): sends the
+//!   stored event once more (one attempt, no retry, outside the object's queue), signed at
+//!   `signed_at` or now; answers `{"status": <the receiver's status or null>}` once the
+//!   receiver has answered.
+//! - `GET /_sim/events`: every event so far in creation order, each `{"id", "type",
+//!   "object_id", "deliveries": [{"at", "status"}], "delivered"}` (`status` null for a
+//!   connection error).
+//! - `POST /_sim/payment_intents/{id}/succeed_silently`: succeeds the intent with its charge
+//!   and sends no event (a lost webhook).
+//!
+//! # What it leaves out
+//!
+//! Everything else in Stripe: customers, payment methods as objects (a test token such as
+//! `pm_card_visa` stays the intent's `payment_method` id), manual capture, 3-D Secure and
+//! `next_action`, failed charges (a decline creates none, nor `charge.failed`), balance
+//! transactions, connected accounts (any `acct_…` is a destination), list and search
+//! endpoints, updates, `refund.*` events, basic authentication, the `Stripe-Account` header,
+//! API-version-specific rendering and request-rate limits. Nothing is persisted.
+
+mod api;
+mod controls;
+mod delivery;
+mod errors;
+mod events;
+mod idempotency;
+mod ids;
+mod params;
+mod sim;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::any;
+
+pub use controls::{Controls, Delivery, EventRecord, FlushOrder, WebhookSettings};
+
+use crate::state::Shared;
+
+/// How a stand-in is set up.
+#[derive(Clone)]
+pub struct Settings {
+    /// The secret key clients must send as `Authorization: Bearer …`.
+    pub api_key: String,
+    /// The `whsec_…` secret webhooks are signed with.
+    pub webhook_secret: String,
+    /// Where webhooks go; can be set later through `PUT /_sim/webhooks`.
+    pub webhook_url: Option<String>,
+    pub retry_first_delay: Duration,
+    pub retry_max_attempts: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            api_key: "sk_test_standin".to_owned(),
+            webhook_secret: "whsec_standin".to_owned(),
+            webhook_url: None,
+            retry_first_delay: Duration::from_secs(1),
+            retry_max_attempts: 8,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    // The secrets stay out of logs and panic messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("api_key", &"<redacted>")
+            .field("webhook_secret", &"<redacted>")
+            .field("webhook_url", &self.webhook_url)
+            .field("retry_first_delay", &self.retry_first_delay)
+            .field("retry_max_attempts", &self.retry_max_attempts)
+            .finish()
+    }
+}
+
+/// A running stand-in; dropping it stops serving and delivering.
+pub struct StandIn {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl StandIn {
+    /// Binds `addr` (use "127.0.0.1:0" for a free port) and serves in a spawned task on the
+    /// current tokio runtime.
+    pub async fn start(addr: &str, settings: Settings) -> anyhow::Result<StandIn> {
+        let shared = Arc::new(Shared::new(settings)?);
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = Router::new()
+            .route("/v1/{*path}", any(api::handle))
+            .nest("/_sim", sim::router())
+            .fallback(not_found)
+            .with_state(Arc::clone(&shared));
+        shared.spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!(error = %err, "the stripe stand-in stopped serving");
+            }
+        });
+        Ok(StandIn { addr, shared })
+    }
+
+    /// `http://127.0.0.1:PORT/`, what `STRIPE_API_BASE` and the SDK's `ClientBuilder::url` take.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The address bound, with the port chosen when `start` was given port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    pub fn controls(&self) -> Controls {
+        Controls::new(&self.base_url())
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.shared.stop();
+    }
+}
+
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> errors::ApiError {
+    errors::ApiError::unrecognized_url(method.as_str(), uri.path())
+}
