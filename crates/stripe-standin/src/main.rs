@@ -4,6 +4,8 @@
 //! `sk_test_standin`), `STANDIN_WEBHOOK_SECRET` (default `whsec_standin`),
 //! `STANDIN_WEBHOOK_URL` (optional), `RUST_LOG` (default `info`). Stops on SIGINT or SIGTERM.
 
+use std::io::IsTerminal as _;
+
 use noillin_stripe_standin::{Settings, StandIn};
 use tracing_subscriber::EnvFilter;
 
@@ -15,6 +17,8 @@ fn var(name: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        // Colours only for a person: scripts read the `addr=` field.
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
