@@ -56,8 +56,9 @@
 //! each attempt signed anew with the current time. The events of one object (the event's
 //! `data.object`) are delivered one after the other in the order they happened, a retry
 //! holding back the object's later events; different objects are delivered independently.
-//! Events created while no endpoint is set are never delivered (as with Stripe), except by a
-//! resend.
+//! An attempt that gets no answer within 10 s counts as a connection error. Events created
+//! while no endpoint is set are never delivered (as with Stripe), nor are held events flushed
+//! while none is set; a resend still sends them once an endpoint is set.
 //!
 //! # Test controls (`/_sim`, JSON bodies, no authentication; client: [`Controls`])
 //!

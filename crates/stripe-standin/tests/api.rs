@@ -554,4 +554,35 @@ async fn raw_answers_are_in_stripes_shape() {
     );
     let replay: serde_json::Value = replay.json().await.expect("JSON");
     assert_eq!(first, replay);
+
+    let intent = first["id"].as_str().expect("an id");
+    let paid = standin.controls().pay(intent).await.expect("paid");
+    let charge_id = paid["latest_charge"].as_str().expect("a charge id");
+    let charge = http
+        .get(url(&format!("v1/charges/{charge_id}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("an answer");
+    let charge: serde_json::Value = charge.json().await.expect("JSON");
+    assert_eq!(
+        (&charge["object"], &charge["payment_intent"]),
+        (&"charge".into(), &intent.into())
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_stand_in_stops_serving() {
+    let standin = start(settings()).await;
+    let controls = standin.controls();
+    controls.events().await.expect("served");
+    drop(standin);
+    // The server task is aborted on the runtime: wait for the refusal rather than assume it.
+    let stopped = tokio::time::timeout(common::WAIT, async {
+        while controls.events().await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(stopped.is_ok(), "still serving after the drop");
 }

@@ -1,15 +1,14 @@
 //! PaymentIntents: create, retrieve, confirm (with Stripe's test cards), cancel.
 
 use stripe_shared::{
-    ApiErrorsCode, ApiErrorsType, BillingDetails, Charge, ChargeId, ChargeStatus, CustomerId,
-    PaymentFlowsAutomaticPaymentMethodsPaymentIntent,
+    ApiErrorsCode, ApiErrorsType, CustomerId, PaymentFlowsAutomaticPaymentMethodsPaymentIntent,
     PaymentFlowsAutomaticPaymentMethodsPaymentIntentAllowRedirects as AllowRedirects,
     PaymentIntent, PaymentIntentCancellationReason, PaymentIntentCaptureMethod,
     PaymentIntentConfirmationMethod, PaymentIntentId, PaymentIntentStatus, PaymentMethodId,
 };
 use stripe_types::Expandable;
 
-use super::currency;
+use super::{charges, currency};
 use crate::errors::{ApiError, api_errors, to_json};
 use crate::ids;
 use crate::params::{Params, parse_bool};
@@ -264,61 +263,7 @@ fn succeed(state: &mut State, ctx: &Ctx, id: &str, payment_method: &str) -> Resu
     let Some(intent) = state.intents.get_mut(id) else {
         return Err(ApiError::no_such("payment_intent", id, "intent"));
     };
-    let charge = Charge {
-        amount: intent.amount,
-        amount_captured: intent.amount,
-        amount_refunded: 0,
-        application: None,
-        application_fee: None,
-        application_fee_amount: None,
-        authorization_code: None,
-        balance_transaction: None,
-        billing_details: BillingDetails {
-            address: None,
-            email: None,
-            name: None,
-            phone: None,
-            tax_id: None,
-        },
-        calculated_statement_descriptor: intent.statement_descriptor.clone(),
-        captured: true,
-        created: ctx.now,
-        currency: intent.currency.clone(),
-        customer: intent.customer.clone(),
-        description: intent.description.clone(),
-        disputed: false,
-        failure_balance_transaction: None,
-        failure_code: None,
-        failure_message: None,
-        fraud_details: None,
-        id: ChargeId::from(charge_id.as_str()),
-        level3: None,
-        livemode: false,
-        metadata: intent.metadata.clone(),
-        on_behalf_of: None,
-        outcome: None,
-        paid: true,
-        payment_intent: Some(Expandable::Id(intent.id.clone())),
-        payment_method: Some(payment_method.to_owned()),
-        payment_method_details: None,
-        presentment_details: None,
-        radar_options: None,
-        receipt_email: intent.receipt_email.clone(),
-        receipt_number: None,
-        receipt_url: None,
-        refunded: false,
-        refunds: None,
-        review: None,
-        shipping: None,
-        source: None,
-        source_transfer: None,
-        statement_descriptor: intent.statement_descriptor.clone(),
-        statement_descriptor_suffix: intent.statement_descriptor_suffix.clone(),
-        status: ChargeStatus::Succeeded,
-        transfer: None,
-        transfer_data: None,
-        transfer_group: intent.transfer_group.clone(),
-    };
+    let charge = charges::succeeded(intent, &charge_id, payment_method, ctx.now);
     intent.status = PaymentIntentStatus::Succeeded;
     intent.amount_received = intent.amount;
     intent.amount_capturable = 0;

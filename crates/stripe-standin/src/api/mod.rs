@@ -1,6 +1,7 @@
 //! The Stripe API under `/v1`: authentication, form-encoded parameters, idempotency keys and
 //! the routes, every answer an SDK object or a Stripe error.
 
+mod charges;
 mod intents;
 mod refunds;
 mod transfers;
@@ -119,7 +120,7 @@ fn route(
             intents::confirm_request(state, ctx, id, params)
         }
         ("POST", ["payment_intents", id, "cancel"]) => intents::cancel(state, ctx, id, params),
-        ("GET", ["charges", id]) => refunds::retrieve_charge(state, id),
+        ("GET", ["charges", id]) => charges::retrieve(state, id),
         ("POST", ["refunds"]) => refunds::create(state, ctx, params),
         ("GET", ["refunds", id]) => refunds::retrieve(state, id),
         ("POST", ["transfers"]) => transfers::create(state, ctx, params),

@@ -1,4 +1,4 @@
-//! Refunds of a PaymentIntent's charge, never more than was charged; charges can be read.
+//! Refunds of a PaymentIntent's charge, never more than was charged.
 
 use stripe_shared::{ApiErrorsCode, PaymentIntentStatus, Refund, RefundId, RefundReason};
 use stripe_types::Expandable;
@@ -7,15 +7,6 @@ use crate::errors::{ApiError, to_json};
 use crate::ids;
 use crate::params::Params;
 use crate::state::{Ctx, State};
-
-pub(super) fn retrieve_charge(state: &State, id: &str) -> Result<serde_json::Value, ApiError> {
-    to_json(
-        state
-            .charges
-            .get(id)
-            .ok_or_else(|| ApiError::no_such("charge", id, "charge"))?,
-    )
-}
 
 pub(super) fn retrieve(state: &State, id: &str) -> Result<serde_json::Value, ApiError> {
     to_json(
