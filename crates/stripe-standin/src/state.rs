@@ -53,8 +53,10 @@ pub(crate) struct Shared {
     pub settings: Settings,
     pub http: reqwest::Client,
     state: Mutex<State>,
-    /// The server and every delivery: aborted together when the stand-in is dropped.
-    tasks: Mutex<JoinSet<()>>,
+    /// The server and every delivery, aborted together when the stand-in is dropped (and the
+    /// set with them); `None` once stopped, so that a request still finishing on an open
+    /// connection starts no new delivery.
+    tasks: Mutex<Option<JoinSet<()>>>,
 }
 
 impl Shared {
@@ -77,7 +79,7 @@ impl Shared {
                 idempotency: Idempotency::default(),
                 outbox,
             }),
-            tasks: Mutex::new(JoinSet::new()),
+            tasks: Mutex::new(Some(JoinSet::new())),
         })
     }
 
@@ -103,15 +105,20 @@ impl Shared {
 
     pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        // Finished tasks stay in the set until joined; drop them so a long run does not grow.
-        while tasks.try_join_next().is_some() {}
-        tasks.spawn(task);
+        if let Some(tasks) = tasks.as_mut() {
+            // Finished tasks stay in the set until joined; drop them so a long run does not grow.
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(task);
+        }
     }
 
     pub fn stop(&self) {
-        self.tasks
+        let tasks = self
+            .tasks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .abort_all();
+            .take();
+        // Dropping a set aborts its tasks.
+        drop(tasks);
     }
 }
