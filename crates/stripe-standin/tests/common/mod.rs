@@ -196,6 +196,14 @@ pub fn count(received: &[Received], type_: &str, object_id: &str) -> usize {
         .count()
 }
 
+/// Metadata with characters the form encoding must carry: a space, brackets, `&` and `=`.
+pub fn metadata(booking: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("booking_id".to_owned(), booking.to_owned()),
+        ("gig id".to_owned(), "g[1]&x=y".to_owned()),
+    ])
+}
+
 /// The Stripe error a call failed with, and its HTTP status.
 pub fn stripe_error<T: std::fmt::Debug>(
     result: Result<T, stripe::StripeError>,
