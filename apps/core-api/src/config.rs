@@ -43,6 +43,17 @@ pub struct Config {
     /// `HOLD_TTL_SECS`, `MAX_LIVE_HOLDS_PER_BRAND`: how long an unpaid hold keeps its slot, and
     /// how many a brand may have at once.
     pub bookings: BookingSettings,
+    /// `STRIPE_SECRET_KEY`, `STRIPE_API_BASE` (Stripe's own when unset) and
+    /// `STRIPE_WEBHOOK_SECRETS` (comma-separated: during a rotation, the old and the new).
+    pub payments: PaymentsSettings,
+}
+
+/// How core-api reaches Stripe and checks its webhooks.
+#[derive(Debug, Clone)]
+pub struct PaymentsSettings {
+    pub secret_key: Secret,
+    pub api_base: Option<String>,
+    pub webhook_secrets: Vec<Secret>,
 }
 
 impl ServiceConfig for Config {
@@ -102,6 +113,16 @@ impl ServiceConfig for Config {
             ),
             max_live_holds: bounded(&mut env, "MAX_LIVE_HOLDS_PER_BRAND", 5, 1..=100) as u32,
         };
+        let secret_key = env.secret("STRIPE_SECRET_KEY", 1);
+        let api_base = env.optional("STRIPE_API_BASE");
+        let webhook_secrets: Vec<Secret> = env
+            .list("STRIPE_WEBHOOK_SECRETS")
+            .into_iter()
+            .map(Secret::new)
+            .collect();
+        if webhook_secrets.is_empty() {
+            env.problem("STRIPE_WEBHOOK_SECRETS", "at least one secret is required");
+        }
         env.finish(|| {
             Some(Self {
                 common,
@@ -114,6 +135,11 @@ impl ServiceConfig for Config {
                 outbox_max_attempts,
                 hashing,
                 bookings,
+                payments: PaymentsSettings {
+                    secret_key: secret_key?,
+                    api_base,
+                    webhook_secrets,
+                },
             })
         })
     }
@@ -143,7 +169,11 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     fn read(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut vars = vec![("JWT_SECRET", SECRET)];
+        let mut vars = vec![
+            ("JWT_SECRET", SECRET),
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRETS", "whsec_old, whsec_new"),
+        ];
         vars.extend_from_slice(pairs);
         Config::from_env(&EnvSource::from_pairs(vars))
     }
@@ -164,6 +194,30 @@ mod tests {
                 "{bad}: {problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_webhook_secret_of_a_rotation_is_kept_and_none_is_printed() {
+        let config = read(&[]).unwrap();
+        let secrets: Vec<&str> = config
+            .payments
+            .webhook_secrets
+            .iter()
+            .map(Secret::expose)
+            .collect();
+        assert_eq!(secrets, ["whsec_old", "whsec_new"]);
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("whsec_") && !printed.contains("sk_test"),
+            "{printed}"
+        );
+        let problems = read(&[("STRIPE_WEBHOOK_SECRETS", " , ")])
+            .unwrap_err()
+            .problems;
+        assert!(
+            problems[0].starts_with("STRIPE_WEBHOOK_SECRETS:"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod idempotency;
 mod notifications;
 pub mod outbox;
 mod paging;
+mod payments;
 mod profiles;
 mod routes;
 mod search;
@@ -68,6 +69,10 @@ pub struct Services {
     pub clock: std::sync::Arc<dyn clock::Clock>,
     /// Hold time and the cap on a brand's unpaid holds.
     pub bookings: bookings::BookingSettings,
+    /// Stripe: payment intents and refunds.
+    pub payments: noillin_payments::Payments,
+    /// Checks Stripe's webhook deliveries.
+    pub webhooks: noillin_payments::WebhookVerifier,
     /// The search index, read-only (the worker writes it); opened at first use, so core-api
     /// serves everything else while search is down.
     pub search: std::sync::Arc<noillin_search::LazySearch>,
@@ -84,6 +89,18 @@ impl AppState {
         let redis = Redis::new(&config.redis_url, &config.common.namespace).context("REDIS_URL")?;
         let dummy_password_hash =
             accounts::secrets::hash_password(accounts::secrets::random_token()?).await?;
+        let payments = noillin_payments::Payments::new(
+            config.payments.secret_key.expose(),
+            config.payments.api_base.as_deref(),
+        )
+        .context("STRIPE_SECRET_KEY")?;
+        let webhooks = noillin_payments::WebhookVerifier::new(
+            config
+                .payments
+                .webhook_secrets
+                .iter()
+                .map(|secret| secret.expose().to_owned()),
+        );
         Ok(Self(std::sync::Arc::new(Services {
             store,
             redis,
@@ -93,6 +110,8 @@ impl AppState {
             dummy_password_hash,
             clock: clock::system(),
             bookings: config.bookings.clone(),
+            payments,
+            webhooks,
             search: std::sync::Arc::new(noillin_search::LazySearch::new(config.search.clone())),
         })))
     }

@@ -17,46 +17,12 @@
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use noillin_domain::event::Event;
-use noillin_messaging::{BrokerLink, Envelope, OutgoingMessage, PublishError};
+use noillin_messaging::{BrokerLink, OutgoingMessage, PublishError};
 use noillin_service::shutdown::Shutdown;
 use noillin_store::{OutboxMessage, OutboxRefusal, OutboxRepository, RefusalPolicy, StoreError};
 use tokio::sync::Notify;
 
-/// Wraps events (caused by request `correlation_id`) as outbox messages: each is kept as the
-/// broker will carry it.
-pub fn messages(
-    events: Vec<Event>,
-    correlation_id: Option<&str>,
-) -> anyhow::Result<Vec<OutboxMessage>> {
-    events
-        .into_iter()
-        .map(|event| {
-            let message = Envelope::new(event, correlation_id.map(str::to_owned)).outgoing()?;
-            Ok(OutboxMessage {
-                id: message.message_id,
-                routing_key: message.routing_key,
-                correlation_id: message.correlation_id,
-                payload: String::from_utf8(message.payload)?,
-                created_at: message.occurred_at,
-                deliver_after: None,
-            })
-        })
-        .collect()
-}
-
-/// Wraps one event to be delivered `delay` after it is published (a hold's expiry).
-pub fn delayed_message(
-    event: Event,
-    correlation_id: Option<&str>,
-    delay: Duration,
-) -> anyhow::Result<OutboxMessage> {
-    let mut message = messages(vec![event], correlation_id)?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("no message made"))?;
-    message.deliver_after = Some(delay);
-    Ok(message)
-}
+pub use noillin_messaging::outbox::{delayed_message, messages};
 
 /// Wakes this process's relay after a write added outbox messages, so they leave at once
 /// instead of at the next poll.
@@ -344,6 +310,7 @@ fn outgoing(message: OutboxMessage) -> OutgoingMessage {
 mod tests {
     use std::collections::HashSet;
 
+    use noillin_domain::event::Event;
     use noillin_messaging::{Broker, Concern, RetryPolicy};
     use noillin_store::{ParkedOutboxMessage, StoreConfig};
 

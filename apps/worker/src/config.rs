@@ -7,7 +7,7 @@ use noillin_messaging::RetryPolicy;
 use noillin_search::SearchConfig;
 use noillin_service::{
     ServiceConfig,
-    config::{CommonConfig, ConfigError, EnvSource},
+    config::{CommonConfig, ConfigError, EnvSource, Secret},
 };
 use noillin_store::StoreConfig;
 
@@ -74,6 +74,18 @@ pub struct Config {
     /// `WORKER_RETRY_DELAYS_MS`: comma-separated waits before each retry of a failed message
     /// (default 1 s, 10 s, 1 min, 5 min, 30 min); after the last, it is parked.
     pub retry: RetryPolicy,
+    /// `STRIPE_SECRET_KEY` and `STRIPE_API_BASE` (Stripe's own when unset).
+    pub payments: PaymentsSettings,
+    /// `RECONCILE_EVERY_SECS` (default 60) and `RECONCILE_GRACE_SECS` (default 300): how often
+    /// the payment reconciler walks, and how long after a hold lapsed it steps in.
+    pub reconciler: crate::reconciler::Settings,
+}
+
+/// How the worker reaches Stripe.
+#[derive(Debug, Clone)]
+pub struct PaymentsSettings {
+    pub secret_key: Secret,
+    pub api_base: Option<String>,
 }
 
 impl ServiceConfig for Config {
@@ -143,6 +155,19 @@ impl ServiceConfig for Config {
             );
         }
         let retry = env.parse_or("WORKER_RETRY_DELAYS_MS", RetryPolicy::default());
+        let secret_key = env.secret("STRIPE_SECRET_KEY", 1);
+        let api_base = env.optional("STRIPE_API_BASE");
+        let mut seconds = |name: &str, default: u64| {
+            let value = env.parse_or(name, default);
+            if !(1..=86_400).contains(&value) {
+                env.problem(name, "must be between 1 and 86400");
+            }
+            Duration::from_secs(value)
+        };
+        let reconciler = crate::reconciler::Settings {
+            every: seconds("RECONCILE_EVERY_SECS", 60),
+            grace: seconds("RECONCILE_GRACE_SECS", 300),
+        };
         env.finish(|| {
             Some(Self {
                 common,
@@ -157,6 +182,11 @@ impl ServiceConfig for Config {
                 prefetch,
                 concurrency,
                 retry,
+                payments: PaymentsSettings {
+                    secret_key: secret_key?,
+                    api_base,
+                },
+                reconciler,
             })
         })
     }
@@ -167,7 +197,9 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_env(&EnvSource::from_pairs(pairs.iter().copied()))
+        let mut vars = vec![("STRIPE_SECRET_KEY", "sk_test_worker")];
+        vars.extend_from_slice(pairs);
+        Config::from_env(&EnvSource::from_pairs(vars))
     }
 
     #[test]
@@ -228,8 +260,12 @@ mod tests {
     }
 
     #[test]
-    fn the_smtp_url_never_shows_in_debug_output() {
+    fn the_smtp_url_and_the_stripe_key_never_show_in_debug_output() {
         let config = config(&[("SMTP_URL", "smtp://user:hunter2@mail.example.com:587")]).unwrap();
-        assert!(!format!("{config:?}").contains("hunter2"));
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("sk_test"),
+            "{printed}"
+        );
     }
 }

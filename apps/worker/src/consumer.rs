@@ -113,7 +113,7 @@ async fn process(concern: Concern, handlers: &Handlers, delivery: Delivery) {
                 redelivered = delivery.redelivered(),
             );
             handlers
-                .handle(&envelope, delivery.is_last_attempt())
+                .handle(concern, &envelope, delivery.is_last_attempt())
                 .instrument(span)
                 .await
         }

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use noillin_domain::event::Event;
-use noillin_messaging::Envelope;
+use noillin_messaging::{Concern, Envelope};
+use noillin_payments::Payments;
 use noillin_redis::Redis;
 use noillin_search::LazySearch;
 use noillin_store::{Store, StoreError};
@@ -59,12 +60,21 @@ pub struct Handlers {
     pub mail: MailDesk,
     /// The search index this process alone writes (the embedded one) or shares (Meilisearch).
     pub search: Arc<LazySearch>,
+    /// Stripe: intents to read and cancel, refunds.
+    pub payments: Payments,
 }
 
 impl Handlers {
-    /// Runs the effect of one message. `last_attempt`: a failure now parks the message, so a
-    /// handler records its own final outcome (a mail marked failed) before giving up.
-    pub async fn handle(&self, envelope: &Envelope, last_attempt: bool) -> Result<(), Failure> {
+    /// Runs the effect of one message taken from `concern`'s queue (an event bound to two
+    /// queues, like `booking.refund_due`, does one thing in each). `last_attempt`: a failure
+    /// now parks the message, so a handler records its own final outcome (a mail marked failed)
+    /// before giving up.
+    pub async fn handle(
+        &self,
+        concern: Concern,
+        envelope: &Envelope,
+        last_attempt: bool,
+    ) -> Result<(), Failure> {
         match &envelope.event {
             Event::InstanceStarted { service, instance } => {
                 tracing::info!(service, instance, "platform instance started");
@@ -78,8 +88,23 @@ impl Handlers {
             | Event::GigMemberAnswered { .. }
             | Event::GigPublished { .. }
             | Event::GigArchived { .. } => notify::gig_event(self, envelope, last_attempt).await,
-            Event::BookingHoldExpiryDue { .. } => {
-                crate::bookings::hold_expiry_due(self, envelope).await
+            Event::BookingHoldExpiryDue { booking_id } => {
+                crate::payments::settle_lapsed(self, booking_id).await
+            }
+            Event::PaymentEventReceived { .. } => {
+                crate::payments::event_received(self, envelope, last_attempt).await
+            }
+            Event::BookingIntentCancelDue { .. } => {
+                crate::payments::intent_cancel_due(self, envelope).await
+            }
+            Event::BookingRefundDue { .. } if concern == Concern::Payments => {
+                crate::payments::refund_due(self, envelope).await
+            }
+            Event::BookingRefundDue { .. }
+            | Event::BookingConfirmed { .. }
+            | Event::BookingCancelled { .. }
+            | Event::BookingPaymentFailed { .. } => {
+                notify::booking_event(self, envelope, last_attempt).await
             }
             Event::SearchInfluencerChanged { .. } => {
                 crate::search::influencer_changed(self, envelope).await

@@ -1,12 +1,13 @@
 //! worker: the RabbitMQ consumers for all asynchronous work. A message is acknowledged only
 //! after its effect is stored; one that cannot be processed is parked, never dropped.
 
-mod bookings;
 mod config;
 mod consumer;
 mod handlers;
 mod mailing;
 mod notify;
+mod payments;
+mod reconciler;
 mod search;
 mod sessions;
 
@@ -38,6 +39,7 @@ pub struct App {
     /// How many concerns have a live subscription now.
     consuming: Arc<AtomicUsize>,
     consumer: consumer::Settings,
+    reconciler: reconciler::Settings,
     shutdown: Shutdown,
 }
 
@@ -73,6 +75,11 @@ impl App {
                 config.smtp_timeout,
             ),
             search,
+            payments: noillin_payments::Payments::new(
+                config.payments.secret_key.expose(),
+                config.payments.api_base.as_deref(),
+            )
+            .context("STRIPE_SECRET_KEY")?,
         });
         let broker = BrokerLink::start(
             config.rabbitmq_url.clone(),
@@ -123,6 +130,7 @@ impl App {
                 concurrency: config.concurrency,
                 retry: config.retry,
             },
+            reconciler: config.reconciler,
             shutdown: Shutdown::default(),
         })
     }
@@ -149,7 +157,13 @@ impl App {
                 ))
             })
             .collect();
+        let reconciler = tokio::spawn(reconciler::run(
+            self.handlers.clone(),
+            self.reconciler,
+            self.shutdown.clone(),
+        ));
         http::serve(self.listener, self.router, self.shutdown.clone()).await?;
+        reconciler.await.context("reconciler task")?;
         for consumer in consumers {
             consumer.await.context("consumer task")?;
         }

@@ -151,6 +151,45 @@ impl MailDesk {
         .await
     }
 
+    /// The mail that goes with a booking notification: its own headline and text, and a link
+    /// to the booking.
+    pub async fn booking_update(
+        &self,
+        notification: &Notification,
+        recipient: &User,
+        last_attempt: bool,
+    ) -> Result<(), Failure> {
+        let booking = notification
+            .booking_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let link = format!("{}/bookings/{booking}", self.app_url);
+        let rendered = templates::booking_update(
+            &recipient.display_name,
+            &notification.title,
+            &notification.body,
+            &link,
+        );
+        let id = MailId::from_string(notification.id.to_string());
+        let template = notification.kind.as_str();
+        if !self
+            .hold(&id, &recipient.email, template, &rendered.subject)
+            .await?
+        {
+            return Ok(());
+        }
+        self.deliver(
+            &id,
+            &recipient.email,
+            Some(&recipient.display_name),
+            template,
+            rendered,
+            last_attempt,
+        )
+        .await
+    }
+
     /// Stores the mail's record unless it exists and takes it for one sending attempt: `true`
     /// when this attempt is to send it, `false` when it was sent or failed for good before.
     async fn hold(

@@ -7,12 +7,13 @@
 //! A push that fails (Redis down) fails the message, which is retried later with the
 //! notification already safe in the store.
 
-use jiff::Timestamp;
+use jiff::{Timestamp, tz::TimeZone};
 use noillin_domain::event::Event;
 use noillin_domain::{
-    UserId,
-    gig::GigId,
-    notification::{GigNotice, Notification, NotificationKind},
+    Role, UserId,
+    booking::{Booking, BookingId},
+    gig::{GigId, Money},
+    notification::{BookingNotice, GigNotice, Notification, NotificationKind},
 };
 use noillin_messaging::Envelope;
 use noillin_redis::{Push, user_room};
@@ -86,13 +87,7 @@ fn news(event: &Event) -> Option<GigNews<'_>> {
                 recipients: member_ids.iter().map(|m| (m.as_str(), kind)).collect(),
             }
         }
-        Event::InstanceStarted { .. }
-        | Event::PasswordResetMail { .. }
-        | Event::UserSessionsEnded { .. }
-        | Event::BookingHoldExpiryDue { .. }
-        | Event::SearchInfluencerChanged { .. }
-        | Event::SearchGigChanged { .. }
-        | Event::SearchReindexRequested { .. } => return None,
+        _ => return None,
     })
 }
 
@@ -131,16 +126,158 @@ pub async fn gig_event(
             kind,
             &notice,
         );
-        deliver(handlers, notification, &notice, last_attempt).await?;
+        deliver(handlers, notification, Some(&notice), last_attempt).await?;
     }
     Ok(())
+}
+
+/// Who hears of a booking event, told what, and why.
+struct BookingNews<'a> {
+    booking_id: &'a str,
+    kind: NotificationKind,
+    /// `true`: the brand alone; `false`: every party but `except`.
+    brand_only: bool,
+    except: Option<&'a str>,
+    /// The cause, when the event carries it.
+    reason: Option<&'a str>,
+}
+
+fn booking_news(event: &Event) -> Option<BookingNews<'_>> {
+    let news = |booking_id, kind, brand_only| BookingNews {
+        booking_id,
+        kind,
+        brand_only,
+        except: None,
+        reason: None,
+    };
+    Some(match event {
+        Event::BookingConfirmed { booking_id } => {
+            news(booking_id, NotificationKind::BookingConfirmed, false)
+        }
+        Event::BookingCancelled { booking_id, by_id } => BookingNews {
+            except: Some(by_id),
+            ..news(booking_id, NotificationKind::BookingCancelled, false)
+        },
+        Event::BookingPaymentFailed { booking_id, reason } => BookingNews {
+            reason: Some(reason),
+            ..news(booking_id, NotificationKind::PaymentFailed, true)
+        },
+        Event::BookingRefundDue { booking_id } => {
+            news(booking_id, NotificationKind::RefundIssued, true)
+        }
+        _ => return None,
+    })
+}
+
+/// Notifies everyone a booking event concerns, each with the start in their own time zone
+/// (an influencer's profile zone; the gig's zone for a brand, which has none of its own).
+pub async fn booking_event(
+    handlers: &Handlers,
+    envelope: &Envelope,
+    last_attempt: bool,
+) -> Result<(), Failure> {
+    let Some(news) = booking_news(&envelope.event) else {
+        return Err(Failure::Malformed(format!(
+            "{} is not a booking event",
+            envelope.event.name()
+        )));
+    };
+    let Some(booking) = handlers
+        .store
+        .bookings
+        .find(&BookingId::from_string(news.booking_id))
+        .await?
+    else {
+        tracing::warn!(
+            booking_id = news.booking_id,
+            "notification for an unknown booking"
+        );
+        return Ok(());
+    };
+    let mut recipients = vec![booking.brand_id.clone()];
+    if !news.brand_only {
+        recipients.extend(booking.member_ids());
+    }
+    recipients.retain(|r| Some(r.as_str()) != news.except);
+    let (amount, reason) = what_and_why(&booking, news.kind, news.reason);
+    for recipient in recipients {
+        let local_start = local_start(handlers, &booking, &recipient).await?;
+        let notice = BookingNotice {
+            booking_id: &booking.id,
+            gig_id: &booking.gig_id,
+            gig_title: &booking.gig_title,
+            local_start: &local_start,
+            amount: &amount,
+            reason: &reason,
+        };
+        let notification = Notification::about_booking(
+            envelope.id,
+            envelope.occurred_at,
+            &recipient,
+            news.kind,
+            &notice,
+        );
+        deliver(handlers, notification, None, last_attempt).await?;
+    }
+    Ok(())
+}
+
+/// The amount a notification of `kind` names (the price, or what goes back) and its reason.
+fn what_and_why(
+    booking: &Booking,
+    kind: NotificationKind,
+    reason: Option<&str>,
+) -> (String, String) {
+    let refund = booking.payment.as_ref().and_then(|p| p.refund.as_ref());
+    let amount = match (kind, refund) {
+        (NotificationKind::RefundIssued, Some(refund)) => Money {
+            amount_minor: refund.due_minor,
+            currency: booking.price.currency.clone(),
+        },
+        _ => booking.price.clone(),
+    };
+    let reason = match (reason, kind, refund) {
+        (Some(reason), _, _) => reason.to_owned(),
+        (None, NotificationKind::RefundIssued, Some(refund)) => refund.reason.clone(),
+        _ => booking
+            .history
+            .last()
+            .map(|change| change.reason.clone())
+            .unwrap_or_default(),
+    };
+    (amount.to_string(), reason)
+}
+
+/// The booking's start as `recipient` reads it: in their profile's zone if they are an
+/// influencer with one, otherwise in the gig's zone, named either way.
+async fn local_start(
+    handlers: &Handlers,
+    booking: &Booking,
+    recipient: &UserId,
+) -> Result<String, Failure> {
+    let own_zone = match handlers.store.users.find_by_id(recipient).await? {
+        Some(user) if user.role == Role::Influencer => handlers
+            .store
+            .profiles
+            .influencer(recipient)
+            .await?
+            .map(|profile| profile.time_zone),
+        _ => None,
+    };
+    let name = own_zone.unwrap_or_else(|| booking.time_zone.clone());
+    let zone = TimeZone::get(&name).unwrap_or(TimeZone::UTC);
+    let local = booking.start.to_zoned(zone);
+    Ok(format!(
+        "{} ({name})",
+        local.strftime("%a %-d %b %Y, %H:%M")
+    ))
 }
 
 /// Stores one notification, pushes it, and mails it if its kind is mailed, each at most once.
 async fn deliver(
     handlers: &Handlers,
     notification: Notification,
-    notice: &GigNotice<'_>,
+    gig_notice: Option<&GigNotice<'_>>,
     last_attempt: bool,
 ) -> Result<(), Failure> {
     let store = &handlers.store;
@@ -175,10 +312,20 @@ async fn deliver(
         return Err(e.into());
     }
     if stored.kind.emailed() {
-        handlers
-            .mail
-            .gig_invitation(&stored, &recipient, notice, last_attempt)
-            .await?;
+        match gig_notice {
+            Some(notice) => {
+                handlers
+                    .mail
+                    .gig_invitation(&stored, &recipient, notice, last_attempt)
+                    .await?
+            }
+            None => {
+                handlers
+                    .mail
+                    .booking_update(&stored, &recipient, last_attempt)
+                    .await?
+            }
+        }
     }
     Ok(())
 }
@@ -194,6 +341,7 @@ fn push(notification: &Notification) -> Push {
             "title": notification.title,
             "body": notification.body,
             "gig_id": notification.gig_id.as_ref().map(GigId::as_str),
+            "booking_id": notification.booking_id.as_ref().map(BookingId::as_str),
             "created_at": notification.created_at.to_string(),
             "read_at": notification.read_at.map(|t| t.to_string()),
         }),

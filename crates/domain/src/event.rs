@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::payment::PaymentEvent;
+
 /// Every event the platform emits. The serde tag is the event's [name](Event::name), which is
 /// also its routing key on the wire, so the broker routes on exactly what consumers deserialize.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +62,27 @@ pub enum Event {
     /// bookings treat a lapsed hold as dead already, so this only tidies up.
     #[serde(rename = "booking.hold_expiry_due")]
     BookingHoldExpiryDue { booking_id: String },
+    /// A verified payment-provider event, stored once by its id: the worker applies it to its
+    /// booking.
+    #[serde(rename = "payment.event_received")]
+    PaymentEventReceived { event: PaymentEvent },
+    /// An unpaid hold ended (abandoned, lapsed, its payment cancelled): cancel its payment
+    /// intent so that it can no longer be paid.
+    #[serde(rename = "booking.intent_cancel_due")]
+    BookingIntentCancelDue { booking_id: String },
+    /// Money is owed back to the brand (see the booking's refund): ask the provider for it,
+    /// and tell the brand why.
+    #[serde(rename = "booking.refund_due")]
+    BookingRefundDue { booking_id: String },
+    /// A booking was paid: the brand and every member hear of it.
+    #[serde(rename = "booking.confirmed")]
+    BookingConfirmed { booking_id: String },
+    /// A paid booking was cancelled by `by_id`: every other party hears of it.
+    #[serde(rename = "booking.cancelled")]
+    BookingCancelled { booking_id: String, by_id: String },
+    /// An attempt to pay was refused; the brand may try again while the hold lasts.
+    #[serde(rename = "booking.payment_failed")]
+    BookingPaymentFailed { booking_id: String, reason: String },
     /// Something an influencer's search document shows changed (profile, account status, the
     /// prices of the gigs they own). Only the id travels: the search-sync handler reads the
     /// current state, so a late or repeated event never indexes an old one.
@@ -88,6 +111,12 @@ impl Event {
             Event::GigPublished { .. } => "gig.published",
             Event::GigArchived { .. } => "gig.archived",
             Event::BookingHoldExpiryDue { .. } => "booking.hold_expiry_due",
+            Event::PaymentEventReceived { .. } => "payment.event_received",
+            Event::BookingIntentCancelDue { .. } => "booking.intent_cancel_due",
+            Event::BookingRefundDue { .. } => "booking.refund_due",
+            Event::BookingConfirmed { .. } => "booking.confirmed",
+            Event::BookingCancelled { .. } => "booking.cancelled",
+            Event::BookingPaymentFailed { .. } => "booking.payment_failed",
             Event::SearchInfluencerChanged { .. } => "search.influencer_changed",
             Event::SearchGigChanged { .. } => "search.gig_changed",
             Event::SearchReindexRequested { .. } => "search.reindex_requested",
@@ -98,6 +127,10 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        gig::Money,
+        payment::{IntentFacts, PaymentEventKind},
+    };
 
     #[test]
     fn an_events_name_is_its_serde_tag() {
@@ -141,6 +174,39 @@ mod tests {
             },
             Event::BookingHoldExpiryDue {
                 booking_id: "b".into(),
+            },
+            Event::PaymentEventReceived {
+                event: PaymentEvent {
+                    id: "evt_1".into(),
+                    created: jiff::Timestamp::UNIX_EPOCH,
+                    kind: PaymentEventKind::IntentCanceled {
+                        intent: IntentFacts {
+                            intent_id: "pi_1".into(),
+                            booking_id: Some("b".into()),
+                            amount: Money {
+                                amount_minor: 100,
+                                currency: "EUR".into(),
+                            },
+                        },
+                    },
+                },
+            },
+            Event::BookingIntentCancelDue {
+                booking_id: "b".into(),
+            },
+            Event::BookingRefundDue {
+                booking_id: "b".into(),
+            },
+            Event::BookingConfirmed {
+                booking_id: "b".into(),
+            },
+            Event::BookingCancelled {
+                booking_id: "b".into(),
+                by_id: "u".into(),
+            },
+            Event::BookingPaymentFailed {
+                booking_id: "b".into(),
+                reason: "declined".into(),
             },
             Event::SearchInfluencerChanged {
                 user_id: "u".into(),

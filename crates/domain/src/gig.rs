@@ -3,7 +3,10 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::{SocialPlatform, UserId, ValidationErrors, availability::SlotSettings, id::string_id};
+use crate::{
+    SocialPlatform, UserId, ValidationErrors, availability::SlotSettings, id::string_id,
+    payment::CancellationPolicy,
+};
 
 mod changes;
 mod transitions;
@@ -64,6 +67,30 @@ pub struct Money {
     pub amount_minor: i64,
     /// ISO 4217 code, upper case.
     pub currency: String,
+}
+
+impl std::fmt::Display for Money {
+    /// `450.00 EUR`, `1200 JPY`: the amount with its currency's decimals.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let exponent = CURRENCIES
+            .iter()
+            .find(|(code, _)| *code == self.currency)
+            .map_or(2, |(_, exponent)| u32::from(*exponent));
+        let sign = if self.amount_minor < 0 { "-" } else { "" };
+        let units = self.amount_minor.unsigned_abs();
+        if exponent == 0 {
+            return write!(f, "{sign}{units} {}", self.currency);
+        }
+        let scale = 10u64.pow(exponent);
+        let width = exponent as usize;
+        write!(
+            f,
+            "{sign}{}.{:0width$} {}",
+            units / scale,
+            units % scale,
+            self.currency
+        )
+    }
 }
 
 impl Money {
@@ -135,6 +162,10 @@ pub struct Gig {
     pub category: String,
     pub price: Money,
     pub terms: GigTerms,
+    /// What a brand that cancels after paying gets back; bookings keep the terms they were
+    /// made under.
+    #[serde(default)]
+    pub cancellation: CancellationPolicy,
     pub status: GigStatus,
     pub members: Vec<GigMember>,
     /// Bumped by every change; updates are compare-and-swap on it.
@@ -210,6 +241,7 @@ impl Gig {
                 "must be a supported ISO 4217 code such as EUR or USD",
             );
         }
+        self.cancellation.validate("cancellation", &mut errors);
         if let Err(slot_errors) = self.terms.slot_settings().validate() {
             for error in slot_errors.0 {
                 errors.0.push(crate::FieldError {

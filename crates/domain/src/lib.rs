@@ -10,6 +10,7 @@ pub mod event;
 pub mod gig;
 pub mod mail;
 pub mod notification;
+pub mod payment;
 pub mod profile;
 pub mod user;
 pub mod validation;

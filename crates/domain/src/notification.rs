@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{UserId, gig::GigId, id::string_id};
+use crate::{UserId, booking::BookingId, gig::GigId, id::string_id};
 
 string_id! {
     /// A notification's id. Derived from the event that caused it and the recipient, so the
@@ -73,15 +73,27 @@ pub enum NotificationKind {
     GigPublished,
     /// A group gig you are a member of was archived.
     GigArchived,
+    /// A booking of yours (as its brand or a member) is paid and confirmed.
+    BookingConfirmed,
+    /// A paid booking of yours was cancelled by another party.
+    BookingCancelled,
+    /// Your payment for a held slot was refused; you may try again while the hold lasts.
+    PaymentFailed,
+    /// Money is on its way back to you, and why.
+    RefundIssued,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 5] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::GigInvitation,
         NotificationKind::GigInvitationAccepted,
         NotificationKind::GigInvitationDeclined,
         NotificationKind::GigPublished,
         NotificationKind::GigArchived,
+        NotificationKind::BookingConfirmed,
+        NotificationKind::BookingCancelled,
+        NotificationKind::PaymentFailed,
+        NotificationKind::RefundIssued,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +103,10 @@ impl NotificationKind {
             NotificationKind::GigInvitationDeclined => "gig_invitation_declined",
             NotificationKind::GigPublished => "gig_published",
             NotificationKind::GigArchived => "gig_archived",
+            NotificationKind::BookingConfirmed => "booking_confirmed",
+            NotificationKind::BookingCancelled => "booking_cancelled",
+            NotificationKind::PaymentFailed => "payment_failed",
+            NotificationKind::RefundIssued => "refund_issued",
         }
     }
 
@@ -98,9 +114,16 @@ impl NotificationKind {
         Self::ALL.into_iter().find(|kind| kind.as_str() == s)
     }
 
-    /// Whether this kind is also sent by email: the ones that ask the recipient to act.
+    /// Whether this kind is also sent by email: the ones that ask the recipient to act, and
+    /// the ones that commit or free their time or money.
     pub fn emailed(self) -> bool {
-        matches!(self, NotificationKind::GigInvitation)
+        matches!(
+            self,
+            NotificationKind::GigInvitation
+                | NotificationKind::BookingConfirmed
+                | NotificationKind::BookingCancelled
+                | NotificationKind::RefundIssued
+        )
     }
 }
 
@@ -114,6 +137,8 @@ pub struct Notification {
     pub body: String,
     /// The gig it is about.
     pub gig_id: Option<GigId>,
+    /// The booking it is about.
+    pub booking_id: Option<BookingId>,
     /// When the event happened (not when the notification was stored).
     pub created_at: Timestamp,
     pub read_at: Option<Timestamp>,
@@ -185,6 +210,14 @@ impl Notification {
                     "{actor_name} archived \u{201c}{gig_title}\u{201d}; it can no longer be booked."
                 ),
             ),
+            // Booking kinds are made by [`Notification::about_booking`].
+            NotificationKind::BookingConfirmed
+            | NotificationKind::BookingCancelled
+            | NotificationKind::PaymentFailed
+            | NotificationKind::RefundIssued => (
+                "Gig update".to_owned(),
+                format!("{actor_name} changed \u{201c}{gig_title}\u{201d}."),
+            ),
         };
         Self {
             id: NotificationId::derive(event_id, recipient, kind),
@@ -193,6 +226,85 @@ impl Notification {
             title,
             body,
             gig_id: Some(notice.gig_id.clone()),
+            booking_id: None,
+            created_at: occurred_at,
+            read_at: None,
+            pushed_at: None,
+        }
+    }
+}
+
+/// What a booking notification says about its booking, as its recipient reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingNotice<'a> {
+    pub booking_id: &'a BookingId,
+    pub gig_id: &'a GigId,
+    pub gig_title: &'a str,
+    /// The start as the recipient reads it: in their own zone, named.
+    pub local_start: &'a str,
+    /// The price paid, or the amount going back for a refund.
+    pub amount: &'a str,
+    /// Why it happened (a cancellation's or a refund's reason, a refused payment's cause).
+    pub reason: &'a str,
+}
+
+impl Notification {
+    /// The notification of `kind` about a booking for `recipient`, caused by event `event_id`
+    /// that happened at `occurred_at`.
+    pub fn about_booking(
+        event_id: Uuid,
+        occurred_at: Timestamp,
+        recipient: &UserId,
+        kind: NotificationKind,
+        notice: &BookingNotice<'_>,
+    ) -> Self {
+        let BookingNotice {
+            gig_title,
+            local_start,
+            amount,
+            reason,
+            ..
+        } = notice;
+        let (title, body) = match kind {
+            NotificationKind::BookingCancelled => (
+                "Booking cancelled".to_owned(),
+                format!(
+                    "\u{201c}{gig_title}\u{201d} on {local_start} was cancelled: {reason}. The slot is free again."
+                ),
+            ),
+            NotificationKind::PaymentFailed => (
+                "Payment refused".to_owned(),
+                format!(
+                    "Your payment for \u{201c}{gig_title}\u{201d} on {local_start} was refused ({reason}). You can try again while the slot is held."
+                ),
+            ),
+            NotificationKind::RefundIssued => (
+                "Refund on its way".to_owned(),
+                format!(
+                    "{amount} for \u{201c}{gig_title}\u{201d} on {local_start} is being returned to you: {reason}."
+                ),
+            ),
+            // Gig kinds are made by [`Notification::about_gig`].
+            NotificationKind::BookingConfirmed
+            | NotificationKind::GigInvitation
+            | NotificationKind::GigInvitationAccepted
+            | NotificationKind::GigInvitationDeclined
+            | NotificationKind::GigPublished
+            | NotificationKind::GigArchived => (
+                "Booking confirmed".to_owned(),
+                format!(
+                    "\u{201c}{gig_title}\u{201d} on {local_start} is paid ({amount}) and confirmed."
+                ),
+            ),
+        };
+        Self {
+            id: NotificationId::derive(event_id, recipient, kind),
+            user_id: recipient.clone(),
+            kind,
+            title,
+            body,
+            gig_id: Some(notice.gig_id.clone()),
+            booking_id: Some(notice.booking_id.clone()),
             created_at: occurred_at,
             read_at: None,
             pushed_at: None,
@@ -250,10 +362,16 @@ mod tests {
     }
 
     #[test]
-    fn kinds_round_trip_through_their_names_and_only_invitations_are_emailed() {
+    fn kinds_round_trip_through_their_names_and_what_is_emailed() {
+        let emailed = [
+            NotificationKind::GigInvitation,
+            NotificationKind::BookingConfirmed,
+            NotificationKind::BookingCancelled,
+            NotificationKind::RefundIssued,
+        ];
         for kind in NotificationKind::ALL {
             assert_eq!(NotificationKind::parse(kind.as_str()), Some(kind));
-            assert_eq!(kind.emailed(), kind == NotificationKind::GigInvitation);
+            assert_eq!(kind.emailed(), emailed.contains(&kind), "{kind:?}");
         }
         assert_eq!(NotificationKind::parse("nope"), None);
     }

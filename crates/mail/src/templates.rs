@@ -87,6 +87,41 @@ pub fn gig_invitation(
     }
 }
 
+/// A mail about a booking (confirmed, cancelled, money going back): the notification's own
+/// `headline` and `message`, and a link to the booking.
+pub fn booking_update(
+    display_name: &str,
+    headline: &str,
+    message: &str,
+    booking_link: &str,
+) -> Rendered {
+    let subject = one_line(headline);
+    let text = format!(
+        "Hello {display_name},\n\
+         \n\
+         {message}\n\
+         \n\
+         See the booking:\n\
+         \n\
+         {booking_link}\n\
+         \n\
+         — Noillin\n"
+    );
+    let body = format!(
+        "<p>Hello {name},</p>\n\
+         <p>{message}</p>\n\
+         <p>{link}</p>\n",
+        name = escape_html(display_name),
+        message = escape_html(message),
+        link = html_link(booking_link, "See the booking"),
+    );
+    Rendered {
+        html: html_document(&subject, &body),
+        subject,
+        text,
+    }
+}
+
 /// Escapes the five characters that matter in HTML text and in quoted attribute values.
 pub fn escape_html(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());
@@ -167,6 +202,16 @@ mod tests {
             mail.html
                 .contains("href=\"https://noillin.local/reset?token=abc&amp;user=1\"")
         );
+    }
+
+    #[test]
+    fn booking_update_escapes_the_message_and_keeps_the_subject_on_one_line() {
+        let link = "https://noillin.local/bookings/b1";
+        let mail = booking_update("Bo", "Booking\nconfirmed", "<b>Tour</b> & co", link);
+        assert_eq!(mail.subject, "Booking confirmed");
+        assert!(mail.html.contains("&lt;b&gt;Tour&lt;/b&gt; &amp; co"));
+        assert!(!mail.html.contains("<b>"));
+        assert!(mail.text.contains("<b>Tour</b> & co") && mail.text.contains(link));
     }
 
     #[test]

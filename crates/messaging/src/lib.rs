@@ -17,6 +17,7 @@ mod broker;
 mod delivery;
 mod envelope;
 mod link;
+pub mod outbox;
 mod topology;
 
 pub use broker::{Broker, Error, PublishError};

@@ -14,17 +14,20 @@ pub enum Concern {
     Notifications,
     /// Bookings' own follow-ups (`booking.*` jobs): a hold that reached its expiry.
     Bookings,
+    /// Money: verified provider events to apply, intents to cancel, refunds to ask for.
+    Payments,
     /// Keeping the search index true (`search.*`): re-read a changed influencer or gig and
     /// upsert or delete its document.
     Search,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 5] = [
+    pub const ALL: [Concern; 6] = [
         Concern::System,
         Concern::Email,
         Concern::Notifications,
         Concern::Bookings,
+        Concern::Payments,
         Concern::Search,
     ];
 
@@ -34,6 +37,7 @@ impl Concern {
             Concern::Email => "email",
             Concern::Notifications => "notifications",
             Concern::Bookings => "bookings",
+            Concern::Payments => "payments",
             Concern::Search => "search",
         }
     }
@@ -48,8 +52,16 @@ impl Concern {
                 "gig.member_answered",
                 "gig.published",
                 "gig.archived",
+                "booking.confirmed",
+                "booking.cancelled",
+                "booking.refund_due",
             ],
             Concern::Bookings => &["booking.hold_expiry_due"],
+            Concern::Payments => &[
+                "payment.#",
+                "booking.intent_cancel_due",
+                "booking.refund_due",
+            ],
             Concern::Search => &["search.#"],
         }
     }

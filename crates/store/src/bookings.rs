@@ -86,6 +86,26 @@ pub trait BookingRepository: Send + Sync {
     /// there is no such booking; nothing is written then. It does not re-check overlaps: only
     /// transitions that keep or release time go through here.
     async fn update(&self, booking: &Booking, outbox: &[OutboxMessage]) -> Result<(), StoreError>;
+    /// Replaces the booking as [`update`](Self::update) does, for a booking that takes its
+    /// members' time again (a payment that arrived after its hold lapsed): only if, at
+    /// `guard.now`, no other live booking of its members meets its busy span and its gig's
+    /// daily cap (when given) leaves room, checked in the same atomic step as the write, like a
+    /// creation (the brand's hold limit does not apply: `guard.max_live_holds` is ignored).
+    /// Refused as for a creation, or `Store(Conflict(StaleVersion))` / `Store(NotFound)` as for
+    /// an update; nothing is written then.
+    async fn reclaim(
+        &self,
+        booking: &Booking,
+        guard: &BookingGuard,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), BookingRefusal>;
+    /// Up to `limit` bookings still `pending_payment` whose hold lapsed before `before`, oldest
+    /// first: what the payment reconciler settles.
+    async fn lapsed_pending(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StoreError>;
     /// Bookings newest first (descending id) matching `filter`: at most `limit` with an id
     /// below `before` when given.
     async fn list(

@@ -5,9 +5,11 @@
 
 mod bookings;
 mod mongo;
+mod payments;
 mod sqlite;
 
 pub use bookings::{BookingFilter, BookingGuard, BookingRefusal, BookingRepository, DailyCap};
+pub use payments::PaymentEventRepository;
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -539,6 +541,7 @@ pub struct Store {
     pub password_resets: Arc<dyn PasswordResetRepository>,
     pub gigs: Arc<dyn GigRepository>,
     pub bookings: Arc<dyn BookingRepository>,
+    pub payment_events: Arc<dyn PaymentEventRepository>,
     pub availability: Arc<dyn AvailabilityRepository>,
     pub outbox: Arc<dyn OutboxRepository>,
     pub notifications: Arc<dyn NotificationRepository>,
@@ -556,6 +559,7 @@ impl Store {
             + PasswordResetRepository
             + GigRepository
             + BookingRepository
+            + PaymentEventRepository
             + AvailabilityRepository
             + OutboxRepository
             + NotificationRepository
@@ -572,6 +576,7 @@ impl Store {
             password_resets: adapter.clone(),
             gigs: adapter.clone(),
             bookings: adapter.clone(),
+            payment_events: adapter.clone(),
             availability: adapter.clone(),
             outbox: adapter.clone(),
             notifications: adapter.clone(),

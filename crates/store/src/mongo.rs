@@ -6,6 +6,8 @@
 //! - `gigs`: one document per gig (`_id` = gig id), members embedded; see [`gigs`].
 //! - `bookings`: one document per booking (`_id` = booking id), members embedded, and
 //!   `calendars`: one document per booking party that racing creations write; see [`bookings`].
+//! - `payment_events`: one document per verified provider event (`_id` = its id), so each is
+//!   acted on once; see [`payments`].
 //! - `availability`: one document per user (`_id` = user id) with the weekly windows and the
 //!   date overrides; see [`availability`].
 //! - `outbox`: one document per message waiting to be published; see [`outbox`].
@@ -16,7 +18,8 @@
 //! A state change that emits outbox messages is a multi-document transaction, so the adapter
 //! needs a replica set (or a sharded cluster), as production and CI run; on a standalone server
 //! only those writes fail. So is ending a user's sessions (a status change, a password reset),
-//! creating an administrator with its audit entry, and creating a booking. Everything else is
+//! creating an administrator with its audit entry, creating or reclaiming a booking, and recording
+//! a payment event. Everything else is
 //! single-document writes.
 //!
 //! The database handle uses write concern `majority` and read concern `majority` (weaker
@@ -35,6 +38,7 @@ mod gigs;
 mod mails;
 mod notifications;
 mod outbox;
+mod payments;
 mod sessions;
 
 use async_trait::async_trait;
@@ -63,6 +67,7 @@ pub struct MongoStore {
     gigs: Collection<gigs::GigDoc>,
     bookings: Collection<bookings::BookingDoc>,
     calendars: Collection<Document>,
+    payment_events: Collection<payments::PaymentEventDoc>,
     availability: Collection<availability::AvailabilityDoc>,
     outbox: Collection<outbox::OutboxDoc>,
     notifications: Collection<notifications::NotificationDoc>,
@@ -95,6 +100,7 @@ impl MongoStore {
             gigs: database.collection("gigs"),
             bookings: database.collection("bookings"),
             calendars: database.collection("calendars"),
+            payment_events: database.collection("payment_events"),
             availability: database.collection("availability"),
             outbox: database.collection("outbox"),
             notifications: database.collection("notifications"),

@@ -25,6 +25,7 @@ mod mails;
 mod migrations;
 mod notifications;
 mod outbox;
+mod payments;
 mod sessions;
 
 use std::{

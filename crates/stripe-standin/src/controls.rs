@@ -147,15 +147,26 @@ impl Controls {
 
     /// Sends a stored event once more, signed at `signed_at` (unix seconds) or now; returns
     /// when the receiver has answered (its answer is in [`Controls::events`]).
-    pub async fn resend(&self, event_id: &str, signed_at: Option<i64>) -> anyhow::Result<()> {
+    pub async fn resend(
+        &self,
+        event_id: &str,
+        signed_at: Option<i64>,
+    ) -> anyhow::Result<Option<u16>> {
+        #[derive(Deserialize)]
+        struct Answer {
+            status: Option<u16>,
+        }
         let body = serde_json::json!({ "signed_at": signed_at });
-        self.call(
-            reqwest::Method::POST,
-            &format!("events/{event_id}/resend"),
-            Some(body),
-        )
-        .await?;
-        Ok(())
+        let answer: Answer = self
+            .call(
+                reqwest::Method::POST,
+                &format!("events/{event_id}/resend"),
+                Some(body),
+            )
+            .await?
+            .json()
+            .await?;
+        Ok(answer.status)
     }
 
     /// Every event created so far, in creation order.

@@ -9,6 +9,7 @@ mod process;
 mod proxy;
 mod smtp;
 mod socket;
+mod stripe;
 
 pub use api::{ApiClient, ApiResponse, TestUser};
 pub use platform::{Platform, PlatformBuilder, nginx_binary, render_gateway};
@@ -16,6 +17,7 @@ pub use process::{ServiceProcess, binary_path, repo_root, run_to_exit};
 pub use proxy::TcpProxy;
 pub use smtp::{ReceivedMail, SmtpSink};
 pub use socket::{SocketClient, SocketError};
+pub use stripe::{start_stripe, stripe_env};
 
 /// Redis the tests use (`REDIS_URL`, default the local server).
 pub fn redis_url() -> String {

@@ -10,6 +10,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use noillin_auth::{Claims, Role, TokenKeys, unix_now};
+use noillin_stripe_standin::{StandIn, WebhookSettings};
 use reqwest::StatusCode;
 use tempfile::TempDir;
 
@@ -104,6 +105,8 @@ impl PlatformBuilder {
                 format!("noillin_e2e_{namespace}"),
             ),
         ];
+        let stripe = crate::start_stripe().await;
+        env.extend(crate::stripe_env(&stripe));
         env.extend(self.env);
         // A worker needs a mail transport: the test's SMTP sink when it set one, else the log.
         let smtp_set = env.iter().any(|(key, _)| key == "SMTP_URL")
@@ -127,6 +130,7 @@ impl PlatformBuilder {
             nginx: None,
             started: 0,
             auth_rate: self.auth_rate,
+            stripe,
             dir,
         };
         for _ in 0..self.core_api {
@@ -142,6 +146,14 @@ impl PlatformBuilder {
             platform.worker.push(process);
         }
         platform.start_gateway()?;
+        platform
+            .stripe
+            .controls()
+            .set_webhooks(WebhookSettings {
+                url: Some(platform.url("/api/v1/payments/webhook")),
+                ..WebhookSettings::default()
+            })
+            .await?;
         platform.wait_until_ready(Duration::from_secs(30)).await?;
         Ok(platform)
     }
@@ -165,6 +177,8 @@ pub struct Platform {
     /// Processes started so far.
     started: usize,
     auth_rate: Option<(String, u32)>,
+    /// Stripe, as the platform's processes reach it; its webhooks go to the gateway.
+    pub stripe: StandIn,
     dir: TempDir,
 }
 

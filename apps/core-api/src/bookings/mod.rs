@@ -16,6 +16,7 @@ use noillin_domain::{
     booking::{Booking, BookingId, BookingState, BookingTransitionError, NewHold},
     event::Event,
     gig::{Gig, GigId, GigStatus},
+    payment::{BookingPayment, Canceller},
 };
 use noillin_redis::{HoldOutcome, SlotHold};
 use noillin_store::{
@@ -62,6 +63,12 @@ pub enum BookingError {
     /// Redis, which holds slots, is unreachable: booking fails closed.
     #[error("slot holds unavailable: {0}")]
     HoldsUnavailable(String),
+    /// The payment provider is unreachable: no hold without a payment to complete it.
+    #[error("payments unavailable: {0}")]
+    PaymentsUnavailable(String),
+    /// Cancelling a paid booking needs a reason; the caller gave none.
+    #[error("a reason is required")]
+    ReasonRequired,
     /// Stored data the rules refuse.
     #[error("stored data refused: {0}")]
     Corrupt(String),
@@ -112,7 +119,8 @@ pub async fn create(
         return Err(BookingError::SlotTaken);
     }
     let hold_ttl = state.bookings.hold_ttl;
-    let booking = Booking::hold(NewHold {
+    let mut booking = Booking::hold(NewHold {
+        id: BookingId::generate(),
         gig: &gig,
         brand_id: brand.clone(),
         start,
@@ -120,6 +128,13 @@ pub async fn create(
         hold_token: random_token().map_err(BookingError::Outbox)?,
         now,
         hold_ttl: SignedDuration::try_from(hold_ttl).unwrap_or(SignedDuration::MAX),
+        // Filled in once the intent exists, after the slot is held.
+        payment: BookingPayment {
+            intent_id: String::new(),
+            client_secret: String::new(),
+            paid: None,
+            refund: None,
+        },
     });
     let expiry = outbox::delayed_message(
         Event::BookingHoldExpiryDue {
@@ -135,6 +150,26 @@ pub async fn create(
         Ok(HoldOutcome::Conflict) => return Err(BookingError::SlotTaken),
         Err(e) => return Err(BookingError::HoldsUnavailable(e.to_string())),
     }
+    // Only the one request that holds the slot makes an intent: a rival refused by Redis
+    // never reaches the provider.
+    let description = format!("{} ({})", gig.title, booking.start);
+    let intent = match state
+        .payments
+        .create_intent(&booking.id, &booking.price, &description)
+        .await
+    {
+        Ok(intent) => intent,
+        Err(e) => {
+            give_back(state, &hold).await;
+            return Err(BookingError::PaymentsUnavailable(e.to_string()));
+        }
+    };
+    booking.payment = Some(BookingPayment {
+        intent_id: intent.id.clone(),
+        client_secret: intent.client_secret,
+        paid: None,
+        refund: None,
+    });
     let guard = BookingGuard {
         now,
         max_live_holds: state.bookings.max_live_holds,
@@ -159,6 +194,11 @@ pub async fn create(
         .await;
     if let Err(refusal) = created {
         give_back(state, &hold).await;
+        // Nobody was given the intent's secret, so it cannot be paid; cancelling it only
+        // tidies the provider's side, and a failure there is no reason to fail differently.
+        if let Err(e) = state.payments.cancel_intent(&intent.id).await {
+            tracing::warn!(error = %e, intent_id = %intent.id, "unused payment intent not cancelled");
+        }
         return Err(match refusal {
             BookingRefusal::SlotTaken | BookingRefusal::DayFull => BookingError::SlotTaken,
             BookingRefusal::TooManyHolds => BookingError::TooManyHolds {
@@ -219,44 +259,84 @@ pub struct BookingPage {
     pub next_before: Option<BookingId>,
 }
 
-/// The brand abandons its unpaid hold: the booking is `cancelled` and the slot is free again
-/// at once. Only the booking's brand may: members and administrators see the hold but cannot
-/// abandon it (cancelling a paid booking, which they may, comes with payments); anyone else is
-/// told it does not exist.
+/// Cancels booking `id`. An unpaid hold is abandoned by its brand alone (members and
+/// administrators see it but cannot); its payment intent is cancelled after. A paid booking may
+/// be cancelled before delivery by its brand, a member or an administrator, with a reason: what
+/// goes back to the brand follows the gig's policy for the brand and is everything otherwise,
+/// and the refund is asked of the provider after the change is stored. Either way the slot is
+/// free again at once. Anyone else is told the booking does not exist.
 pub async fn cancel(
     state: &AppState,
     caller: &User,
     id: &str,
     reason: Option<String>,
+    correlation_id: Option<&str>,
 ) -> Result<Booking, BookingError> {
-    let reason = read_reason(reason)?;
+    let reason = reason.map(read_reason).transpose()?;
     let mut booking = get(state, caller, id).await?;
-    if booking.brand_id != caller.id {
-        return Err(BookingError::BrandOnly);
-    }
-    let brand = caller;
-    booking
-        .cancel_hold(&brand.id, &reason, state.clock.now())
-        .map_err(|e| match e {
-            BookingTransitionError::NotPending { state } => BookingError::WrongState { state },
-            BookingTransitionError::HoldStillLive => BookingError::WrongState {
-                state: booking.state,
-            },
-        })?;
-    match state.store.bookings.update(&booking, &[]).await {
+    let now = state.clock.now();
+    let booking_id = booking.id.to_string();
+    let (events, release) = match booking.state {
+        BookingState::PendingPayment => {
+            if booking.brand_id != caller.id {
+                return Err(BookingError::BrandOnly);
+            }
+            let reason =
+                reason.unwrap_or_else(|| "cancelled by the brand before payment".to_owned());
+            booking
+                .cancel_hold(&caller.id, &reason, now)
+                .map_err(|e| transition_error(e, booking.state))?;
+            (vec![Event::BookingIntentCancelDue { booking_id }], true)
+        }
+        BookingState::Confirmed => {
+            let canceller = if caller.role == Role::Admin {
+                Canceller::Admin
+            } else if booking.brand_id == caller.id {
+                Canceller::Brand
+            } else {
+                Canceller::Member
+            };
+            let reason = reason.ok_or(BookingError::ReasonRequired)?;
+            let owed = booking
+                .cancel_paid(&caller.id, canceller, &reason, now)
+                .map_err(|e| transition_error(e, booking.state))?;
+            let mut events = vec![Event::BookingCancelled {
+                booking_id: booking_id.clone(),
+                by_id: caller.id.to_string(),
+            }];
+            if owed > 0 {
+                events.push(Event::BookingRefundDue { booking_id });
+            }
+            (events, false)
+        }
+        state => return Err(BookingError::WrongState { state }),
+    };
+    let messages = outbox::messages(events, correlation_id).map_err(BookingError::Outbox)?;
+    match state.store.bookings.update(&booking, &messages).await {
         Ok(()) => {}
         // A payment, an expiry or another cancel came first: report what it became.
         Err(StoreError::Conflict(Constraint::StaleVersion)) => {
-            let current = get(state, brand, id).await?;
+            let current = get(state, caller, id).await?;
             return Err(BookingError::WrongState {
                 state: current.state,
             });
         }
         Err(e) => return Err(e.into()),
     }
-    give_back(state, &SlotHold::of(&booking)).await;
-    tracing::info!(booking_id = %booking.id, "unpaid hold cancelled");
+    state.relay_waker.wake();
+    if release {
+        give_back(state, &SlotHold::of(&booking)).await;
+    }
+    tracing::info!(booking_id = %booking.id, "booking cancelled");
     Ok(booking)
+}
+
+fn transition_error(e: BookingTransitionError, current: BookingState) -> BookingError {
+    match e {
+        BookingTransitionError::NotPending { state }
+        | BookingTransitionError::NotConfirmed { state } => BookingError::WrongState { state },
+        BookingTransitionError::HoldStillLive => BookingError::WrongState { state: current },
+    }
 }
 
 /// Releases a hold. A failure only leaves keys that lapse by their TTL, and the store no longer
@@ -298,10 +378,7 @@ fn read_start(start: &str) -> Result<Timestamp, BookingError> {
 /// Longest cancellation reason, in characters.
 const MAX_REASON_CHARS: usize = 500;
 
-fn read_reason(reason: Option<String>) -> Result<String, BookingError> {
-    let Some(reason) = reason else {
-        return Ok("cancelled by the brand before payment".to_owned());
-    };
+fn read_reason(reason: String) -> Result<String, BookingError> {
     let mut errors = ValidationErrors::default();
     errors.text("reason", &reason, 1, MAX_REASON_CHARS);
     errors.into_result(reason).map_err(BookingError::Invalid)

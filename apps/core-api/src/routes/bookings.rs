@@ -6,7 +6,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use jiff::{Timestamp, tz::TimeZone};
-use noillin_domain::booking::{Booking, BookingState};
+use noillin_domain::{
+    UserId,
+    booking::{Booking, BookingState},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -117,9 +120,46 @@ pub struct BookingView {
     pub state: BookingStateDto,
     /// Until when an unpaid hold keeps the slot; present while `pending_payment`.
     pub hold_expires_at: Option<String>,
+    /// The booking's payment; absent only for bookings made before payments existed.
+    pub payment: Option<PaymentView>,
     pub history: Vec<StateChangeView>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A booking's payment, in the price's currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    /// The Stripe PaymentIntent (`pi_…`).
+    pub intent_id: String,
+    /// What Stripe.js confirms the payment with (`stripe.confirmPayment`). Shown to the
+    /// booking's brand alone, and only while the booking waits for payment.
+    pub client_secret: Option<String>,
+    /// When the payment arrived; absent until it did.
+    pub paid_at: Option<String>,
+    /// Minor units owed back to the brand (a cancellation, a payment the booking could not
+    /// take); 0 when nothing is.
+    #[schema(minimum = 0)]
+    pub refund_due_minor: i64,
+    /// Minor units Stripe reports returned so far.
+    #[schema(minimum = 0)]
+    pub refunded_minor: i64,
+    /// Why money goes back; absent when none does.
+    pub refund_reason: Option<String>,
+}
+
+impl BookingView {
+    /// `booking` as `viewer` sees it: only its brand sees the payment's client secret.
+    pub fn new(b: &Booking, viewer: &UserId) -> Self {
+        let mut view = Self::from(b);
+        if let (Some(view), Some(payment)) = (view.payment.as_mut(), b.payment.as_ref())
+            && b.brand_id == *viewer
+            && b.state == BookingState::PendingPayment
+        {
+            view.client_secret = Some(payment.client_secret.clone());
+        }
+        view
+    }
 }
 
 impl From<&Booking> for BookingView {
@@ -148,6 +188,14 @@ impl From<&Booking> for BookingView {
             state: b.state.into(),
             hold_expires_at: (b.state == BookingState::PendingPayment)
                 .then(|| b.hold_expires_at.to_string()),
+            payment: b.payment.as_ref().map(|p| PaymentView {
+                intent_id: p.intent_id.clone(),
+                client_secret: None,
+                paid_at: p.paid.as_ref().map(|paid| paid.at.to_string()),
+                refund_due_minor: p.refund.as_ref().map_or(0, |r| r.due_minor),
+                refunded_minor: p.refund.as_ref().map_or(0, |r| r.refunded_minor),
+                refund_reason: p.refund.as_ref().map(|r| r.reason.clone()),
+            }),
             history: b
                 .history
                 .iter()
@@ -204,9 +252,11 @@ async fn create_booking(
                 start: body.start,
             };
             match bookings::create(&state, user.id(), request, request_id.as_deref()).await {
-                Ok(booking) => {
-                    (StatusCode::CREATED, axum::Json(BookingView::from(&booking))).into_response()
-                }
+                Ok(booking) => (
+                    StatusCode::CREATED,
+                    axum::Json(BookingView::new(&booking, user.id())),
+                )
+                    .into_response(),
                 Err(e) => ApiError::from(e).into_response(),
             }
         },
@@ -235,10 +285,14 @@ pub struct BookingList {
     pub next_before: Option<String>,
 }
 
-impl From<BookingPage> for BookingList {
-    fn from(page: BookingPage) -> Self {
+impl BookingList {
+    fn new(page: BookingPage, viewer: &UserId) -> Self {
         Self {
-            items: page.bookings.iter().map(BookingView::from).collect(),
+            items: page
+                .bookings
+                .iter()
+                .map(|b| BookingView::new(b, viewer))
+                .collect(),
             next_before: page.next_before.map(|id| id.to_string()),
         }
     }
@@ -255,7 +309,7 @@ async fn list_bookings(
 ) -> ApiResult<axum::Json<BookingList>> {
     let page = Page::read(query.limit, "before", query.before)?;
     let page = bookings::list(&state, &user.0, query.state.map(Into::into), page).await?;
-    Ok(axum::Json(page.into()))
+    Ok(axum::Json(BookingList::new(page, &user.0.id)))
 }
 
 /// One booking you are a party to (administrators: any).
@@ -268,7 +322,7 @@ async fn get_booking(
     PathId(id): PathId,
 ) -> ApiResult<axum::Json<BookingView>> {
     let booking = bookings::get(&state, &user.0, &id).await?;
-    Ok(axum::Json(BookingView::from(&booking)))
+    Ok(axum::Json(BookingView::new(&booking, &user.0.id)))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, Default)]
@@ -279,8 +333,12 @@ pub struct CancelBooking {
     pub reason: Option<String>,
 }
 
-/// Abandons your unpaid hold (the booking's brand only): the booking is `cancelled` and the
-/// slot is bookable again at once. Takes an `Idempotency-Key` like booking creation.
+/// Cancels a booking; the slot is bookable again at once. An unpaid hold can be abandoned by
+/// its brand alone (the reason is optional). A paid (`confirmed`) booking can be cancelled by
+/// its brand, a booked influencer or an administrator, with a `reason`: the brand gets back
+/// what the gig's cancellation policy gives for the notice left (everything when an
+/// influencer or an administrator cancels), refunded through Stripe; every other party is
+/// told. Takes an `Idempotency-Key` like booking creation.
 #[utoipa::path(post, path = "/bookings/{id}/cancel", tag = "bookings", security(("bearer" = [])),
     params(("id" = String, Path, max_length = 64, description = "The booking's id"), IdempotencyKey),
     request_body = CancelBooking,
@@ -289,6 +347,7 @@ pub struct CancelBooking {
 async fn cancel_booking(
     State(state): State<AppState>,
     user: AuthUser,
+    RequestId(request_id): RequestId,
     PathId(id): PathId,
     key: IdempotencyKey,
     ApiJson(body): ApiJson<CancelBooking>,
@@ -301,8 +360,8 @@ async fn cancel_booking(
         key.0.as_deref(),
         &fingerprint,
         async {
-            match bookings::cancel(&state, &user.0, &id, body.reason).await {
-                Ok(booking) => axum::Json(BookingView::from(&booking)).into_response(),
+            match bookings::cancel(&state, &user.0, &id, body.reason, request_id.as_deref()).await {
+                Ok(booking) => axum::Json(BookingView::new(&booking, &user.0.id)).into_response(),
                 Err(e) => ApiError::from(e).into_response(),
             }
         },
@@ -331,7 +390,14 @@ impl From<BookingError> for ApiError {
             BookingError::WrongState { state } => {
                 ApiError::Conflict("wrong-state", format!("the booking is {}", state.as_str()))
             }
-            BookingError::HoldsUnavailable(reason) => ApiError::Unavailable(reason),
+            BookingError::HoldsUnavailable(reason) | BookingError::PaymentsUnavailable(reason) => {
+                ApiError::Unavailable(reason)
+            }
+            BookingError::ReasonRequired => ApiError::invalid(
+                "reason",
+                "required",
+                "say why the paid booking is cancelled; the other party reads it",
+            ),
             BookingError::Corrupt(reason) => ApiError::Internal(anyhow::anyhow!(reason)),
             BookingError::Store(e) => e.into(),
             BookingError::Outbox(e) => ApiError::Internal(e),

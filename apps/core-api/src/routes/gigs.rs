@@ -6,6 +6,7 @@ use jiff::{Timestamp, tz::TimeZone};
 use noillin_domain::{
     UserId,
     gig::{self, Gig, GigDraft, GigStatus, GigTerms, MemberState, Money},
+    payment::CancellationPolicy,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -113,6 +114,44 @@ impl From<GigTerms> for TermsDto {
     }
 }
 
+/// What a brand that cancels a paid booking gets back, by the notice it gives (an influencer
+/// or an administrator who cancels always gives everything back). Defaults: everything at 72
+/// hours or more before the start, 50% at 24 hours or more, nothing later. Partial refunds
+/// round up, in the brand's favour.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancellationDto {
+    /// Cancelled at least this many hours before the start: everything back.
+    #[schema(minimum = 0, maximum = 8784)]
+    pub full_refund_hours: u32,
+    /// Cancelled later, but at least this many hours before the start:
+    /// `partial_refund_percent` back. Not more than `full_refund_hours`.
+    #[schema(minimum = 0, maximum = 8784)]
+    pub partial_refund_hours: u32,
+    #[schema(minimum = 0, maximum = 100)]
+    pub partial_refund_percent: u8,
+}
+
+impl From<CancellationDto> for CancellationPolicy {
+    fn from(c: CancellationDto) -> Self {
+        CancellationPolicy {
+            full_refund_hours: c.full_refund_hours,
+            partial_refund_hours: c.partial_refund_hours,
+            partial_refund_percent: c.partial_refund_percent,
+        }
+    }
+}
+
+impl From<CancellationPolicy> for CancellationDto {
+    fn from(c: CancellationPolicy) -> Self {
+        CancellationDto {
+            full_refund_hours: c.full_refund_hours,
+            partial_refund_hours: c.partial_refund_hours,
+            partial_refund_percent: c.partial_refund_percent,
+        }
+    }
+}
+
 /// Where a gig is in its life.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -171,6 +210,7 @@ pub struct GigView {
     pub category: String,
     pub price: MoneyDto,
     pub terms: TermsDto,
+    pub cancellation: CancellationDto,
     pub status: GigState,
     /// The owner first; more than one member makes a group gig.
     pub members: Vec<MemberView>,
@@ -190,6 +230,7 @@ impl From<&Gig> for GigView {
             category: g.category.clone(),
             price: MoneyDto::from(&g.price),
             terms: g.terms.into(),
+            cancellation: g.cancellation.into(),
             status: g.status.into(),
             members: g
                 .members
@@ -225,6 +266,8 @@ pub struct NewGig {
     pub category: String,
     pub price: MoneyDto,
     pub terms: TermsDto,
+    /// The refund policy for brands that cancel after paying (default: see the schema).
+    pub cancellation: Option<CancellationDto>,
 }
 
 /// Creates a draft gig owned by the signed-in influencer.
@@ -312,6 +355,8 @@ pub struct GigUpdate {
     pub category: Option<String>,
     pub price: Option<MoneyDto>,
     pub terms: Option<TermsDto>,
+    /// Applies to bookings made from now on; existing ones keep theirs.
+    pub cancellation: Option<CancellationDto>,
 }
 
 /// Changes the owner's gig (not once archived). Bookings keep the price they were made at.
@@ -516,6 +561,7 @@ impl From<NewGig> for GigDraft {
             category: body.category,
             price: body.price.into(),
             terms: body.terms.into(),
+            cancellation: body.cancellation.map(Into::into).unwrap_or_default(),
         }
     }
 }
@@ -530,6 +576,7 @@ impl From<GigUpdate> for gig::GigUpdate {
             category: body.category,
             price: body.price.map(Into::into),
             terms: body.terms.map(Into::into),
+            cancellation: body.cancellation.map(Into::into),
         }
     }
 }

@@ -7,6 +7,7 @@ mod availability;
 mod bookings;
 mod gigs;
 mod notifications;
+mod payments;
 mod problems;
 mod profiles;
 mod search;
@@ -51,6 +52,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(bookings::router())
         .merge(availability::router())
         .merge(notifications::router())
+        .merge(payments::router())
         .merge(search::router())
         .split_for_parts();
     openapi.info = InfoBuilder::new()

@@ -35,16 +35,16 @@ impl From<NotificationsError> for ApiError {
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-#[expect(
-    clippy::enum_variant_names,
-    reason = "the variants spell the wire names of the domain's kinds"
-)]
 pub enum NotificationTopic {
     GigInvitation,
     GigInvitationAccepted,
     GigInvitationDeclined,
     GigPublished,
     GigArchived,
+    BookingConfirmed,
+    BookingCancelled,
+    PaymentFailed,
+    RefundIssued,
 }
 
 impl From<NotificationKind> for NotificationTopic {
@@ -55,6 +55,10 @@ impl From<NotificationKind> for NotificationTopic {
             NotificationKind::GigInvitationDeclined => Self::GigInvitationDeclined,
             NotificationKind::GigPublished => Self::GigPublished,
             NotificationKind::GigArchived => Self::GigArchived,
+            NotificationKind::BookingConfirmed => Self::BookingConfirmed,
+            NotificationKind::BookingCancelled => Self::BookingCancelled,
+            NotificationKind::PaymentFailed => Self::PaymentFailed,
+            NotificationKind::RefundIssued => Self::RefundIssued,
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct NotificationView {
     pub body: String,
     /// The gig it is about.
     pub gig_id: Option<String>,
+    /// The booking it is about.
+    pub booking_id: Option<String>,
     /// RFC 3339, UTC: when it happened.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -84,6 +90,7 @@ impl From<&Notification> for NotificationView {
             title: n.title.clone(),
             body: n.body.clone(),
             gig_id: n.gig_id.as_ref().map(ToString::to_string),
+            booking_id: n.booking_id.as_ref().map(ToString::to_string),
             created_at: n.created_at.to_string(),
             read_at: n.read_at.map(|t| t.to_string()),
         }

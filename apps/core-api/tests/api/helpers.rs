@@ -18,6 +18,8 @@ pub struct TestApp {
     pub namespace: String,
     /// The hold time it runs with: its expiry messages wait in a holding queue of that delay.
     hold_ttl: std::time::Duration,
+    /// The Stripe the app makes its payment intents with (no webhooks: no worker runs here).
+    pub stripe: noillin_stripe_standin::StandIn,
     shutdown: Shutdown,
     /// The app runs on a runtime of its own, on this thread: joining it proves every task of the
     /// app has ended, so nothing re-declares RabbitMQ names after the cleanup deleted them.
@@ -41,6 +43,8 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         ),
         ("DATA_DIR".to_owned(), dir.path().display().to_string()),
     ];
+    let stripe = noillin_test_support::start_stripe().await;
+    vars.extend(noillin_test_support::stripe_env(&stripe));
     vars.extend(
         extra
             .iter()
@@ -84,6 +88,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         address,
         namespace,
         hold_ttl,
+        stripe,
         shutdown,
         server: Some(server),
         _dir: dir,

@@ -9,5 +9,6 @@ mod gigs;
 mod helpers;
 mod in_process;
 mod notifications;
+mod payments;
 mod profiles;
 mod search;

@@ -2,12 +2,13 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
+use crate::payment::BookingPayment;
 use crate::{
     SocialPlatform,
     gig::{FULL_SHARE_BPS, GigMember, GigStatus, GigTerms, MemberState},
 };
 
-fn at(text: &str) -> Timestamp {
+pub(super) fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
@@ -35,6 +36,7 @@ fn gig() -> Gig {
             horizon_days: 60,
             max_per_day: None,
         },
+        cancellation: Default::default(),
         status: GigStatus::Published,
         members: vec![
             GigMember {
@@ -54,9 +56,10 @@ fn gig() -> Gig {
     }
 }
 
-fn held(now: Timestamp) -> (Gig, Booking) {
+pub(super) fn held(now: Timestamp) -> (Gig, Booking) {
     let gig = gig();
     let booking = Booking::hold(NewHold {
+        id: BookingId::generate(),
         gig: &gig,
         brand_id: UserId::generate(),
         start: at("2026-12-01T10:00:00Z"),
@@ -64,6 +67,12 @@ fn held(now: Timestamp) -> (Gig, Booking) {
         hold_token: "token".into(),
         now,
         hold_ttl: SignedDuration::from_mins(15),
+        payment: BookingPayment {
+            intent_id: "pi_1".into(),
+            client_secret: "pi_1_secret_x".into(),
+            paid: None,
+            refund: None,
+        },
     });
     (gig, booking)
 }

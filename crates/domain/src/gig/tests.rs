@@ -25,6 +25,7 @@ fn gig() -> Gig {
             horizon_days: 60,
             max_per_day: Some(3),
         },
+        cancellation: Default::default(),
         status: GigStatus::Draft,
         members: vec![GigMember {
             user_id: owner,
@@ -312,6 +313,7 @@ fn offer() -> GigDraft {
         category: g.category,
         price: g.price,
         terms: g.terms,
+        cancellation: g.cancellation,
     }
 }
 
@@ -538,4 +540,16 @@ fn neither_the_owner_nor_an_outsider_can_answer_an_invitation() {
         draft.answer(&UserId::generate(), true),
         Err(GigRuleError::NotInvited)
     );
+}
+
+#[test]
+fn money_shows_its_currencys_decimals() {
+    let money = |amount_minor, currency: &str| Money {
+        amount_minor,
+        currency: currency.into(),
+    };
+    assert_eq!(money(45_000, "EUR").to_string(), "450.00 EUR");
+    assert_eq!(money(5, "USD").to_string(), "0.05 USD");
+    assert_eq!(money(1_200, "JPY").to_string(), "1200 JPY");
+    assert_eq!(money(-250, "GBP").to_string(), "-2.50 GBP");
 }

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use super::{FULL_SHARE_BPS, Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money};
-use crate::{SocialPlatform, UserId, ValidationErrors};
+use crate::{SocialPlatform, UserId, ValidationErrors, payment::CancellationPolicy};
 
 impl Gig {
     /// A new draft of `owner`'s, alone with the whole payout, its text trimmed and checked.
@@ -25,6 +25,7 @@ impl Gig {
             category: offer.category,
             price: offer.price,
             terms: offer.terms,
+            cancellation: offer.cancellation,
             status: GigStatus::Draft,
             members: vec![GigMember {
                 user_id: owner,
@@ -55,6 +56,7 @@ impl Gig {
             category,
             price,
             terms,
+            cancellation,
         } = update;
         if let Some(v) = title {
             gig.title = v;
@@ -76,6 +78,9 @@ impl Gig {
         }
         if let Some(v) = terms {
             gig.terms = v;
+        }
+        if let Some(v) = cancellation {
+            gig.cancellation = v;
         }
         gig.trim_text();
         gig.validate().map_err(GigRuleError::Invalid)?;
@@ -185,6 +190,7 @@ pub struct GigDraft {
     pub category: String,
     pub price: Money,
     pub terms: GigTerms,
+    pub cancellation: CancellationPolicy,
 }
 
 /// The owner's change of a gig: the fields given replace the gig's.
@@ -197,6 +203,7 @@ pub struct GigUpdate {
     pub category: Option<String>,
     pub price: Option<Money>,
     pub terms: Option<GigTerms>,
+    pub cancellation: Option<CancellationPolicy>,
 }
 
 /// Why a gig refuses a change.

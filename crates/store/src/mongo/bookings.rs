@@ -37,7 +37,11 @@
 //! a party unguarded.
 //!
 //! An update is one `replaceOne` filtered on `{_id, version: v - 1}`, as for gigs; it does not
-//! touch the calendars, because it only keeps or releases time (see the port).
+//! touch the calendars, because it only keeps or releases time (see the port). A reclaim (a
+//! booking taking its time again) is a creation whose last step is that versioned
+//! `replaceOne` instead of the insert: the same reads (never counting the booking against
+//! itself), the same calendar writes, so it conflicts with racing creations exactly as they
+//! conflict with each other.
 
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -51,13 +55,14 @@ use noillin_domain::{
     availability::Interval,
     booking::{Booking, BookingId, BookingMember, BookingState, StateChange},
     gig::{GigId, Money},
+    payment::{BookingPayment, CancellationPolicy},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{MongoStore, collect, corrupt, date, index, is_duplicate_key, timestamp, unavailable};
 use crate::{
-    BookingFilter, BookingGuard, BookingRefusal, BookingRepository, OutboxMessage, StoreError,
-    bookings::StoredClaim, distinct,
+    BookingFilter, BookingGuard, BookingRefusal, BookingRepository, Constraint, OutboxMessage,
+    StoreError, bookings::StoredClaim, distinct,
 };
 
 #[cfg(test)]
@@ -101,6 +106,14 @@ pub(super) async fn create_indexes(bookings: &Collection<BookingDoc>) -> Result<
                 |_| {},
             ),
             index(doc! { "state": 1, "_id": 1 }, "bookings_state", |_| {}),
+            // Unpaid holds by expiry: the payment reconciler's oldest-first walk.
+            index(
+                doc! { "hold_expires_at": 1 },
+                "bookings_pending_expiry",
+                |options| {
+                    options.partial_filter_expression = Some(doc! { "state": pending });
+                },
+            ),
         ])
         .await
         .map_err(unavailable)?;
@@ -130,6 +143,11 @@ pub(super) struct BookingDoc {
     hold_expires_at: DateTime,
     hold_token: String,
     history: Vec<StateChange>,
+    /// The domain's serde form, as `history`: never queried.
+    #[serde(default)]
+    payment: Option<BookingPayment>,
+    #[serde(default)]
+    cancellation: CancellationPolicy,
     version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -176,6 +194,8 @@ impl BookingDoc {
             hold_expires_at: date(booking.hold_expires_at),
             hold_token: booking.hold_token.clone(),
             history: booking.history.clone(),
+            payment: booking.payment.clone(),
+            cancellation: booking.cancellation,
             version: version_value(booking.version)?,
             created_at: booking.created_at,
             updated_at: booking.updated_at,
@@ -209,6 +229,8 @@ impl BookingDoc {
             hold_expires_at: timestamp(self.hold_expires_at)?,
             hold_token: self.hold_token,
             history: self.history,
+            payment: self.payment,
+            cancellation: self.cancellation,
             version: u64::try_from(self.version).map_err(|e| corrupt("booking version", e))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -235,41 +257,60 @@ struct StartDoc {
     start: DateTime,
 }
 
-/// Everything a creation's transaction reads, encoded once before its first attempt.
+/// How a guarded write stores its booking once the checks pass.
+enum GuardedWrite {
+    /// A new booking.
+    Insert,
+    /// A booking taking its time again, replacing the stored one at this version.
+    Replace { expected_version: i64 },
+}
+
+/// Everything a guarded write's transaction (a creation, a reclaim) reads, encoded once before
+/// its first attempt.
 struct Creation {
     document: BookingDoc,
+    write: GuardedWrite,
     /// Every distinct member and the brand: the calendars the transaction writes.
     parties: Vec<String>,
     /// The members' overlapping live bookings.
     overlap: Document,
-    /// The brand's live unpaid holds.
-    live_holds: Document,
-    max_live_holds: u32,
+    /// The brand's live unpaid holds and their limit; `None` for a reclaim.
+    live_holds: Option<(Document, u32)>,
     /// The gig's live bookings starting in the cap's day, and the cap.
     that_day: Option<(Document, u32)>,
 }
 
 impl Creation {
-    fn new(booking: &Booking, guard: &BookingGuard) -> Result<Self, StoreError> {
+    fn new(
+        booking: &Booking,
+        guard: &BookingGuard,
+        write: GuardedWrite,
+    ) -> Result<Self, StoreError> {
         let document = BookingDoc::encode(booking)?;
         let now = date(guard.now);
         let mut members: Vec<String> = distinct(&booking.member_ids())
             .into_iter()
             .map(|id| id.as_str().to_owned())
             .collect();
+        // The booking itself never counts against itself (a reclaim finds it stored).
         let overlap = doc! {
+            "_id": { "$ne": &document.id },
             "members.user_id": { "$in": members.clone() },
             "busy_end": { "$gt": document.busy_start },
             "busy_start": { "$lt": document.busy_end },
             "live_until": { "$gt": now },
         };
-        let live_holds = doc! {
-            "brand_id": &document.brand_id,
-            "state": BookingState::PendingPayment.as_str(),
-            "live_until": { "$gt": now },
-        };
+        let live_holds = matches!(write, GuardedWrite::Insert).then(|| {
+            let filter = doc! {
+                "brand_id": &document.brand_id,
+                "state": BookingState::PendingPayment.as_str(),
+                "live_until": { "$gt": now },
+            };
+            (filter, guard.max_live_holds)
+        });
         let that_day = guard.daily_cap.as_ref().map(|cap| {
             let filter = doc! {
+                "_id": { "$ne": &document.id },
                 "gig_id": &document.gig_id,
                 "start": { "$gte": date(cap.day_start), "$lt": date(cap.day_end) },
                 "live_until": { "$gt": now },
@@ -281,10 +322,10 @@ impl Creation {
         }
         Ok(Self {
             document,
+            write,
             parties: members,
             overlap,
             live_holds,
-            max_live_holds: guard.max_live_holds,
             that_day,
         })
     }
@@ -314,15 +355,14 @@ impl MongoStore {
     }
 }
 
-#[async_trait]
-impl BookingRepository for MongoStore {
-    async fn create(
+impl MongoStore {
+    /// Runs a guarded write: the checks and the calendar writes of the module docs, then the
+    /// insert or the versioned replace, in one transaction.
+    async fn guarded(
         &self,
-        booking: &Booking,
-        guard: &BookingGuard,
+        creation: &Creation,
         outbox: &[OutboxMessage],
     ) -> Result<(), BookingRefusal> {
-        let creation = Creation::new(booking, guard)?;
         self.ensure_calendars(&creation.parties).await?;
         self.transact(outbox, &creation, |store, session, creation| {
             async move {
@@ -336,13 +376,15 @@ impl BookingRepository for MongoStore {
                 if busy.is_some() {
                     return Ok(Err(BookingRefusal::SlotTaken));
                 }
-                let live_holds = store
-                    .bookings
-                    .count_documents(creation.live_holds.clone())
-                    .session(&mut *session)
-                    .await?;
-                if live_holds >= u64::from(creation.max_live_holds) {
-                    return Ok(Err(BookingRefusal::TooManyHolds));
+                if let Some((live_holds, max)) = &creation.live_holds {
+                    let held = store
+                        .bookings
+                        .count_documents(live_holds.clone())
+                        .session(&mut *session)
+                        .await?;
+                    if held >= u64::from(*max) {
+                        return Ok(Err(BookingRefusal::TooManyHolds));
+                    }
                 }
                 if let Some((that_day, max)) = &creation.that_day {
                     let booked = store
@@ -369,16 +411,95 @@ impl BookingRepository for MongoStore {
                         "a booking party's calendar is missing".into(),
                     ))));
                 }
-                store
-                    .bookings
-                    .insert_one(&creation.document)
-                    .session(session)
-                    .await?;
+                match creation.write {
+                    GuardedWrite::Insert => {
+                        store
+                            .bookings
+                            .insert_one(&creation.document)
+                            .session(session)
+                            .await?;
+                    }
+                    GuardedWrite::Replace { expected_version } => {
+                        let filter =
+                            doc! { "_id": &creation.document.id, "version": expected_version };
+                        let replaced = store
+                            .bookings
+                            .replace_one(filter, &creation.document)
+                            .session(session)
+                            .await?;
+                        if replaced.matched_count != 1 {
+                            return Ok(Err(BookingRefusal::Store(StoreError::Conflict(
+                                Constraint::StaleVersion,
+                            ))));
+                        }
+                    }
+                }
                 Ok(Ok(()))
             }
             .boxed()
         })
         .await?
+    }
+}
+
+#[async_trait]
+impl BookingRepository for MongoStore {
+    async fn create(
+        &self,
+        booking: &Booking,
+        guard: &BookingGuard,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), BookingRefusal> {
+        let creation = Creation::new(booking, guard, GuardedWrite::Insert)?;
+        self.guarded(&creation, outbox).await
+    }
+
+    async fn reclaim(
+        &self,
+        booking: &Booking,
+        guard: &BookingGuard,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), BookingRefusal> {
+        let Some(expected_version) = booking.version.checked_sub(1) else {
+            return Err(StoreError::Conflict(Constraint::StaleVersion).into());
+        };
+        let write = GuardedWrite::Replace {
+            expected_version: version_value(expected_version)?,
+        };
+        let creation = Creation::new(booking, guard, write)?;
+        match self.guarded(&creation, outbox).await {
+            // The version filter missed: tell a missing booking from a stale one.
+            Err(BookingRefusal::Store(StoreError::Conflict(Constraint::StaleVersion))) => {
+                let exists = self.find(&booking.id).await?.is_some();
+                Err(BookingRefusal::Store(if exists {
+                    StoreError::Conflict(Constraint::StaleVersion)
+                } else {
+                    StoreError::NotFound
+                }))
+            }
+            other => other,
+        }
+    }
+
+    async fn lapsed_pending(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let cursor = self
+            .bookings
+            .find(doc! {
+                "state": BookingState::PendingPayment.as_str(),
+                "hold_expires_at": { "$lt": date(before) },
+            })
+            .sort(doc! { "hold_expires_at": 1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(unavailable)?;
+        collect(cursor, BookingDoc::into_booking).await
     }
 
     async fn find(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {

@@ -19,6 +19,7 @@ use mongodb::{
 use noillin_domain::{
     SocialPlatform, UserId, UserStatus,
     gig::{Gig, GigId, GigMember, GigStatus, GigTerms, MemberState, Money},
+    payment::CancellationPolicy,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,9 @@ pub(super) struct GigDoc {
     category: String,
     price: Money,
     terms: TermsDoc,
+    /// The domain's serde form: small unsigned numbers, which BSON stores as signed integers.
+    #[serde(default)]
+    cancellation: CancellationPolicy,
     status: GigStatus,
     members: Vec<MemberDoc>,
     version: i64,
@@ -114,6 +118,7 @@ impl GigDoc {
                 horizon_days: i64::from(terms.horizon_days),
                 max_per_day: terms.max_per_day.map(i64::from),
             },
+            cancellation: gig.cancellation,
             status: gig.status,
             members: gig
                 .members
@@ -156,6 +161,7 @@ impl GigDoc {
                     .map(|m| small("gig daily cap", m))
                     .transpose()?,
             },
+            cancellation: self.cancellation,
             status: self.status,
             members: self
                 .members
@@ -326,6 +332,11 @@ mod tests {
                 min_notice_minutes: 120,
                 horizon_days: 60,
                 max_per_day: None,
+            },
+            cancellation: CancellationPolicy {
+                full_refund_hours: 48,
+                partial_refund_hours: 12,
+                partial_refund_percent: 25,
             },
             status: GigStatus::Published,
             members: vec![

@@ -13,6 +13,7 @@ use mongodb::{
 };
 use noillin_domain::{
     UserId,
+    booking::BookingId,
     gig::GigId,
     notification::{Notification, NotificationId, NotificationKind},
 };
@@ -53,6 +54,8 @@ pub(super) struct NotificationDoc {
     title: String,
     body: String,
     gig_id: Option<String>,
+    #[serde(default)]
+    booking_id: Option<String>,
     created_at: DateTime,
     read_at: Option<DateTime>,
     pushed_at: Option<DateTime>,
@@ -70,6 +73,10 @@ impl NotificationDoc {
                 .gig_id
                 .as_ref()
                 .map(|id| id.as_str().to_owned()),
+            booking_id: notification
+                .booking_id
+                .as_ref()
+                .map(|id| id.as_str().to_owned()),
             created_at: date(notification.created_at),
             read_at: notification.read_at.map(date),
             pushed_at: notification.pushed_at.map(date),
@@ -85,6 +92,7 @@ impl NotificationDoc {
             title: self.title,
             body: self.body,
             gig_id: self.gig_id.map(GigId::from_string),
+            booking_id: self.booking_id.map(BookingId::from_string),
             created_at: timestamp(self.created_at)?,
             read_at: self.read_at.map(timestamp).transpose()?,
             pushed_at: self.pushed_at.map(timestamp).transpose()?,

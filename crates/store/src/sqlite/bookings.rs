@@ -87,6 +87,48 @@ impl BookingRow {
         Ok(())
     }
 
+    /// Replaces the stored booking at version `expected` with this row and its members'
+    /// claims, and stores `messages`; stale or missing otherwise, and nothing is written.
+    fn replace(
+        &self,
+        tx: &Transaction<'_>,
+        expected: Option<i64>,
+        messages: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        let changed = match expected {
+            Some(expected) => tx
+                .execute(
+                    "UPDATE bookings SET brand_id = ?2, gig_id = ?3, state = ?4, \
+                     start_ms = ?5, hold_expires_ms = ?6, live_until_ms = ?7, \
+                     version = ?8, document = ?9 WHERE id = ?1 AND version = ?10",
+                    rusqlite::params![
+                        self.id,
+                        self.brand_id,
+                        self.gig_id,
+                        self.state,
+                        self.claim.start_ms,
+                        self.hold_expires_ms,
+                        self.claim.live_until_ms,
+                        self.version,
+                        self.document,
+                        expected,
+                    ],
+                )
+                .map_err(db_error)?,
+            None => 0,
+        };
+        if changed != 1 {
+            return Err(stale_or_missing(tx, "bookings", &self.id));
+        }
+        tx.execute(
+            "DELETE FROM booking_members WHERE booking_id = ?1",
+            [&self.id],
+        )
+        .map_err(db_error)?;
+        self.insert_members(tx)?;
+        outbox::insert_messages(tx, messages)
+    }
+
     /// The first rule of `guard` the booking would break at `now_ms`, read inside `tx`, in the
     /// order the port documents.
     fn refusal(
@@ -98,7 +140,7 @@ impl BookingRow {
             .prepare_cached(
                 "SELECT 1 FROM booking_members \
                  WHERE user_id = ?1 AND busy_end_ms > ?2 AND busy_start_ms < ?3 \
-                 AND live_until_ms > ?4 LIMIT 1",
+                 AND live_until_ms > ?4 AND booking_id <> ?5 LIMIT 1",
             )
             .map_err(db_error)?;
         for user_id in &self.members {
@@ -109,6 +151,7 @@ impl BookingRow {
                         self.claim.busy_start_ms,
                         self.claim.busy_end_ms,
                         guard.now_ms,
+                        self.id,
                     ],
                     |_| Ok(()),
                 )
@@ -119,8 +162,8 @@ impl BookingRow {
             }
         }
 
-        let live_holds: i64 = tx
-            .prepare_cached(
+        let live_holds: i64 = if guard.check_holds {
+            tx.prepare_cached(
                 "SELECT COUNT(*) FROM bookings \
                  WHERE brand_id = ?1 AND state = ?2 AND live_until_ms > ?3",
             )
@@ -133,7 +176,10 @@ impl BookingRow {
                 ],
                 |row| row.get(0),
             )
-            .map_err(db_error)?;
+            .map_err(db_error)?
+        } else {
+            0
+        };
         if live_holds >= i64::from(guard.max_live_holds) {
             return Ok(Some(BookingRefusal::TooManyHolds));
         }
@@ -143,11 +189,11 @@ impl BookingRow {
                 .prepare_cached(
                     "SELECT COUNT(*) FROM bookings \
                      WHERE gig_id = ?1 AND start_ms >= ?2 AND start_ms < ?3 \
-                     AND live_until_ms > ?4",
+                     AND live_until_ms > ?4 AND id <> ?5",
                 )
                 .map_err(db_error)?
                 .query_row(
-                    rusqlite::params![self.gig_id, day_start_ms, day_end_ms, guard.now_ms],
+                    rusqlite::params![self.gig_id, day_start_ms, day_end_ms, guard.now_ms, self.id],
                     |row| row.get(0),
                 )
                 .map_err(db_error)?;
@@ -159,18 +205,31 @@ impl BookingRow {
     }
 }
 
+/// The version a stored booking must have for `booking` to replace it; `None` for a booking
+/// at version 0, which has no predecessor (any stored version is stale).
+fn expected_version(booking: &Booking) -> Result<Option<i64>, StoreError> {
+    booking
+        .version
+        .checked_sub(1)
+        .map(|v| version_value("booking", v))
+        .transpose()
+}
+
 /// A [`BookingGuard`] in the columns' units.
 struct GuardMillis {
     now_ms: i64,
+    /// Whether the brand's hold limit applies (creations) or not (reclaims).
+    check_holds: bool,
     max_live_holds: u32,
     /// `[day_start_ms, day_end_ms)` and the most live bookings starting in it.
     daily_cap: Option<(i64, i64, u32)>,
 }
 
 impl GuardMillis {
-    fn of(guard: &BookingGuard) -> Self {
+    fn of(guard: &BookingGuard, check_holds: bool) -> Self {
         Self {
             now_ms: millis(guard.now),
+            check_holds,
             max_live_holds: guard.max_live_holds,
             daily_cap: guard
                 .daily_cap
@@ -237,7 +296,7 @@ impl BookingRepository for SqliteStore {
         outbox: &[OutboxMessage],
     ) -> Result<(), BookingRefusal> {
         let row = BookingRow::encode(booking)?;
-        let guard = GuardMillis::of(guard);
+        let guard = GuardMillis::of(guard, true);
         let messages = outbox.to_vec();
         let refused = self
             .write(move |tx| {
@@ -291,47 +350,58 @@ impl BookingRepository for SqliteStore {
     async fn update(&self, booking: &Booking, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
         let row = BookingRow::encode(booking)?;
         let messages = outbox.to_vec();
-        // A booking at version 0 has no predecessor: any stored version is stale.
-        let expected = booking
-            .version
-            .checked_sub(1)
-            .map(|v| version_value("booking", v))
-            .transpose()?;
+        let expected = expected_version(booking)?;
         // As for gigs: the write lock serializes updates from the same read, so only the first
         // matches the version, and the follow-up SELECT sees what the UPDATE saw.
-        self.write(move |tx| {
-            let changed = match expected {
-                Some(expected) => tx
-                    .execute(
-                        "UPDATE bookings SET brand_id = ?2, gig_id = ?3, state = ?4, \
-                         start_ms = ?5, hold_expires_ms = ?6, live_until_ms = ?7, \
-                         version = ?8, document = ?9 WHERE id = ?1 AND version = ?10",
-                        rusqlite::params![
-                            row.id,
-                            row.brand_id,
-                            row.gig_id,
-                            row.state,
-                            row.claim.start_ms,
-                            row.hold_expires_ms,
-                            row.claim.live_until_ms,
-                            row.version,
-                            row.document,
-                            expected,
-                        ],
-                    )
-                    .map_err(db_error)?,
-                None => 0,
-            };
-            if changed != 1 {
-                return Err(stale_or_missing(tx, "bookings", &row.id));
-            }
-            tx.execute(
-                "DELETE FROM booking_members WHERE booking_id = ?1",
-                [&row.id],
+        self.write(move |tx| row.replace(tx, expected, &messages))
+            .await
+    }
+
+    async fn reclaim(
+        &self,
+        booking: &Booking,
+        guard: &BookingGuard,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), BookingRefusal> {
+        let row = BookingRow::encode(booking)?;
+        let guard = GuardMillis::of(guard, false);
+        let messages = outbox.to_vec();
+        let expected = expected_version(booking)?;
+        // The check and the write share the write transaction, as for a creation.
+        let refused = self
+            .write(move |tx| {
+                if let Some(refusal) = row.refusal(tx, &guard)? {
+                    return Ok(Some(refusal));
+                }
+                row.replace(tx, expected, &messages)?;
+                Ok(None)
+            })
+            .await?;
+        match refused {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        }
+    }
+
+    async fn lapsed_pending(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StoreError> {
+        let before = millis(before);
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT document FROM bookings \
+                     WHERE state = 'pending_payment' AND hold_expires_ms < ?1 \
+                     ORDER BY hold_expires_ms LIMIT ?2",
+                )
+                .map_err(db_error)?;
+            documents_from::<Booking>(
+                "booking",
+                &mut statement,
+                rusqlite::params![before, i64::from(limit)],
             )
-            .map_err(db_error)?;
-            row.insert_members(tx)?;
-            outbox::insert_messages(tx, &messages)
         })
         .await
     }

@@ -18,7 +18,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_account_names_once.sql"),
     include_str!("migrations/0006_reset_requests_audit_log.sql"),
     include_str!("migrations/0007_bookings.sql"),
-    // Append new migrations here: include_str!("migrations/0007_....sql"),
+    include_str!("migrations/0008_payments.sql"),
+    // Append new migrations here: include_str!("migrations/0009_....sql"),
 ];
 
 /// Applies the migrations not applied yet. Safe when several processes open the same file at

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use noillin_domain::{
     UserId,
+    booking::BookingId,
     gig::GigId,
     notification::{Notification, NotificationId, NotificationKind},
 };
@@ -14,7 +15,8 @@ use super::{SqliteStore, corrupt, db_error, millis, timestamp};
 use crate::{NotificationRepository, StoreError};
 
 /// The columns of `notifications`, in the order [`NotificationRow::read`] reads them.
-const COLUMNS: &str = "id, user_id, kind, title, body, gig_id, created_at, read_at, pushed_at";
+const COLUMNS: &str =
+    "id, user_id, kind, title, body, gig_id, created_at, read_at, pushed_at, booking_id";
 
 /// A row as stored, decoded outside rusqlite's row callback (whose error type cannot carry a
 /// [`StoreError`]).
@@ -28,6 +30,7 @@ struct NotificationRow {
     created_at: i64,
     read_at: Option<i64>,
     pushed_at: Option<i64>,
+    booking_id: Option<String>,
 }
 
 impl NotificationRow {
@@ -42,6 +45,7 @@ impl NotificationRow {
             created_at: row.get(6)?,
             read_at: row.get(7)?,
             pushed_at: row.get(8)?,
+            booking_id: row.get(9)?,
         })
     }
 
@@ -54,6 +58,7 @@ impl NotificationRow {
             title: self.title,
             body: self.body,
             gig_id: self.gig_id.map(GigId::from_string),
+            booking_id: self.booking_id.map(BookingId::from_string),
             created_at: timestamp(self.created_at)?,
             read_at: self.read_at.map(timestamp).transpose()?,
             pushed_at: self.pushed_at.map(timestamp).transpose()?,
@@ -70,7 +75,7 @@ impl NotificationRepository for SqliteStore {
                 .execute(
                     &format!(
                         "INSERT INTO notifications ({COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                          ON CONFLICT (id) DO NOTHING"
                     ),
                     rusqlite::params![
@@ -83,6 +88,7 @@ impl NotificationRepository for SqliteStore {
                         millis(n.created_at),
                         n.read_at.map(millis),
                         n.pushed_at.map(millis),
+                        n.booking_id.as_ref().map(BookingId::as_str),
                     ],
                 )
                 .map_err(db_error)?;

@@ -4,7 +4,10 @@
 //! Every instant is fixed (liveness is judged at the guard's `now`, never the clock), so each
 //! case says exactly which booking is live when.
 
-use noillin_domain::booking::{Booking, BookingId, BookingState, NewHold};
+use noillin_domain::{
+    booking::{Booking, BookingId, BookingState, NewHold},
+    payment::BookingPayment,
+};
 use noillin_store::{BookingGuard, BookingRefusal, DailyCap};
 
 use crate::gigs::{group_gig, single_gig};
@@ -31,7 +34,15 @@ pub(crate) fn at(hours: i64, minutes: i64) -> Timestamp {
 
 /// An unpaid hold of `gig` at `start` for `brand`, made at [`booked_at`].
 pub(crate) fn hold(gig: &Gig, brand: &UserId, start: Timestamp) -> Booking {
+    let id = BookingId::generate();
     Booking::hold(NewHold {
+        payment: BookingPayment {
+            intent_id: format!("pi_{}", id.as_str()),
+            client_secret: format!("pi_{}_secret", id.as_str()),
+            paid: None,
+            refund: None,
+        },
+        id,
         gig,
         brand_id: brand.clone(),
         start,

@@ -38,6 +38,7 @@ pub(crate) fn single_gig(owner: &UserId) -> Gig {
             horizon_days: 60,
             max_per_day: None,
         },
+        cancellation: Default::default(),
         status: GigStatus::Draft,
         members: vec![member(owner, FULL_SHARE_BPS, MemberState::Accepted)],
         version: 1,
@@ -139,6 +140,7 @@ pub(crate) async fn a_group_gig_round_trips_with_every_field(store: &Store) {
             horizon_days: 120,
             max_per_day: Some(2),
         },
+        cancellation: Default::default(),
         status: GigStatus::Published,
         members: vec![
             member(&owner, 5_000, MemberState::Accepted),

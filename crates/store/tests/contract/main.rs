@@ -22,6 +22,7 @@ mod gigs;
 mod mails;
 mod notifications;
 mod outbox;
+mod payments;
 mod races;
 mod sessions;
 mod sqlite_only;
@@ -323,9 +324,14 @@ contract! {
     booking_reads::bookings_are_listed_newest_first_to_their_parties,
     booking_reads::paging_through_bookings_returns_each_once_newest_first,
     booking_reads::busy_spans_and_live_starts_are_those_of_live_bookings_in_range,
+    payments::an_event_is_recorded_once_with_its_message,
+    payments::a_lapsed_booking_is_reclaimed_while_its_slot_is_free,
+    payments::a_lapsed_booking_whose_slot_went_to_another_is_not_reclaimed,
+    payments::lapsed_unpaid_holds_are_listed_oldest_first,
 }
 
 contract_two_handles! {
     booking_reads::racing_overlapping_creations_have_exactly_one_winner,
     booking_reads::racing_disjoint_creations_all_succeed,
+    payments::racing_deliveries_of_one_event_record_it_once,
 }

@@ -1,7 +1,7 @@
 //! Booking documents: their shape, their decoding, and the list filter.
 
 use mongodb::bson;
-use noillin_domain::booking::StateChange;
+use noillin_domain::{booking::StateChange, payment::CancellationPolicy};
 
 use super::*;
 
@@ -41,6 +41,20 @@ fn booking() -> Booking {
             reason: "slot held until payment".into(),
             by: Some(brand),
         }],
+        payment: Some(BookingPayment {
+            intent_id: "pi_1".into(),
+            client_secret: "pi_1_secret_2".into(),
+            paid: Some(noillin_domain::payment::Paid {
+                amount: Money {
+                    amount_minor: 45_000,
+                    currency: "EUR".into(),
+                },
+                at: Timestamp::new(1_779_000_100, 5).unwrap(),
+                event_id: "evt_1".into(),
+            }),
+            refund: None,
+        }),
+        cancellation: CancellationPolicy::default(),
         version: 5_000_000_000,
         created_at: Timestamp::new(1_779_000_000, 123_456_789).unwrap(),
         updated_at: Timestamp::new(1_779_000_000, 123_456_789).unwrap(),
