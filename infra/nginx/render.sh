@@ -19,6 +19,9 @@
 #                       15 minutes, stays far below it)
 #   BURST_AUTH_SESSION  requests allowed above RATE_AUTH_SESSION in a burst (default 60: that
 #                       office coming back online at once)
+#   RATE_WEBHOOKS       per-sender-address rate of payment webhooks (default 100r/s: Stripe sends
+#                       from a handful of addresses, in bursts after an outage)
+#   BURST_WEBHOOKS      webhooks allowed above RATE_WEBHOOKS in a burst (default 1000)
 #   WORKER_PROCESSES    default auto
 set -euo pipefail
 
@@ -36,6 +39,8 @@ BURST_API=${BURST_API:-200}
 BURST_AUTH=${BURST_AUTH:-10}
 RATE_AUTH_SESSION=${RATE_AUTH_SESSION:-60r/m}
 BURST_AUTH_SESSION=${BURST_AUTH_SESSION:-60}
+RATE_WEBHOOKS=${RATE_WEBHOOKS:-100r/s}
+BURST_WEBHOOKS=${BURST_WEBHOOKS:-1000}
 WORKER_PROCESSES=${WORKER_PROCESSES:-auto}
 
 conf_dir=$(mkdir -p "$(dirname "$OUT")" && cd "$(dirname "$OUT")" && pwd)
@@ -49,6 +54,8 @@ PREFIX=$(cd "$PREFIX" && pwd)
 [[ $BURST_AUTH =~ ^[0-9]+$ ]] || die "BURST_AUTH must be a number"
 [[ $RATE_AUTH_SESSION =~ ^[0-9]+r/[sm]$ ]] || die "RATE_AUTH_SESSION must look like 60r/m"
 [[ $BURST_AUTH_SESSION =~ ^[0-9]+$ ]] || die "BURST_AUTH_SESSION must be a number"
+[[ $RATE_WEBHOOKS =~ ^[0-9]+r/[sm]$ ]] || die "RATE_WEBHOOKS must look like 100r/s"
+[[ $BURST_WEBHOOKS =~ ^[0-9]+$ ]] || die "BURST_WEBHOOKS must be a number"
 [[ $WORKER_PROCESSES =~ ^(auto|[0-9]+)$ ]] || die "WORKER_PROCESSES must be auto or a number"
 
 servers() { # upstream server lines from a space-separated address list
@@ -117,6 +124,8 @@ render() { # template -> output, substituting every placeholder
     text=${text//@BURST_AUTH@/$BURST_AUTH}
     text=${text//@RATE_AUTH_SESSION@/$RATE_AUTH_SESSION}
     text=${text//@BURST_AUTH_SESSION@/$BURST_AUTH_SESSION}
+    text=${text//@RATE_WEBHOOKS@/$RATE_WEBHOOKS}
+    text=${text//@BURST_WEBHOOKS@/$BURST_WEBHOOKS}
     text=${text//@CORE_API_SERVERS@/$core_servers}
     text=${text//@REALTIME_SERVERS@/$realtime_servers}
     text=${text//@SERVERS@/$server_blocks}

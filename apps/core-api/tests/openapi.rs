@@ -103,6 +103,7 @@ fn the_openapi_document_lists_every_api_route_with_its_methods() {
         "GET /notifications",
         "POST /notifications/{id}/read",
         "POST /notifications/read-all",
+        "POST /payments/webhook",
         "GET /search/influencers",
         "GET /search/gigs",
     ]
@@ -179,13 +180,20 @@ fn every_error_is_documented_as_a_problem_document() {
 fn operations_with_a_json_body_document_every_way_a_body_is_refused() {
     let document = document();
     for (operation, _, definition) in operations(&document) {
+        // Stripe's webhook takes its body as bytes, whatever they are: what Stripe did not sign
+        // is a 400 (and too much a 413), never a 415 or a 422.
+        let statuses: &[&str] = if operation == "POST /payments/webhook" {
+            &["400", "413"]
+        } else {
+            &["400", "413", "415", "422"]
+        };
         if definition.get("requestBody").is_none() {
             continue;
         }
         let documented = responses(definition);
-        for status in ["400", "413", "415", "422"] {
+        for status in statuses {
             assert!(
-                documented.contains_key(status),
+                documented.contains_key(*status),
                 "{operation} reads a body but does not document {status}"
             );
         }

@@ -12,7 +12,7 @@ use lapin::{
     options::{
         BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
         ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-        QueueDeleteOptions,
+        QueueDeleteOptions, QueuePurgeOptions,
     },
     types::{AMQPValue, FieldTable, ShortString},
     uri::AMQPUri,
@@ -163,6 +163,34 @@ impl Broker {
                 .await?;
         }
         Ok(())
+    }
+
+    /// How many messages wait in `concern`'s queue (not counting those being handled).
+    pub async fn queued(&self, concern: Concern) -> Result<u32, Error> {
+        let channel = self.connection.create_channel().await?;
+        let queue = channel
+            .queue_declare(
+                self.topology.queue(concern).into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(queue.message_count())
+    }
+
+    /// Drops every message waiting in `concern`'s queue and says how many: for an operator
+    /// recovering from a flood of unwanted jobs, and for tests that lose a message on purpose.
+    pub async fn purge(&self, concern: Concern) -> Result<u32, Error> {
+        let channel = self.connection.create_channel().await?;
+        Ok(channel
+            .queue_purge(
+                self.topology.queue(concern).into(),
+                QueuePurgeOptions::default(),
+            )
+            .await?)
     }
 
     /// Deletes every queue and exchange of this deployment, with the retry queues of `retry`.

@@ -69,7 +69,8 @@ async fn readiness_names_the_backing_service_that_is_down() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let env = [
+    let mut env = noillin_test_support::stripe_env(&platform.stripe);
+    env.extend([
         ("NAMESPACE".to_owned(), platform.namespace.clone()),
         ("JWT_SECRET".to_owned(), GOOD_SECRET.to_owned()),
         (
@@ -87,7 +88,7 @@ async fn readiness_names_the_backing_service_that_is_down() {
             "MONGO_DATABASE".to_owned(),
             format!("noillin_e2e_{}_lonely", platform.namespace),
         ),
-    ];
+    ]);
     let lonely = noillin_test_support::ServiceProcess::start(
         "core-api",
         "core-api-no-redis",
