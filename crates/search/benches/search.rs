@@ -91,7 +91,7 @@ async fn main() {
         disk_usage(&dir) as f64 / (1024.0 * 1024.0)
     );
 
-    let texts = texts(&fixture, queries);
+    let texts = fixture::texts(&fixture, queries);
     let text_queries: Vec<InfluencerQuery> = texts
         .iter()
         .map(|t| InfluencerQuery {
@@ -117,51 +117,14 @@ async fn main() {
         })
         .collect();
     report("text + 3 filters + sort + 2 facets", &search, &filtered).await;
-    let prefixes: Vec<InfluencerQuery> = fixture
-        .influencers
-        .iter()
-        .step_by((influencers / queries).max(1))
-        .take(queries)
-        .enumerate()
-        .map(|(n, d)| {
-            let name: String = d.display_name.chars().take(3 + n % 3).collect();
-            InfluencerQuery {
-                text: name,
-                ..Default::default()
-            }
+    let prefixes: Vec<InfluencerQuery> = fixture::prefixes(&fixture, queries)
+        .into_iter()
+        .map(|text| InfluencerQuery {
+            text,
+            ..Default::default()
         })
         .collect();
     report("prefix (3-5 letters of a name)", &search, &prefixes).await;
-}
-
-/// Words from the fixture's bios: one or two per query, every third with two letters swapped.
-fn texts(fixture: &fixture::Fixture, count: usize) -> Vec<String> {
-    let step = (fixture.influencers.len() / count).max(1);
-    fixture
-        .influencers
-        .iter()
-        .step_by(step)
-        .take(count)
-        .enumerate()
-        .map(|(n, d)| {
-            let words: Vec<&str> = d.bio.split_whitespace().filter(|w| w.len() >= 5).collect();
-            let first = words
-                .get(n % words.len().max(1))
-                .copied()
-                .unwrap_or("travel");
-            let mut text = if n % 2 == 0 {
-                first.to_owned()
-            } else {
-                format!("{first} {}", words.last().copied().unwrap_or("tips"))
-            };
-            if n % 3 == 0 {
-                let mut chars: Vec<char> = text.chars().collect();
-                chars.swap(1, 2);
-                text = chars.into_iter().collect();
-            }
-            text
-        })
-        .collect()
 }
 
 async fn report(label: &str, search: &EmbeddedSearch, queries: &[InfluencerQuery]) {

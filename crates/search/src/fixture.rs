@@ -229,6 +229,49 @@ pub fn generate(count: usize, seed: u64) -> Fixture {
     Fixture { influencers, gigs }
 }
 
+/// Words from the fixture's bios: one or two per query, every third with two letters swapped.
+pub fn texts(fixture: &Fixture, count: usize) -> Vec<String> {
+    let step = (fixture.influencers.len() / count).max(1);
+    fixture
+        .influencers
+        .iter()
+        .step_by(step)
+        .take(count)
+        .enumerate()
+        .map(|(n, d)| {
+            let words: Vec<&str> = d.bio.split_whitespace().filter(|w| w.len() >= 5).collect();
+            let first = words
+                .get(n % words.len().max(1))
+                .copied()
+                .unwrap_or("travel");
+            let mut text = if n % 2 == 0 {
+                first.to_owned()
+            } else {
+                format!("{first} {}", words.last().copied().unwrap_or("tips"))
+            };
+            if n % 3 == 0 {
+                let mut chars: Vec<char> = text.chars().collect();
+                chars.swap(1, 2);
+                text = chars.into_iter().collect();
+            }
+            text
+        })
+        .collect()
+}
+
+/// `count` name prefixes of 3 to 5 letters, spread over the fixture's influencers: what a brand
+/// types before finishing a name.
+pub fn prefixes(fixture: &Fixture, count: usize) -> Vec<String> {
+    fixture
+        .influencers
+        .iter()
+        .step_by((fixture.influencers.len() / count.max(1)).max(1))
+        .take(count)
+        .enumerate()
+        .map(|(n, d)| d.display_name.chars().take(3 + n % 3).collect())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -608,3 +608,31 @@ async fn two_racing_cancels_of_a_paid_booking_refund_once() {
     let last = booking(&s.api, &s.brand, &id).await;
     assert_eq!(times_entered(&last, "cancelled"), 1, "{last}");
 }
+
+#[tokio::test]
+async fn a_declined_card_leaves_the_hold_pending_and_tells_the_brand_who_may_pay_again() {
+    let platform = Platform::builder().worker(1).start().await.unwrap();
+    let s = scene(platform, None).await;
+    let mut brand_socket = s.platform.connect_socket(&s.brand.access).await.unwrap();
+    let (id, intent) = ids(&book(&s.api, &s.brand, &s.gig, &start_at(7, 10)).await);
+    let stripe = s.platform.stripe.controls();
+    stripe.decline(&intent).await.unwrap();
+    let pushed = brand_socket
+        .expect_event("notification", WAIT)
+        .await
+        .expect("the refusal is pushed");
+    assert_eq!(pushed["kind"], "payment_failed");
+    assert_eq!(pushed["booking_id"], id.as_str());
+    assert!(
+        pushed["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("declined")),
+        "{pushed}"
+    );
+    let still = booking(&s.api, &s.brand, &id).await;
+    assert_eq!(still["state"], "pending_payment");
+    assert!(still["payment"]["client_secret"].is_string());
+    // The brand pays with another card while the hold lasts.
+    stripe.pay(&intent).await.unwrap();
+    reaches(&s.api, &s.brand, &id, "confirmed").await;
+}
