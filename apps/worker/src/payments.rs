@@ -207,11 +207,10 @@ async fn late(
             Err(BookingRefusal::TooManyHolds) => {
                 return Err(Failure::Corrupt("a reclaim refused for holds".into()));
             }
-            Err(BookingRefusal::Store(e)) => {
-                release(handlers, &booking).await?;
-                // A stale version: another change came first; the retry reads it.
-                return Err(e.into());
-            }
+            // Another change came first (a concurrent settlement of this very payment may
+            // hold the slot under the same token: it is not released), or the store failed;
+            // the retry reads what is stored. A hold left behind lapses by its TTL.
+            Err(BookingRefusal::Store(e)) => return Err(e.into()),
         }
         release(handlers, &booking).await?;
     }
