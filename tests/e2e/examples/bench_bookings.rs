@@ -6,6 +6,7 @@
 //! platform's, not TCP handshakes'.
 //!   BURST (default 1000), SEQUENTIAL (default 400), CORE_APIS (default 2)
 
+use noillin_e2e::{percentiles, setting};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -15,23 +16,6 @@ use jiff::SignedDuration;
 use noillin_test_support::{Platform, local_midnight};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// p50 and p99 of `latencies`, in milliseconds.
-fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
-    latencies.sort();
-    let at = |q: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies[index].as_secs_f64() * 1000.0
-    };
-    (at(0.50), at(0.99))
-}
 
 fn report(what: &str, latencies: &mut [Duration], wall: Duration) {
     let (p50, p99) = percentiles(latencies);

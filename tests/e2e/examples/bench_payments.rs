@@ -11,6 +11,7 @@
 //!
 //!   WEBHOOKS (default 2000), CLIENTS (default 16), PAYMENTS (default 200)
 
+use noillin_e2e::{percentiles, setting};
 use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
@@ -19,24 +20,13 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use stripe_webhook::Webhook;
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn report(what: &str, latencies: &mut [Duration], wall: Duration) {
-    latencies.sort();
-    let at = |q: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies[index].as_secs_f64() * 1000.0
-    };
+    let (p50, p99) = percentiles(latencies);
     println!(
         "{what:<52} n={:<5} p50 {:>7.2} ms  p99 {:>7.2} ms  {:>7.0}/s",
         latencies.len(),
-        at(0.50),
-        at(0.99),
+        p50,
+        p99,
         latencies.len() as f64 / wall.as_secs_f64()
     );
 }

@@ -7,6 +7,7 @@
 //! (half of them blocked that day) and synced by the worker.
 //!   BENCH_INFLUENCERS (default 100000), QUERIES (default 500 per kind), AVAILABLE (default 60)
 
+use noillin_e2e::{percentiles, setting};
 use std::time::{Duration, Instant};
 
 use jiff::civil::Date;
@@ -15,24 +16,13 @@ use noillin_test_support::{Platform, local_midnight};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn report(what: &str, latencies: &mut [Duration], wall: Duration) {
-    latencies.sort();
-    let at = |q: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies[index].as_secs_f64() * 1000.0
-    };
+    let (p50, p99) = percentiles(latencies);
     println!(
         "{what:<46} n={:<5} p50 {:>7.2} ms  p99 {:>7.2} ms  {:>6.0} queries/s",
         latencies.len(),
-        at(0.50),
-        at(0.99),
+        p50,
+        p99,
         latencies.len() as f64 / wall.as_secs_f64()
     );
 }
