@@ -1,4 +1,4 @@
-//! Stripe's own event shapes through the port: full objects as Stripe's API reference
+//! Stripe's event shapes through the port: full objects as Stripe's API reference
 //! documents them (fields the platform never reads included), signed here with the v1 scheme,
 //! must verify and reduce to the facts the platform acts on. If the SDK or the port ever stops
 //! reading what Stripe really sends, this fails, whatever the stand-in does.
