@@ -6,6 +6,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
+use noillin_payments::WebhookRejection;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -33,7 +34,8 @@ pub struct WebhookReceipt {
     pub outcome: String,
 }
 
-/// 400 for a delivery that is not genuine or cannot be read.
+/// 401 for a delivery that is not genuine (or is stale), 400 for a genuine one that cannot be
+/// read.
 struct Rejected;
 
 impl utoipa::IntoResponses for Rejected {
@@ -42,9 +44,14 @@ impl utoipa::IntoResponses for Rejected {
         [
             (
                 "400".to_owned(),
+                problem_response("A genuine event of a handled type that cannot be read", &[])
+                    .into(),
+            ),
+            (
+                "401".to_owned(),
                 problem_response(
-                    "No valid `Stripe-Signature` for any configured secret, a signature older than \
-                     five minutes, or an unreadable event",
+                    "No valid `Stripe-Signature` for any configured secret, or one more than five \
+                     minutes from now (`/problems/webhook-signature`)",
                     &[],
                 )
                 .into(),
@@ -61,8 +68,8 @@ impl utoipa::IntoResponses for Rejected {
 
 /// Receives one Stripe event (for Stripe only). The body is taken exactly as sent and checked
 /// against the `Stripe-Signature` header (v1 scheme, any configured secret, five minutes'
-/// tolerance); the event is then stored once by its id and applied by the worker. A second
-/// delivery of an event is acknowledged and changes nothing.
+/// tolerance: otherwise 401); the event is then stored once by its id and applied by the worker.
+/// A second delivery of an event is acknowledged and changes nothing.
 #[utoipa::path(post, path = "/payments/webhook", tag = "payments",
     request_body(content = String, content_type = "application/json",
         description = "The event, byte for byte as Stripe sent it"),
@@ -82,9 +89,14 @@ async fn receive_webhook(
     let receipt = payments::receive(&state, body, signature, request_id.as_deref())
         .await
         .map_err(|e| match e {
+            WebhookError::Rejected(WebhookRejection::Malformed(reason)) => {
+                tracing::warn!(reason, "payment webhook unreadable");
+                ApiError::BadRequest(format!("unreadable event: {reason}"))
+            }
+            // Not Stripe, or a replay: the sender is not authenticated.
             WebhookError::Rejected(rejection) => {
                 tracing::warn!(%rejection, "payment webhook rejected");
-                ApiError::BadRequest(rejection.to_string())
+                ApiError::Unauthorized("webhook-signature")
             }
             WebhookError::Store(e) => e.into(),
             WebhookError::Outbox(e) => ApiError::Internal(e),

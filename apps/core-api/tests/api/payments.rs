@@ -179,7 +179,7 @@ async fn deliveries_from_stripe_are_recorded_once_and_others_are_refused() {
     let stale = Timestamp::now().as_second() - 600;
     assert_eq!(
         stripe.resend(&succeeded.id, Some(stale)).await.unwrap(),
-        Some(400)
+        Some(401)
     );
 
     let store = s.app.store().await;
@@ -226,8 +226,8 @@ async fn deliveries_from_stripe_are_recorded_once_and_others_are_refused() {
         )),
     ] {
         let (status, problem) = deliver(&s.app, &body, signature.as_deref()).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{signature:?}: {problem}");
-        assert_eq!(problem["type"], "/problems/bad-request");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{signature:?}: {problem}");
+        assert_eq!(problem["type"], "/problems/webhook-signature");
     }
     // Genuine, but a handled type whose object cannot be read: refused, so Stripe retries.
     let signed = Webhook::generate_test_header(&body, secret, None);
