@@ -212,7 +212,7 @@ async fn duplicated_replayed_reordered_and_stale_webhooks_change_nothing_twice()
     let stale = Timestamp::now().as_second() - 600;
     assert_eq!(
         stripe.resend(&succeeded[0].id, Some(stale)).await.unwrap(),
-        Some(400)
+        Some(401)
     );
     // Every copy was delivered; the booking changed once.
     let delivered = stripe
