@@ -132,19 +132,10 @@ impl MailDesk {
             notice.gig_title,
             &link,
         );
-        let id = MailId::from_string(notification.id.to_string());
-        let template = "gig_invitation";
-        if !self
-            .hold(&id, &recipient.email, template, &rendered.subject)
-            .await?
-        {
-            return Ok(());
-        }
-        self.deliver(
-            &id,
-            &recipient.email,
-            Some(&recipient.display_name),
-            template,
+        self.notification_mail(
+            notification,
+            recipient,
+            "gig_invitation",
             rendered,
             last_attempt,
         )
@@ -171,8 +162,22 @@ impl MailDesk {
             &notification.body,
             &link,
         );
-        let id = MailId::from_string(notification.id.to_string());
         let template = notification.kind.as_str();
+        self.notification_mail(notification, recipient, template, rendered, last_attempt)
+            .await
+    }
+
+    /// Sends the mail of `notification` to its recipient once: its record is named after the
+    /// notification, so a redelivered event finds it.
+    async fn notification_mail(
+        &self,
+        notification: &Notification,
+        recipient: &User,
+        template: &str,
+        rendered: Rendered,
+        last_attempt: bool,
+    ) -> Result<(), Failure> {
+        let id = MailId::from_string(notification.id.to_string());
         if !self
             .hold(&id, &recipient.email, template, &rendered.subject)
             .await?
