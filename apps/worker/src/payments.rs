@@ -397,16 +397,18 @@ pub async fn refund_due(handlers: &Handlers, envelope: &Envelope) -> Result<(), 
         return Ok(());
     };
     let reason = format!("{}", refund.requested_at.as_millisecond());
+    // What the provider returned already (a refund made in its dashboard) is not asked again.
+    let amount = refund.due_minor - refund.refunded_minor;
     match handlers
         .payments
-        .refund(&booking.id, &payment.intent_id, refund.due_minor, &reason)
+        .refund(&booking.id, &payment.intent_id, amount, &reason)
         .await?
     {
         RefundOutcome::Requested { refund_id } => {
             tracing::info!(
                 booking_id,
                 refund_id,
-                amount = refund.due_minor,
+                amount,
                 "refund requested"
             );
         }

@@ -24,12 +24,24 @@ use crate::{
     availability::{Interval, SlotSettings, shifted},
     gig::{Gig, GigId, Money},
     id::string_id,
+    ledger::Posting,
     payment::{
         BookingPayment, CancellationPolicy, Canceller, ChargeFacts, IntentFacts, Paid, Refund,
         cancellation_refund,
     },
 };
 
+mod delivery;
+mod settlement;
+
+pub use delivery::{
+    Delivery, MAX_DELIVERY_LINKS, MAX_DELIVERY_NOTE_LEN, MAX_LINK_LEN, RevisionRequest,
+    validate_delivery,
+};
+pub use settlement::{MarketTerms, MemberPayout, MemberShare, PayoutError, Settlement};
+
+#[cfg(test)]
+mod after_tests;
 #[cfg(test)]
 mod payment_tests;
 #[cfg(test)]
@@ -143,6 +155,15 @@ pub struct Booking {
     /// The gig's cancellation terms when booked.
     #[serde(default)]
     pub cancellation: CancellationPolicy,
+    /// Every delivery handed in, the current one last, with the revisions asked for.
+    #[serde(default)]
+    pub deliveries: Vec<Delivery>,
+    /// While delivered: when the booking completes by itself without the brand's answer.
+    #[serde(default)]
+    pub auto_complete_at: Option<Timestamp>,
+    /// What the platform keeps of the payment and who it is for, once settled.
+    #[serde(default)]
+    pub settlement: Option<Settlement>,
     /// Bumped by every change; transitions are compare-and-swap on it.
     pub version: u64,
     pub created_at: Timestamp,
@@ -176,9 +197,22 @@ pub enum BookingTransitionError {
     /// The hold has not lapsed yet (a timer that fired early, or clocks that disagree).
     #[error("the hold has not lapsed yet")]
     HoldStillLive,
-    /// Only a paid booking that has not been delivered can be cancelled with a refund.
+    /// Only a paid booking that has not been delivered can be cancelled with a refund or
+    /// delivered.
     #[error("the booking is {}, not confirmed", state.as_str())]
     NotConfirmed { state: BookingState },
+    /// Content can be delivered only once the booking has started.
+    #[error("the booking has not started yet")]
+    NotStarted,
+    /// Only a delivered booking can be approved, revised or complete by itself.
+    #[error("the booking is {}, not delivered", state.as_str())]
+    NotDelivered { state: BookingState },
+    /// The brand asked for every revision it may.
+    #[error("at most {max} revisions may be asked for")]
+    RevisionLimit { max: u32 },
+    /// The brand may still answer the delivery.
+    #[error("the approval window is still open")]
+    ApprovalWindowOpen,
 }
 
 /// A payment that does not belong to the booking it names. Nothing changes.
@@ -248,6 +282,9 @@ impl Booking {
             }],
             payment: Some(hold.payment),
             cancellation: hold.gig.cancellation,
+            deliveries: Vec::new(),
+            auto_complete_at: None,
+            settlement: None,
             version: 0,
             created_at: hold.now,
             updated_at: hold.now,
@@ -407,54 +444,79 @@ impl Booking {
 
     /// A paid booking is cancelled before delivery: `confirmed → cancelled`, the slot free at
     /// once, and what goes back to the brand decided by who cancels and how early
-    /// ([`cancellation_refund`] with the policy booked). Returns that amount (0: nothing goes
+    /// ([`cancellation_refund`] with the policy booked). What the brand does not get back is
+    /// settled to the members as for a completed booking. Returns that amount (0: nothing goes
     /// back, and no refund is recorded).
     pub fn cancel_paid(
         &mut self,
         by: &UserId,
         canceller: Canceller,
         reason: &str,
+        terms: &MarketTerms,
         now: Timestamp,
     ) -> Result<i64, BookingTransitionError> {
         if self.state != BookingState::Confirmed {
             return Err(BookingTransitionError::NotConfirmed { state: self.state });
         }
         let paid = self.paid_minor();
-        let owed = cancellation_refund(&self.cancellation, paid, 0, self.start, now, canceller);
+        // A refund made before (in the provider's dashboard) counts against what goes back.
+        let already = self
+            .payment
+            .as_ref()
+            .and_then(|p| p.refund.as_ref())
+            .map_or(0, |refund| refund.due_minor);
+        let owed =
+            cancellation_refund(&self.cancellation, paid, already, self.start, now, canceller);
         if owed > 0
             && let Some(payment) = self.payment.as_mut()
         {
-            payment.refund = Some(Refund {
-                due_minor: owed,
-                reason: reason.to_owned(),
+            let refund = payment.refund.get_or_insert_with(|| Refund {
+                due_minor: 0,
+                reason: String::new(),
                 requested_at: now,
                 refunded_minor: 0,
             });
+            refund.due_minor += owed;
+            reason.clone_into(&mut refund.reason);
+            refund.requested_at = now;
         }
+        self.settle(terms, now);
         self.enter(BookingState::Cancelled, reason, Some(by.clone()), now);
         Ok(owed)
     }
 
-    /// The provider reports `charge.amount_refunded` returned of this booking's payment. Once
-    /// everything paid is back, a cancelled or expired booking ends `refunded`. `false` when
-    /// this changes nothing (a repeated or older report).
-    pub fn record_refund(&mut self, charge: &ChargeFacts, now: Timestamp) -> bool {
+    /// The provider reports `charge.amount_refunded` returned of this booking's payment: records
+    /// it and answers the ledger's entries for the money that moved. A refund nobody here asked
+    /// for (made in the provider's dashboard) is recorded as owed too. Once everything paid is
+    /// back, a cancelled or expired booking ends `refunded`. `None` when this changes nothing
+    /// (a repeated or older report, or nothing paid).
+    pub fn record_refund(&mut self, charge: &ChargeFacts, now: Timestamp) -> Option<Vec<Posting>> {
         let paid = self.paid_minor();
-        let Some(refund) = self.payment.as_mut().and_then(|p| p.refund.as_mut()) else {
-            return false;
-        };
         let refunded = charge.amount_refunded_minor.clamp(0, paid);
-        if refunded <= refund.refunded_minor {
-            return false;
+        let payment = self.payment.as_mut()?;
+        let refund = payment.refund.get_or_insert_with(|| Refund {
+            due_minor: 0,
+            reason: "refunded through the payment provider".to_owned(),
+            requested_at: now,
+            refunded_minor: 0,
+        });
+        let previously = refund.refunded_minor;
+        if refunded <= previously {
+            if refund.due_minor == 0 {
+                payment.refund = None;
+            }
+            return None;
         }
         refund.refunded_minor = refunded;
+        refund.due_minor = refund.due_minor.max(refunded);
+        let postings = self.refund_postings(previously, refunded, now);
         let fully = paid > 0 && refunded >= paid;
         let state = match self.state {
             BookingState::Cancelled | BookingState::Expired if fully => BookingState::Refunded,
             state => state,
         };
         self.enter(state, "money returned to the brand", None, now);
-        true
+        Some(postings)
     }
 
     /// What the brand paid, in minor units (0 before paying).
@@ -506,6 +568,11 @@ impl Booking {
             reason: reason.to_owned(),
             by,
         });
+        self.touch(now);
+    }
+
+    /// Marks a change that is not a new state (a payout step).
+    fn touch(&mut self, now: Timestamp) {
         self.version += 1;
         self.updated_at = now;
     }

@@ -83,6 +83,32 @@ pub enum Event {
     /// An attempt to pay was refused; the brand may try again while the hold lasts.
     #[serde(rename = "booking.payment_failed")]
     BookingPaymentFailed { booking_id: String, reason: String },
+    /// A member delivered the booking: the brand hears of it.
+    #[serde(rename = "booking.delivered")]
+    BookingDelivered { booking_id: String },
+    /// The brand asked for a revision: the members hear of it.
+    #[serde(rename = "booking.revision_requested")]
+    BookingRevisionRequested { booking_id: String },
+    /// A delivered booking's approval window may have passed: if it is still delivered and
+    /// due, it completes by itself. Delivered after the window; a sweep finds what it misses.
+    #[serde(rename = "booking.auto_complete_due")]
+    BookingAutoCompleteDue { booking_id: String },
+    /// The booking completed (approved, or by itself): every party hears of it.
+    #[serde(rename = "booking.completed")]
+    BookingCompleted { booking_id: String },
+    /// A settled booking's members may be paid now: transfer each one's share. Delivered
+    /// after the payout delay; a sweep finds what it misses.
+    #[serde(rename = "booking.payout_due")]
+    BookingPayoutDue { booking_id: String },
+    /// A member's share of the booking was transferred: tell them, with a statement.
+    #[serde(rename = "booking.payout_sent")]
+    BookingPayoutSent {
+        booking_id: String,
+        member_id: String,
+    },
+    /// The brand reviewed the booking: its members hear of it.
+    #[serde(rename = "review.posted")]
+    ReviewPosted { booking_id: String },
     /// Something an influencer's search document shows changed (profile, account status, the
     /// prices of the gigs they own). Only the id travels: the search-sync handler reads the
     /// current state, so a late or repeated event never indexes an old one.
@@ -117,6 +143,13 @@ impl Event {
             Event::BookingConfirmed { .. } => "booking.confirmed",
             Event::BookingCancelled { .. } => "booking.cancelled",
             Event::BookingPaymentFailed { .. } => "booking.payment_failed",
+            Event::BookingDelivered { .. } => "booking.delivered",
+            Event::BookingRevisionRequested { .. } => "booking.revision_requested",
+            Event::BookingAutoCompleteDue { .. } => "booking.auto_complete_due",
+            Event::BookingCompleted { .. } => "booking.completed",
+            Event::BookingPayoutDue { .. } => "booking.payout_due",
+            Event::BookingPayoutSent { .. } => "booking.payout_sent",
+            Event::ReviewPosted { .. } => "review.posted",
             Event::SearchInfluencerChanged { .. } => "search.influencer_changed",
             Event::SearchGigChanged { .. } => "search.gig_changed",
             Event::SearchReindexRequested { .. } => "search.reindex_requested",
@@ -207,6 +240,28 @@ mod tests {
             Event::BookingPaymentFailed {
                 booking_id: "b".into(),
                 reason: "declined".into(),
+            },
+            Event::BookingDelivered {
+                booking_id: "b".into(),
+            },
+            Event::BookingRevisionRequested {
+                booking_id: "b".into(),
+            },
+            Event::BookingAutoCompleteDue {
+                booking_id: "b".into(),
+            },
+            Event::BookingCompleted {
+                booking_id: "b".into(),
+            },
+            Event::BookingPayoutDue {
+                booking_id: "b".into(),
+            },
+            Event::BookingPayoutSent {
+                booking_id: "b".into(),
+                member_id: "m".into(),
+            },
+            Event::ReviewPosted {
+                booking_id: "b".into(),
             },
             Event::SearchInfluencerChanged {
                 user_id: "u".into(),

@@ -8,10 +8,12 @@ pub mod availability;
 pub mod booking;
 pub mod event;
 pub mod gig;
+pub mod ledger;
 pub mod mail;
 pub mod notification;
 pub mod payment;
 pub mod profile;
+pub mod review;
 pub mod user;
 pub mod validation;
 

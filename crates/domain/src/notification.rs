@@ -81,10 +81,20 @@ pub enum NotificationKind {
     PaymentFailed,
     /// Money is on its way back to you, and why.
     RefundIssued,
+    /// A member delivered your booking: approve it or ask for a revision.
+    BookingDelivered,
+    /// The brand asked for a revision of what you delivered, and why.
+    RevisionRequested,
+    /// A booking of yours is complete (approved, or its approval window passed).
+    BookingCompleted,
+    /// Your share of a booking was transferred to your payout account.
+    PayoutSent,
+    /// The brand reviewed a booking of yours.
+    ReviewPosted,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 9] = [
+    pub const ALL: [NotificationKind; 14] = [
         NotificationKind::GigInvitation,
         NotificationKind::GigInvitationAccepted,
         NotificationKind::GigInvitationDeclined,
@@ -94,6 +104,11 @@ impl NotificationKind {
         NotificationKind::BookingCancelled,
         NotificationKind::PaymentFailed,
         NotificationKind::RefundIssued,
+        NotificationKind::BookingDelivered,
+        NotificationKind::RevisionRequested,
+        NotificationKind::BookingCompleted,
+        NotificationKind::PayoutSent,
+        NotificationKind::ReviewPosted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +122,11 @@ impl NotificationKind {
             NotificationKind::BookingCancelled => "booking_cancelled",
             NotificationKind::PaymentFailed => "payment_failed",
             NotificationKind::RefundIssued => "refund_issued",
+            NotificationKind::BookingDelivered => "booking_delivered",
+            NotificationKind::RevisionRequested => "revision_requested",
+            NotificationKind::BookingCompleted => "booking_completed",
+            NotificationKind::PayoutSent => "payout_sent",
+            NotificationKind::ReviewPosted => "review_posted",
         }
     }
 
@@ -123,6 +143,8 @@ impl NotificationKind {
                 | NotificationKind::BookingConfirmed
                 | NotificationKind::BookingCancelled
                 | NotificationKind::RefundIssued
+                | NotificationKind::BookingDelivered
+                | NotificationKind::RevisionRequested
         )
     }
 }
@@ -283,6 +305,32 @@ impl Notification {
                 format!(
                     "{amount} for \u{201c}{gig_title}\u{201d} on {local_start} is being returned to you: {reason}."
                 ),
+            ),
+            NotificationKind::BookingDelivered => (
+                "Delivered: your answer is due".to_owned(),
+                format!(
+                    "\u{201c}{gig_title}\u{201d} on {local_start} was delivered. Approve it or ask for a revision; without an answer it completes by itself."
+                ),
+            ),
+            NotificationKind::RevisionRequested => (
+                "Revision requested".to_owned(),
+                format!(
+                    "The brand asked for a revision of \u{201c}{gig_title}\u{201d} on {local_start}: {reason}."
+                ),
+            ),
+            NotificationKind::BookingCompleted => (
+                "Booking complete".to_owned(),
+                format!("\u{201c}{gig_title}\u{201d} on {local_start} is complete: {reason}."),
+            ),
+            NotificationKind::PayoutSent => (
+                "Payout sent".to_owned(),
+                format!(
+                    "{amount} for \u{201c}{gig_title}\u{201d} on {local_start} was transferred to your payout account."
+                ),
+            ),
+            NotificationKind::ReviewPosted => (
+                "New review".to_owned(),
+                format!("The brand reviewed \u{201c}{gig_title}\u{201d} on {local_start}: {reason}."),
             ),
             // Gig kinds are made by [`Notification::about_gig`].
             NotificationKind::BookingConfirmed

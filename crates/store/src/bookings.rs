@@ -13,6 +13,7 @@ use noillin_domain::{
     availability::Interval,
     booking::{Booking, BookingId, BookingState},
     gig::GigId,
+    ledger::Posting,
 };
 
 use crate::{OutboxMessage, StoreError};
@@ -85,7 +86,19 @@ pub trait BookingRepository: Send + Sync {
     /// atomic step. `Conflict(StaleVersion)` when another change came first, `NotFound` when
     /// there is no such booking; nothing is written then. It does not re-check overlaps: only
     /// transitions that keep or release time go through here.
-    async fn update(&self, booking: &Booking, outbox: &[OutboxMessage]) -> Result<(), StoreError>;
+    async fn update(&self, booking: &Booking, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
+        self.update_with_ledger(booking, &[], outbox).await
+    }
+    /// [`update`](Self::update), writing `ledger` in the same atomic step as described in the
+    /// ledger port ([`LedgerRepository`](crate::LedgerRepository)): postings already written
+    /// are skipped; a payout beyond the available balance refuses everything with
+    /// `Conflict(InsufficientBalance)`.
+    async fn update_with_ledger(
+        &self,
+        booking: &Booking,
+        ledger: &[Posting],
+        outbox: &[OutboxMessage],
+    ) -> Result<(), StoreError>;
     /// Replaces the booking as [`update`](Self::update) does, for a booking that takes its
     /// members' time again (a payment that arrived after its hold lapsed): only if, at
     /// `guard.now`, no other live booking of its members meets its busy span and its gig's
@@ -93,12 +106,23 @@ pub trait BookingRepository: Send + Sync {
     /// creation (the brand's hold limit does not apply: `guard.max_live_holds` is ignored).
     /// Refused as for a creation, or `Store(Conflict(StaleVersion))` / `Store(NotFound)` as for
     /// an update; nothing is written then.
+    /// The booking's `ledger` postings are written with it, as for
+    /// [`update_with_ledger`](Self::update_with_ledger).
     async fn reclaim(
         &self,
         booking: &Booking,
         guard: &BookingGuard,
+        ledger: &[Posting],
         outbox: &[OutboxMessage],
     ) -> Result<(), BookingRefusal>;
+    /// Up to `limit` bookings whose [`Booking::due_at`] is at or before `before`, by ascending
+    /// id, with an id above `after` when given: what the sweep completes or pays out.
+    async fn due(
+        &self,
+        before: Timestamp,
+        after: Option<&BookingId>,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StoreError>;
     /// Up to `limit` bookings still `pending_payment` whose hold lapsed before `before`, oldest
     /// first: what the payment reconciler settles.
     async fn lapsed_pending(

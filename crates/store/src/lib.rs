@@ -4,12 +4,16 @@
 //! the same contract suite (`tests/contract/`, one file per aggregate).
 
 mod bookings;
+mod ledger;
 mod mongo;
 mod payments;
+mod reviews;
 mod sqlite;
 
 pub use bookings::{BookingFilter, BookingGuard, BookingRefusal, BookingRepository, DailyCap};
+pub use ledger::LedgerRepository;
 pub use payments::PaymentEventRepository;
+pub use reviews::ReviewRepository;
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -56,6 +60,10 @@ pub enum Constraint {
     /// A compare-and-swap update found another version than the one it expected: someone else
     /// changed the record first.
     StaleVersion,
+    /// A booking has one review.
+    ReviewExists,
+    /// A payout would leave its account's available balance below zero.
+    InsufficientBalance,
 }
 
 /// Errors from the store.
@@ -138,11 +146,24 @@ pub trait ProfileRepository: Send + Sync {
     /// Replaces the profile of an existing influencer, sets the user's `display_name` to the
     /// profile's and stores the messages the change emits, in one atomic step; `NotFound`
     /// (nothing written, messages included) when there is no profile.
+    /// The rating and review count are not written: reviews own them
+    /// ([`ReviewRepository::insert`]).
     async fn update_influencer(
         &self,
         profile: &InfluencerProfile,
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError>;
+    /// The influencer's payout account (a connected account at the payment provider), once
+    /// they have one.
+    async fn payout_account(&self, user_id: &UserId) -> Result<Option<String>, StoreError>;
+    /// Records the influencer's payout account unless they have one already; answers the one
+    /// stored (theirs from before, or `account_id`). `NotFound` when there is no such
+    /// influencer.
+    async fn set_payout_account(
+        &self,
+        user_id: &UserId,
+        account_id: &str,
+    ) -> Result<String, StoreError>;
     /// The brand profile, its `company_name` the user's `display_name`.
     async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError>;
     /// Replaces the profile of an existing brand and sets the user's `display_name` to its
@@ -542,6 +563,8 @@ pub struct Store {
     pub gigs: Arc<dyn GigRepository>,
     pub bookings: Arc<dyn BookingRepository>,
     pub payment_events: Arc<dyn PaymentEventRepository>,
+    pub ledger: Arc<dyn LedgerRepository>,
+    pub reviews: Arc<dyn ReviewRepository>,
     pub availability: Arc<dyn AvailabilityRepository>,
     pub outbox: Arc<dyn OutboxRepository>,
     pub notifications: Arc<dyn NotificationRepository>,
@@ -560,6 +583,8 @@ impl Store {
             + GigRepository
             + BookingRepository
             + PaymentEventRepository
+            + LedgerRepository
+            + ReviewRepository
             + AvailabilityRepository
             + OutboxRepository
             + NotificationRepository
@@ -577,6 +602,8 @@ impl Store {
             gigs: adapter.clone(),
             bookings: adapter.clone(),
             payment_events: adapter.clone(),
+            ledger: adapter.clone(),
+            reviews: adapter.clone(),
             availability: adapter.clone(),
             outbox: adapter.clone(),
             notifications: adapter.clone(),

@@ -21,11 +21,13 @@ mod audit;
 mod availability;
 mod bookings;
 mod gigs;
+mod ledger;
 mod mails;
 mod migrations;
 mod notifications;
 mod outbox;
 mod payments;
+mod reviews;
 mod sessions;
 
 use std::{

@@ -118,12 +118,12 @@ fn a_full_refund_settling_ends_the_booking_refunded_and_old_reports_change_nothi
     let (_, mut booking) = held(at(NOW));
     let facts = paid_facts(&booking);
     booking.refuse_payment(&facts, "evt_1", "the slot was taken", at(NOW));
-    assert!(!booking.record_refund(&charge(0), at(NOW)));
-    assert!(booking.record_refund(&charge(45_000), at(NOW)));
+    assert!(booking.record_refund(&charge(0), at(NOW)).is_none().is_some());
+    assert!(booking.record_refund(&charge(45_000), at(NOW)).is_some());
     assert_eq!(booking.state, BookingState::Refunded);
     let version = booking.version;
-    assert!(!booking.record_refund(&charge(45_000), at(NOW)));
-    assert!(!booking.record_refund(&charge(10_000), at(NOW)));
+    assert!(booking.record_refund(&charge(45_000), at(NOW)).is_none().is_some());
+    assert!(booking.record_refund(&charge(10_000), at(NOW)).is_none().is_some());
     assert_eq!(booking.version, version);
 }
 
@@ -144,13 +144,14 @@ fn cancelling_a_paid_booking_refunds_by_who_and_when_and_a_partial_refund_stays_
             &brand,
             Canceller::Brand,
             "plans changed",
+            &MarketTerms::default(),
             start - SignedDuration::from_hours(25),
         )
         .unwrap();
     assert_eq!(owed, 22_500);
     assert_eq!(booking.state, BookingState::Cancelled);
     assert!(!booking.is_live(start));
-    assert!(booking.record_refund(&charge(22_500), at(NOW)));
+    assert!(booking.record_refund(&charge(22_500), at(NOW)).is_some());
     assert_eq!(
         booking.state,
         BookingState::Cancelled,
@@ -167,7 +168,7 @@ fn cancelling_a_paid_booking_refunds_by_who_and_when_and_a_partial_refund_stays_
             .settled()
     );
     assert!(matches!(
-        booking.cancel_paid(&brand, Canceller::Brand, "again", at(NOW)),
+        booking.cancel_paid(&brand, Canceller::Brand, "again", &MarketTerms::default(), at(NOW)),
         Err(BookingTransitionError::NotConfirmed {
             state: BookingState::Cancelled
         })
@@ -180,6 +181,7 @@ fn cancelling_a_paid_booking_refunds_by_who_and_when_and_a_partial_refund_stays_
             &brand,
             Canceller::Brand,
             "too late",
+            &MarketTerms::default(),
             start - SignedDuration::from_hours(1),
         )
         .unwrap();
@@ -194,11 +196,12 @@ fn cancelling_a_paid_booking_refunds_by_who_and_when_and_a_partial_refund_stays_
             &member,
             Canceller::Member,
             "ill",
+            &MarketTerms::default(),
             start - SignedDuration::from_hours(1),
         )
         .unwrap();
     assert_eq!(owed, 45_000);
-    assert!(by_member.record_refund(&charge(45_000), at(NOW)));
+    assert!(by_member.record_refund(&charge(45_000), at(NOW)).is_some());
     assert_eq!(by_member.state, BookingState::Refunded);
 }
 

@@ -148,6 +148,24 @@ impl InfluencerRow {
         })
     }
 
+    /// Runs [`UPDATE_INFLUENCER`] with the row's values bound as `?1`..`?7`; returns how many
+    /// rows it changed.
+    fn update(&self, tx: &Transaction<'_>) -> Result<usize, StoreError> {
+        tx.execute(
+            UPDATE_INFLUENCER,
+            rusqlite::params![
+                self.user_id,
+                self.bio,
+                self.niches,
+                self.languages,
+                self.location,
+                self.time_zone,
+                self.social_accounts,
+            ],
+        )
+        .map_err(db_error)
+    }
+
     /// Runs `sql` with the row's values bound as `?1`..`?9` in `INFLUENCER_COLUMNS` order;
     /// returns how many rows it changed.
     fn execute(&self, tx: &Transaction<'_>, sql: &str) -> Result<usize, StoreError> {
@@ -198,10 +216,10 @@ fn execute_brand(
     .map_err(db_error)
 }
 
+/// The rating and review count are left alone: reviews own them.
 const UPDATE_INFLUENCER: &str = "UPDATE influencer_profiles SET bio = ?2, niches = ?3, \
                                  languages = ?4, location = ?5, time_zone = ?6, \
-                                 social_accounts = ?7, rating = ?8, review_count = ?9 \
-                                 WHERE user_id = ?1";
+                                 social_accounts = ?7 WHERE user_id = ?1";
 
 const UPDATE_BRAND: &str = "UPDATE brand_profiles SET industry = ?2, website = ?3, \
                             contact_name = ?4 WHERE user_id = ?1";
@@ -442,7 +460,7 @@ impl ProfileRepository for SqliteStore {
         self.write(move |tx| {
             update_profile_and_name(
                 tx,
-                |tx| row.execute(tx, UPDATE_INFLUENCER),
+                |tx| row.update(tx),
                 &row.user_id,
                 &row.display_name,
             )?;
@@ -496,6 +514,48 @@ impl ProfileRepository for SqliteStore {
                 .map_err(db_error)?
                 .map(|id| id.map(UserId::from_string).map_err(db_error))
                 .collect()
+        })
+        .await
+    }
+    async fn payout_account(&self, user_id: &UserId) -> Result<Option<String>, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.look_up(move |connection| {
+            let account: Option<Option<String>> = connection
+                .prepare_cached(
+                    "SELECT payout_account_id FROM influencer_profiles WHERE user_id = ?1",
+                )
+                .map_err(db_error)?
+                .query_row([id], |row| row.get(0))
+                .optional()
+                .map_err(db_error)?;
+            Ok(account.flatten())
+        })
+        .await
+    }
+
+    async fn set_payout_account(
+        &self,
+        user_id: &UserId,
+        account_id: &str,
+    ) -> Result<String, StoreError> {
+        let id = user_id.as_str().to_owned();
+        let account = account_id.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE influencer_profiles SET payout_account_id = ?2 \
+                 WHERE user_id = ?1 AND payout_account_id IS NULL",
+                rusqlite::params![id, account],
+            )
+            .map_err(db_error)?;
+            let stored: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT payout_account_id FROM influencer_profiles WHERE user_id = ?1",
+                    [&id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db_error)?;
+            stored.flatten().ok_or(StoreError::NotFound)
         })
         .await
     }

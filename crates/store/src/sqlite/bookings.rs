@@ -17,12 +17,13 @@ use noillin_domain::{
     availability::Interval,
     booking::{Booking, BookingId, BookingState},
     gig::GigId,
+    ledger::Posting,
 };
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::{
-    SqliteStore, db_error, documents_from, from_json, millis, outbox, stale_or_missing, timestamp,
-    to_json, version_value,
+    SqliteStore, db_error, documents_from, from_json, ledger, millis, outbox, stale_or_missing,
+    timestamp, to_json, version_value,
 };
 use crate::{
     BookingFilter, BookingGuard, BookingRefusal, BookingRepository, OutboxMessage, StoreError,
@@ -36,6 +37,8 @@ struct BookingRow {
     gig_id: String,
     state: &'static str,
     hold_expires_ms: i64,
+    /// [`Booking::due_at`], when something is due.
+    due_ms: Option<i64>,
     claim: StoredClaim,
     version: i64,
     document: String,
@@ -58,6 +61,7 @@ impl BookingRow {
             gig_id: booking.gig_id.as_str().to_owned(),
             state: booking.state.as_str(),
             hold_expires_ms: millis(booking.hold_expires_at),
+            due_ms: booking.due_at().map(millis),
             claim: StoredClaim::of(booking),
             version: version_value("booking", booking.version)?,
             document: to_json(booking)?,
@@ -93,6 +97,7 @@ impl BookingRow {
         &self,
         tx: &Transaction<'_>,
         expected: Option<i64>,
+        ledger: &[Posting],
         messages: &[OutboxMessage],
     ) -> Result<(), StoreError> {
         let changed = match expected {
@@ -100,7 +105,7 @@ impl BookingRow {
                 .execute(
                     "UPDATE bookings SET brand_id = ?2, gig_id = ?3, state = ?4, \
                      start_ms = ?5, hold_expires_ms = ?6, live_until_ms = ?7, \
-                     version = ?8, document = ?9 WHERE id = ?1 AND version = ?10",
+                     version = ?8, document = ?9, due_ms = ?11 WHERE id = ?1 AND version = ?10",
                     rusqlite::params![
                         self.id,
                         self.brand_id,
@@ -112,6 +117,7 @@ impl BookingRow {
                         self.version,
                         self.document,
                         expected,
+                        self.due_ms,
                     ],
                 )
                 .map_err(db_error)?,
@@ -126,6 +132,7 @@ impl BookingRow {
         )
         .map_err(db_error)?;
         self.insert_members(tx)?;
+        ledger::post(tx, ledger)?;
         outbox::insert_messages(tx, messages)
     }
 
@@ -306,8 +313,8 @@ impl BookingRepository for SqliteStore {
                 }
                 tx.execute(
                     "INSERT INTO bookings (id, brand_id, gig_id, state, start_ms, \
-                     hold_expires_ms, live_until_ms, version, document) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     hold_expires_ms, live_until_ms, version, document, due_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     rusqlite::params![
                         row.id,
                         row.brand_id,
@@ -318,6 +325,7 @@ impl BookingRepository for SqliteStore {
                         row.claim.live_until_ms,
                         row.version,
                         row.document,
+                        row.due_ms,
                     ],
                 )
                 .map_err(db_error)?;
@@ -347,13 +355,19 @@ impl BookingRepository for SqliteStore {
         .await
     }
 
-    async fn update(&self, booking: &Booking, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
+    async fn update_with_ledger(
+        &self,
+        booking: &Booking,
+        ledger: &[Posting],
+        outbox: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
         let row = BookingRow::encode(booking)?;
+        let postings = ledger.to_vec();
         let messages = outbox.to_vec();
         let expected = expected_version(booking)?;
         // As for gigs: the write lock serializes updates from the same read, so only the first
         // matches the version, and the follow-up SELECT sees what the UPDATE saw.
-        self.write(move |tx| row.replace(tx, expected, &messages))
+        self.write(move |tx| row.replace(tx, expected, &postings, &messages))
             .await
     }
 
@@ -361,10 +375,12 @@ impl BookingRepository for SqliteStore {
         &self,
         booking: &Booking,
         guard: &BookingGuard,
+        ledger: &[Posting],
         outbox: &[OutboxMessage],
     ) -> Result<(), BookingRefusal> {
         let row = BookingRow::encode(booking)?;
         let guard = GuardMillis::of(guard, false);
+        let postings = ledger.to_vec();
         let messages = outbox.to_vec();
         let expected = expected_version(booking)?;
         // The check and the write share the write transaction, as for a creation.
@@ -373,7 +389,7 @@ impl BookingRepository for SqliteStore {
                 if let Some(refusal) = row.refusal(tx, &guard)? {
                     return Ok(Some(refusal));
                 }
-                row.replace(tx, expected, &messages)?;
+                row.replace(tx, expected, &postings, &messages)?;
                 Ok(None)
             })
             .await?;
@@ -401,6 +417,31 @@ impl BookingRepository for SqliteStore {
                 "booking",
                 &mut statement,
                 rusqlite::params![before, i64::from(limit)],
+            )
+        })
+        .await
+    }
+
+    async fn due(
+        &self,
+        before: Timestamp,
+        after: Option<&BookingId>,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StoreError> {
+        let before = millis(before);
+        let after = after.map(|id| id.as_str().to_owned()).unwrap_or_default();
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT document FROM bookings \
+                     WHERE due_ms IS NOT NULL AND due_ms <= ?1 AND id > ?2 \
+                     ORDER BY id LIMIT ?3",
+                )
+                .map_err(db_error)?;
+            documents_from::<Booking>(
+                "booking",
+                &mut statement,
+                rusqlite::params![before, after, i64::from(limit)],
             )
         })
         .await

@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_reset_requests_audit_log.sql"),
     include_str!("migrations/0007_bookings.sql"),
     include_str!("migrations/0008_payments.sql"),
+    include_str!("migrations/0009_after_booking.sql"),
     // Append new migrations here: include_str!("migrations/0009_....sql"),
 ];
 
