@@ -236,7 +236,12 @@ impl Notification {
             NotificationKind::BookingConfirmed
             | NotificationKind::BookingCancelled
             | NotificationKind::PaymentFailed
-            | NotificationKind::RefundIssued => (
+            | NotificationKind::RefundIssued
+            | NotificationKind::BookingDelivered
+            | NotificationKind::RevisionRequested
+            | NotificationKind::BookingCompleted
+            | NotificationKind::PayoutSent
+            | NotificationKind::ReviewPosted => (
                 "Gig update".to_owned(),
                 format!("{actor_name} changed \u{201c}{gig_title}\u{201d}."),
             ),
@@ -416,6 +421,8 @@ mod tests {
             NotificationKind::BookingConfirmed,
             NotificationKind::BookingCancelled,
             NotificationKind::RefundIssued,
+            NotificationKind::BookingDelivered,
+            NotificationKind::RevisionRequested,
         ];
         for kind in NotificationKind::ALL {
             assert_eq!(NotificationKind::parse(kind.as_str()), Some(kind));

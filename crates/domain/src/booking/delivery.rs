@@ -44,15 +44,18 @@ pub fn validate_delivery(links: &[String], note: &str, errors: &mut ValidationEr
         );
     }
     for (index, link) in links.iter().enumerate() {
-        let well_formed = (link.starts_with("https://") || link.starts_with("http://"))
-            && link.len() > "https://".len()
-            && link.chars().count() <= MAX_LINK_LEN
-            && !link.chars().any(|c| c.is_whitespace() || c.is_control());
+        let rest = link
+            .strip_prefix("https://")
+            .or_else(|| link.strip_prefix("http://"));
+        // Printable ASCII only: what a URL is on the wire (IRIs arrive percent-encoded).
+        let well_formed = rest.is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic())
+        }) && link.len() <= MAX_LINK_LEN;
         if !well_formed {
             errors.add(
                 format!("links[{index}]"),
                 "invalid",
-                format!("must be an http(s) URL of at most {MAX_LINK_LEN} characters"),
+                format!("must be an http(s) URL of at most {MAX_LINK_LEN} printable ASCII characters"),
             );
         }
     }
