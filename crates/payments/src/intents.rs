@@ -36,7 +36,7 @@ pub enum PaymentsError {
 }
 
 impl PaymentsError {
-    fn from_stripe(e: StripeError) -> Self {
+    pub(crate) fn from_stripe(e: StripeError) -> Self {
         match e {
             StripeError::Stripe(errors, status) if status < 500 && status != 429 => {
                 PaymentsError::Refused(format!(
@@ -94,7 +94,7 @@ pub enum RefundOutcome {
 /// The platform's Stripe account.
 #[derive(Clone)]
 pub struct Payments {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl std::fmt::Debug for Payments {
@@ -214,13 +214,13 @@ impl Payments {
     }
 }
 
-fn idempotent(key: &str) -> Result<RequestStrategy, PaymentsError> {
+pub(crate) fn idempotent(key: &str) -> Result<RequestStrategy, PaymentsError> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
         .map_err(|e| PaymentsError::Config(format!("idempotency key {key:?}: {e:?}")))
 }
 
-fn currency(amount: &Money) -> Result<Currency, PaymentsError> {
+pub(crate) fn currency(amount: &Money) -> Result<Currency, PaymentsError> {
     match Currency::from_str(&amount.currency.to_ascii_lowercase()) {
         Ok(Currency::Unknown(code)) => Err(PaymentsError::Refused(format!(
             "currency {code} unknown to the provider"

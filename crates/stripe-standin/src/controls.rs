@@ -1,5 +1,6 @@
 //! The test controls' wire types and [`Controls`], their typed client.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -45,6 +46,26 @@ pub struct Delivery {
     pub at: i64,
     /// The HTTP status answered; `None` for a connection error or a timeout.
     pub status: Option<u16>,
+}
+
+/// A transfer the stand-in made, as `GET /_sim/transfers` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    pub id: String,
+    pub amount: i64,
+    /// Lower case, as Stripe writes currencies.
+    pub currency: String,
+    /// The connected account paid.
+    pub destination: String,
+    pub transfer_group: Option<String>,
+    pub metadata: HashMap<String, String>,
+}
+
+/// `POST /_sim/transfers/failures`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct TransferFailures {
+    pub destination: String,
+    pub count: u32,
 }
 
 /// A typed client of the `/_sim` controls, for the in-process stand-in and the binary alike.
@@ -167,6 +188,66 @@ impl Controls {
             .json()
             .await?;
         Ok(answer.status)
+    }
+
+    /// Completes the onboarding of the connected account `account_id` (details submitted,
+    /// charges and payouts enabled, its requested `transfers` capability active) and sends
+    /// `account.updated`; the account.
+    pub async fn onboard(&self, account_id: &str) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .call(
+                reqwest::Method::POST,
+                &format!("accounts/{account_id}/onboard"),
+                None,
+            )
+            .await?;
+        Ok(response.json().await?)
+    }
+
+    /// Opens an account link as the account holder's browser would, which completes the
+    /// onboarding; the `return_url` the page redirects to (the redirect is not followed).
+    pub async fn open_account_link(&self, url: &str) -> anyhow::Result<String> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let response = http
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status();
+        if status != reqwest::StatusCode::SEE_OTHER {
+            let text = response.text().await.unwrap_or_default();
+            anyhow::bail!("GET {url} answered {status}, not a redirect: {text}");
+        }
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .with_context(|| format!("GET {url} redirected without a Location"))?;
+        Ok(location.to_owned())
+    }
+
+    /// Makes the next `count` transfer attempts to `destination` answer 500 `api_error` and
+    /// make nothing, as an outage would (a count given again replaces what is left).
+    pub async fn fail_transfers(&self, destination: &str, count: u32) -> anyhow::Result<()> {
+        let body = serde_json::to_value(TransferFailures {
+            destination: destination.to_owned(),
+            count,
+        })?;
+        self.call(reqwest::Method::POST, "transfers/failures", Some(body))
+            .await?;
+        Ok(())
+    }
+
+    /// Every transfer made so far, in creation order.
+    pub async fn transfers(&self) -> anyhow::Result<Vec<TransferRecord>> {
+        Ok(self
+            .call(reqwest::Method::GET, "transfers", None)
+            .await?
+            .json()
+            .await?)
     }
 
     /// Every event created so far, in creation order.

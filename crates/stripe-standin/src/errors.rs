@@ -118,6 +118,12 @@ impl ApiError {
         Self::invalid(StatusCode::BAD_REQUEST, Some(code), message)
     }
 
+    /// A request that is well formed but can never succeed as sent, with no code (Stripe
+    /// answers 400 and keeps the answer under the idempotency key).
+    pub fn invalid_request(param: &str, message: String) -> Self {
+        Self::invalid(StatusCode::BAD_REQUEST, None, message).param(param)
+    }
+
     /// What confirming with a declined card answers: 402 with the intent as it is now.
     pub fn card_declined(intent: PaymentIntent) -> Self {
         let mut error = Self::new(

@@ -2,7 +2,7 @@
 //!
 //! It answers the part of Stripe's API the platform uses, in Stripe's wire format, with the
 //! async-stripe SDK's own types (`stripe_shared::PaymentIntent`, `Charge`, `Refund`,
-//! `Transfer`, `ApiErrors`) serialized, so that the SDK always parses what it gets. It sends
+//! `Transfer`, `Account`, `ApiErrors`, `stripe_connect::AccountLink`) serialized, so that the SDK always parses what it gets. It sends
 //! Stripe's webhooks, signed as Stripe signs them, and offers test controls to pay as a
 //! customer would and to misbehave as a network does. Tests start it in-process with
 //! [`StandIn::start`]; the `stripe-standin` binary serves it on its own.
@@ -28,9 +28,25 @@
 //!   `reason`, `metadata[…]`): refunds the charge, updating its `amount_refunded` and
 //!   `refunded`; 400 `charge_already_refunded` when nothing is left, 400 `amount_too_large`
 //!   past what is left. `GET /v1/refunds/{id}`, `GET /v1/charges/{id}`.
-//! - `POST /v1/transfers` (`amount`, `currency`, `destination` = any `acct_…`,
-//!   `transfer_group`, `metadata[…]`, `description`, `source_transaction`),
-//!   `GET /v1/transfers/{id}`.
+//! - `POST /v1/accounts` (`type` (default `standard`), `country` (default `US`), `email`,
+//!   `capabilities[transfers][requested]`, `business_type`, `metadata[…]`; other keys are
+//!   ignored) → a connected account `acct_…` with `charges_enabled`, `payouts_enabled` and
+//!   `details_submitted` false and the `transfers` capability `inactive` when requested (absent
+//!   otherwise); `GET /v1/accounts/{id}`. No event is sent for a new account.
+//! - `POST /v1/account_links` (`account`, `type` = `account_onboarding`, `return_url`;
+//!   `refresh_url` is checked to be a URL and not used) → an AccountLink (expiring in 300 s, not enforced) whose `url` is the
+//!   stand-in's own `GET /_sim/onboarding/{account}?return_url=…`. Opening it completes the
+//!   account's onboarding: `details_submitted`, `charges_enabled` and `payouts_enabled` become
+//!   true and the requested `transfers` capability `active`, `account.updated` is sent, and
+//!   the page answers 303 to `return_url`. An account onboarded already stays as it is and no
+//!   event is sent.
+//! - `POST /v1/transfers` (`amount`, `currency`, `destination`, `transfer_group`,
+//!   `metadata[…]`, `description`, `source_transaction`), `GET /v1/transfers/{id}`. The
+//!   destination must be an account made through the stand-in (else 400 `resource_missing`,
+//!   param `destination`) whose `transfers` capability is active (else 400
+//!   `invalid_request_error`, param `destination`, no code, "Your destination account needs to
+//!   have at least one of the following capabilities enabled: transfers, crypto_transfers,
+//!   legacy_payments", kept under the idempotency key as Stripe keeps it).
 //! - `Authorization: Bearer <key>` must be [`Settings::api_key`], else 401. Unknown ids are
 //!   404 `resource_missing` (400 when the id is in a parameter). Every error is in Stripe's
 //!   shape `{"error": {"type", "code", "message", "param", …}}`.
@@ -39,7 +55,7 @@
 //!   effect and no second event); with another path or other parameters, 400
 //!   `idempotency_error`. Keys are per API key, kept in memory without expiry. As Stripe, a
 //!   request refused by validation (a missing or malformed parameter) stores nothing.
-//! - Ids look like Stripe's (`pi_…`, `ch_…`, `re_…`, `tr_…`, `evt_…`, client secrets
+//! - Ids look like Stripe's (`pi_…`, `ch_…`, `re_…`, `tr_…`, `acct_…`, `evt_…`, client secrets
 //!   `pi_…_secret_…`), `livemode` is false, `created` is unix seconds. Responses carry
 //!   `Request-Id` and `Stripe-Version`.
 //!
@@ -47,7 +63,7 @@
 //!
 //! Events `payment_intent.created`, `payment_intent.succeeded`,
 //! `payment_intent.payment_failed`, `payment_intent.canceled`, `charge.succeeded`,
-//! `charge.refunded` and `transfer.created`, as Stripe writes them (`id`, `object`,
+//! `charge.refunded`, `transfer.created` and `account.updated`, as Stripe writes them (`id`, `object`,
 //! `api_version` = the SDK's pinned version, `created`, `data.object`, `livemode`,
 //! `pending_webhooks`, `request: {id, idempotency_key}`, `type`). Each is POSTed to the
 //! endpoint with `Stripe-Signature` (v1 scheme, [`Settings::webhook_secret`]) in a background
@@ -80,14 +96,27 @@
 //!   connection error).
 //! - `POST /_sim/payment_intents/{id}/succeed_silently`: succeeds the intent with its charge
 //!   and sends no event (a lost webhook).
+//! - `GET /_sim/onboarding/{account}?return_url=…`: the page an account link leads to (see
+//!   `POST /v1/account_links`); [`Controls::open_account_link`] opens it as a browser would.
+//! - `POST /_sim/accounts/{id}/onboard`: completes the account's onboarding as its link does,
+//!   without the redirect; answers the account ([`Controls::onboard`]).
+//! - `POST /_sim/transfers/failures` `{"destination": "acct_…", "count": n}`: the next `n`
+//!   transfer attempts to that account (a known one, else 404) answer 500 `api_error` and make
+//!   nothing, as an outage in front of the API would: nothing is kept under their idempotency
+//!   key, so a retry with the same key is a new attempt. A count given again replaces what is
+//!   left. A replay of a transfer made before is answered from the idempotency keys and is no
+//!   attempt ([`Controls::fail_transfers`]).
+//! - `GET /_sim/transfers`: every transfer so far in creation order, each `{"id", "amount",
+//!   "currency", "destination", "transfer_group", "metadata"}` ([`Controls::transfers`]).
 //!
 //! # What it leaves out
 //!
 //! Everything else in Stripe: customers, payment methods as objects (a test token such as
 //! `pm_card_visa` stays the intent's `payment_method` id), manual capture, 3-D Secure and
 //! `next_action`, failed charges (a decline creates none, nor `charge.failed`), balance
-//! transactions, connected accounts (any `acct_…` is a destination), list and search
-//! endpoints, updates, `refund.*` events, basic authentication, the `Stripe-Account` header,
+//! transactions, account requirements and verification (onboarding completes in one step),
+//! the `controller` parameter, capabilities other than `transfers`, login links, payouts from
+//! connected accounts, list and search endpoints, updates, `refund.*` events, basic authentication, the `Stripe-Account` header,
 //! API-version-specific rendering and request-rate limits. Nothing is persisted.
 
 mod api;
@@ -108,7 +137,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::any;
 
-pub use controls::{Controls, Delivery, EventRecord, FlushOrder, WebhookSettings};
+pub use controls::{Controls, Delivery, EventRecord, FlushOrder, TransferRecord, WebhookSettings};
 
 use crate::state::Shared;
 
@@ -160,9 +189,9 @@ impl StandIn {
     /// Binds `addr` (use "127.0.0.1:0" for a free port) and serves in a spawned task on the
     /// current tokio runtime.
     pub async fn start(addr: &str, settings: Settings) -> anyhow::Result<StandIn> {
-        let shared = Arc::new(Shared::new(settings)?);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(settings, format!("http://{addr}"))?);
         let app = Router::new()
             .route("/v1/{*path}", any(api::handle))
             .nest("/_sim", sim::router())

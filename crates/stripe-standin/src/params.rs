@@ -101,6 +101,15 @@ impl Params {
             .map(|(_, value)| value.as_str())
     }
 
+    /// A scalar at any depth, such as `capabilities[transfers][requested]`.
+    pub fn get_at(&self, path: &[&str]) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(key, _)| key.iter().map(String::as_str).eq(path.iter().copied()))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// A string map such as `metadata[…]`.
     pub fn map(&self, key: &str) -> HashMap<String, String> {
         self.pairs
@@ -189,6 +198,12 @@ mod tests {
             Some("true")
         );
         assert_eq!(params.get("description"), Some("50% off"));
+        let nested = Params::parse("capabilities[transfers][requested]=true&capabilities[x]=1");
+        assert_eq!(
+            nested.get_at(&["capabilities", "transfers", "requested"]),
+            Some("true")
+        );
+        assert_eq!(nested.get_at(&["capabilities", "transfers"]), None);
         assert!(params.int("currency").is_err());
     }
 

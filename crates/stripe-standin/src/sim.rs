@@ -5,15 +5,16 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{Path, Query, State as AxumState};
+use axum::response::Redirect;
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{confirm, render_intent};
-use crate::controls::{FlushOrder, WebhookSettings};
+use crate::api::{confirm, onboard, render_intent};
+use crate::controls::{FlushOrder, TransferFailures, TransferRecord, WebhookSettings};
 use crate::delivery::attempt_delivery;
-use crate::errors::ApiError;
+use crate::errors::{ApiError, to_json};
 use crate::events::EventRequest;
 use crate::ids;
 use crate::params::Params;
@@ -32,6 +33,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/webhooks/flush", post(flush))
         .route("/events/{id}/resend", post(resend))
         .route("/events", get(events))
+        .route("/accounts/{id}/onboard", post(onboard_account))
+        .route("/onboarding/{id}", get(onboarding_page))
+        .route("/transfers/failures", post(fail_transfers))
+        .route("/transfers", get(transfers))
 }
 
 /// A JSON body, or the defaults when there is none.
@@ -138,4 +143,77 @@ async fn events(AxumState(shared): AxumState<Arc<Shared>>) -> Answer {
     serde_json::to_value(records)
         .map(Json)
         .map_err(|err| ApiError::internal(format!("could not serialize the events: {err}")))
+}
+
+async fn onboard_account(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Answer {
+    let ctx = ctx(false);
+    shared.with_state(|state| to_json(&onboard(state, &ctx, &id)?).map(Json))
+}
+
+#[derive(Deserialize)]
+struct OnboardingQuery {
+    return_url: Option<String>,
+}
+
+/// Where an account link leads: onboarding completes at once, and the browser goes back to
+/// the platform.
+async fn onboarding_page(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(query): Query<OnboardingQuery>,
+) -> Result<Redirect, ApiError> {
+    let Some(return_url) = query.return_url.filter(|url| !url.is_empty()) else {
+        return Err(ApiError::bad_param(
+            "return_url",
+            "The onboarding page needs the return_url of its account link.".to_owned(),
+        ));
+    };
+    let ctx = ctx(false);
+    shared.with_state(|state| onboard(state, &ctx, &id))?;
+    Ok(Redirect::to(&return_url))
+}
+
+async fn fail_transfers(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Answer {
+    let request: TransferFailures = serde_json::from_slice(&bytes)
+        .map_err(|err| ApiError::bad_param("body", format!("Invalid JSON body: {err}")))?;
+    let mut state = shared.lock();
+    if !state.accounts.contains_key(&request.destination) {
+        return Err(ApiError::no_such(
+            "account",
+            &request.destination,
+            "destination",
+        ));
+    }
+    state
+        .transfer_failures
+        .insert(request.destination, request.count);
+    Ok(Json(serde_json::json!({})))
+}
+
+async fn transfers(AxumState(shared): AxumState<Arc<Shared>>) -> Answer {
+    let state = shared.lock();
+    let records: Vec<TransferRecord> = state
+        .transfer_order
+        .iter()
+        .filter_map(|id| state.transfers.get(id))
+        .map(|transfer| TransferRecord {
+            id: transfer.id.to_string(),
+            amount: transfer.amount,
+            currency: transfer.currency.to_string(),
+            destination: transfer
+                .destination
+                .as_ref()
+                .map(|account| account.id().to_string())
+                .unwrap_or_default(),
+            transfer_group: transfer.transfer_group.clone(),
+            metadata: transfer.metadata.clone(),
+        })
+        .collect();
+    drop(state);
+    serde_json::to_value(records)
+        .map(Json)
+        .map_err(|err| ApiError::internal(format!("could not serialize the transfers: {err}")))
 }

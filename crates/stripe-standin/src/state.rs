@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use stripe_shared::{Charge, PaymentIntent, Refund, Transfer};
+use stripe_shared::{Account, Charge, PaymentIntent, Refund, Transfer};
 use tokio::task::JoinSet;
 
 use crate::Settings;
@@ -27,6 +27,13 @@ pub(crate) struct State {
     pub charges: HashMap<String, Charge>,
     pub refunds: HashMap<String, Refund>,
     pub transfers: HashMap<String, Transfer>,
+    /// Transfer ids in creation order.
+    pub transfer_order: Vec<String>,
+    pub accounts: HashMap<String, Account>,
+    /// Destination → how many more transfer attempts to it answer 500.
+    pub transfer_failures: HashMap<String, u32>,
+    /// `http://127.0.0.1:PORT`, where the stand-in serves (its account links point there).
+    pub base_url: String,
     pub idempotency: Idempotency,
     pub outbox: Outbox,
 }
@@ -60,7 +67,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(settings: Settings) -> anyhow::Result<Shared> {
+    pub fn new(settings: Settings, base_url: String) -> anyhow::Result<Shared> {
         let http = reqwest::Client::builder()
             // Receivers are local; a proxy from the environment must not carry the webhooks.
             .no_proxy()
@@ -76,6 +83,10 @@ impl Shared {
                 charges: HashMap::new(),
                 refunds: HashMap::new(),
                 transfers: HashMap::new(),
+                transfer_order: Vec::new(),
+                accounts: HashMap::new(),
+                transfer_failures: HashMap::new(),
+                base_url,
                 idempotency: Idempotency::default(),
                 outbox,
             }),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client, metadata, settings, start, stripe_error};
+use common::{client, metadata, onboarded_account, settings, start, stripe_error};
 use stripe::{ApiErrorsCode, ApiErrorsType};
 use stripe_connect::transfer::{CreateTransfer, RetrieveTransfer};
 use stripe_core::payment_intent::{
@@ -320,7 +320,8 @@ async fn refunds_never_exceed_what_was_charged() {
 async fn a_transfer_is_created_and_retrieved() {
     let standin = start(settings()).await;
     let client = client(&standin);
-    let created = CreateTransfer::new(Currency::EUR, "acct_1InfluencerA")
+    let account = onboarded_account(&standin, &client).await;
+    let created = CreateTransfer::new(Currency::EUR, account.as_str())
         .amount(850)
         .transfer_group("booking_b1")
         .metadata(metadata("b1"))
@@ -339,7 +340,7 @@ async fn a_transfer_is_created_and_retrieved() {
             .destination
             .as_ref()
             .map(|account| account.id().to_string()),
-        Some("acct_1InfluencerA".to_owned())
+        Some(account.clone())
     );
     assert_eq!(retrieved.transfer_group.as_deref(), Some("booking_b1"));
     assert_eq!(retrieved.metadata, metadata("b1"));

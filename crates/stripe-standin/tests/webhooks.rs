@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Received, Receiver, WAIT, client, count, settings, start};
+use common::{Received, Receiver, WAIT, client, count, onboarded_account, settings, start};
 use noillin_stripe_standin::{EventRecord, FlushOrder, Settings, WebhookSettings};
 use stripe_connect::transfer::CreateTransfer;
 use stripe_core::payment_intent::{CancelPaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent};
@@ -68,7 +68,8 @@ async fn every_event_arrives_signed_and_parses_as_the_sdks_event() {
         .await
         .expect("refunded");
     let charge = refund.charge.expect("the refund's charge").id().to_string();
-    let transfer = CreateTransfer::new(Currency::EUR, "acct_1Influencer")
+    let account = onboarded_account(&standin, &client).await;
+    let transfer = CreateTransfer::new(Currency::EUR, account.as_str())
         .amount(600)
         .send(&client)
         .await
@@ -82,6 +83,7 @@ async fn every_event_arrives_signed_and_parses_as_the_sdks_event() {
                 && count(received, "payment_intent.canceled", &canceled) == 1
                 && count(received, "charge.refunded", &charge) == 1
                 && count(received, "transfer.created", transfer.id.as_str()) == 1
+                && count(received, "account.updated", &account) == 1
                 && received
                     .iter()
                     .filter(|r| r.r#type == "payment_intent.created")
@@ -91,7 +93,7 @@ async fn every_event_arrives_signed_and_parses_as_the_sdks_event() {
         .await;
 
     receiver.inspect(|received| {
-        assert_eq!(received.len(), 9, "no other event: {received:#?}");
+        assert_eq!(received.len(), 10, "no other event: {received:#?}");
         for delivery in received {
             let event = delivery.event();
             assert_eq!(event.id.as_str(), delivery.id);
@@ -137,6 +139,10 @@ async fn every_event_arrives_signed_and_parses_as_the_sdks_event() {
                 (EventObject::TransferCreated(created), "transfer.created") => {
                     assert_eq!(created.amount, 600)
                 }
+                (EventObject::AccountUpdated(updated), "account.updated") => {
+                    assert_eq!(updated.id.as_str(), account);
+                    assert_eq!(updated.payouts_enabled, Some(true));
+                }
                 (object, type_) => panic!("{type_} parsed as {object:?}"),
             }
         }
@@ -147,7 +153,7 @@ async fn every_event_arrives_signed_and_parses_as_the_sdks_event() {
     });
     let events = controls
         .wait_for_events(WAIT, |events| {
-            events.len() == 9 && events.iter().all(|e| e.delivered)
+            events.len() == 10 && events.iter().all(|e| e.delivered)
         })
         .await
         .expect("all delivered");

@@ -1,6 +1,8 @@
 //! The Stripe API under `/v1`: authentication, form-encoded parameters, idempotency keys and
 //! the routes, every answer an SDK object or a Stripe error.
 
+mod account_links;
+mod accounts;
 mod charges;
 mod intents;
 mod refunds;
@@ -23,6 +25,7 @@ use crate::ids;
 use crate::params::Params;
 use crate::state::{Ctx, Shared, State};
 
+pub(crate) use accounts::onboard;
 pub(crate) use intents::{confirm, render_intent};
 
 pub(crate) async fn handle(
@@ -125,6 +128,9 @@ fn route(
         ("GET", ["refunds", id]) => refunds::retrieve(state, id),
         ("POST", ["transfers"]) => transfers::create(state, ctx, params),
         ("GET", ["transfers", id]) => transfers::retrieve(state, id),
+        ("POST", ["accounts"]) => accounts::create(state, ctx, params),
+        ("GET", ["accounts", id]) => accounts::retrieve(state, id),
+        ("POST", ["account_links"]) => account_links::create(state, ctx, params),
         _ => Err(ApiError::unrecognized_url(method.as_str(), path)),
     }
 }

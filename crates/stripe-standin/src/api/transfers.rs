@@ -1,9 +1,11 @@
-//! Transfers to connected accounts (`acct_…`); there are no balances to check them against.
+//! Transfers to connected accounts made through the stand-in whose `transfers` capability is
+//! active; there are no balances to check them against. A test can make the next attempts to
+//! a destination fail as an outage would (`POST /_sim/transfers/failures`).
 
 use stripe_shared::{AccountId, ChargeId, Transfer, TransferId};
 use stripe_types::{Expandable, List};
 
-use super::currency;
+use super::{accounts, currency};
 use crate::errors::{ApiError, to_json};
 use crate::ids;
 use crate::params::Params;
@@ -28,12 +30,30 @@ pub(super) fn create(
         .ok_or_else(|| ApiError::missing_param("amount"))?;
     let currency = currency(params)?;
     let destination = params.required("destination")?;
-    // No accounts are kept: any account-shaped id is a destination.
-    if !destination.starts_with("acct_") {
+    if let Some(left) = state.transfer_failures.get_mut(destination)
+        && *left > 0
+    {
+        // An outage in front of the API: nothing is made, nothing is kept under the
+        // idempotency key, and a retry is a new attempt.
+        *left -= 1;
+        return Err(ApiError::internal(
+            "An unknown error occurred (a failure asked through POST /_sim/transfers/failures)."
+                .to_owned(),
+        ));
+    }
+    let Some(account) = state.accounts.get(destination) else {
         return Err(ApiError::no_such_param(
             "destination",
             destination,
             "destination",
+        ));
+    };
+    if !accounts::transfers_active(account) {
+        return Err(ApiError::invalid_request(
+            "destination",
+            "Your destination account needs to have at least one of the following capabilities enabled: \
+             transfers, crypto_transfers, legacy_payments"
+                .to_owned(),
         ));
     }
     let source_transaction = match params.get("source_transaction") {
@@ -73,6 +93,7 @@ pub(super) fn create(
     };
     state.emit(ctx, "transfer.created", &id, &transfer)?;
     let body = to_json(&transfer)?;
+    state.transfer_order.push(id.clone());
     state.transfers.insert(id, transfer);
     Ok(body)
 }

@@ -12,6 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use noillin_stripe_standin::{Settings, StandIn};
+use stripe_connect::account::{
+    CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers, CreateAccountType,
+};
 use stripe_webhook::{Event, Webhook, WebhookError};
 use tokio::sync::watch;
 
@@ -202,6 +205,35 @@ pub fn metadata(booking: &str) -> HashMap<String, String> {
         ("booking_id".to_owned(), booking.to_owned()),
         ("gig id".to_owned(), "g[1]&x=y".to_owned()),
     ])
+}
+
+/// An Express account asking for the `transfers` capability, not onboarded.
+pub async fn new_account(client: &stripe::Client) -> stripe_shared::Account {
+    let mut capabilities = CreateAccountCapabilities::new();
+    capabilities.transfers = Some(CreateAccountCapabilitiesTransfers {
+        requested: Some(true),
+    });
+    CreateAccount::new()
+        .type_(CreateAccountType::Express)
+        .country("FR")
+        .email("creator@example.com")
+        .business_type(stripe_shared::AccountBusinessType::Individual)
+        .capabilities(capabilities)
+        .metadata(HashMap::from([("user_id".to_owned(), "u1".to_owned())]))
+        .send(client)
+        .await
+        .expect("the account is created")
+}
+
+/// An account that transfers can be made to: created, then onboarded through the controls.
+pub async fn onboarded_account(standin: &StandIn, client: &stripe::Client) -> String {
+    let account = new_account(client).await.id.to_string();
+    standin
+        .controls()
+        .onboard(&account)
+        .await
+        .expect("the account is onboarded");
+    account
 }
 
 /// The Stripe error a call failed with, and its HTTP status.
