@@ -236,7 +236,12 @@ impl Notification {
             NotificationKind::BookingConfirmed
             | NotificationKind::BookingCancelled
             | NotificationKind::PaymentFailed
-            | NotificationKind::RefundIssued => (
+            | NotificationKind::RefundIssued
+            | NotificationKind::BookingDelivered
+            | NotificationKind::RevisionRequested
+            | NotificationKind::BookingCompleted
+            | NotificationKind::PayoutSent
+            | NotificationKind::ReviewPosted => (
                 "Gig update".to_owned(),
                 format!("{actor_name} changed \u{201c}{gig_title}\u{201d}."),
             ),
