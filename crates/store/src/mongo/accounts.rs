@@ -818,6 +818,28 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_update_sets_its_own_fields_and_leaves_the_rating_alone() {
+        let profile = InfluencerProfile {
+            rating: Some(4.5),
+            review_count: 2,
+            ..InfluencerProfile::new(UserId::generate(), "Ana".into())
+        };
+        let update = influencer_update(&InfluencerDoc::encode(&profile).unwrap()).unwrap();
+        let set = update.get_document("$set").unwrap();
+        assert!(set.contains_key("influencer_profile.bio"));
+        assert!(set.contains_key("influencer_profile.social_accounts"));
+        for owned in REVIEW_OWNED {
+            assert!(
+                !set.contains_key(format!("influencer_profile.{owned}")),
+                "{owned}"
+            );
+        }
+        assert!(!set.keys().any(|key| key.contains("payout_account")));
+        let unset = update.get_document("$unset").unwrap();
+        assert!(unset.contains_key("influencer_profile.display_name"));
+    }
+
+    #[test]
     fn each_profile_field_name_is_the_one_documents_embed() {
         let user_id = UserId::from_string("u1");
         let influencer =
