@@ -27,7 +27,8 @@ use crate::StoreError;
 pub trait LedgerRepository: Send + Sync {
     /// The account's balance in each currency it has entries in, with what is pending at
     /// `now`; by currency code. Empty for an account with no entries.
-    async fn balances(&self, account: &Account, now: Timestamp) -> Result<Vec<Balance>, StoreError>;
+    async fn balances(&self, account: &Account, now: Timestamp)
+    -> Result<Vec<Balance>, StoreError>;
     /// The account's entries newest first (descending `seq`): at most `limit`, with a `seq`
     /// below `before` when given.
     async fn entries(

@@ -8,6 +8,11 @@
 //!   `calendars`: one document per booking party that racing creations write; see [`bookings`].
 //! - `payment_events`: one document per verified provider event (`_id` = its id), so each is
 //!   acted on once; see [`payments`].
+//! - `ledger_entries`, `ledger_balances`, `ledger_accounts`: every money movement, each
+//!   account's running balance per currency, and each account's last entry number, written
+//!   only with the booking change that causes them; see [`ledger`].
+//! - `reviews`: one document per reviewed booking (`_id` = its id), counted in each member's
+//!   rating in `users`; see [`reviews`].
 //! - `availability`: one document per user (`_id` = user id) with the weekly windows and the
 //!   date overrides; see [`availability`].
 //! - `outbox`: one document per message waiting to be published; see [`outbox`].
@@ -18,9 +23,9 @@
 //! A state change that emits outbox messages is a multi-document transaction, so the adapter
 //! needs a replica set (or a sharded cluster), as production and CI run; on a standalone server
 //! only those writes fail. So is ending a user's sessions (a status change, a password reset),
-//! creating an administrator with its audit entry, creating or reclaiming a booking, and recording
-//! a payment event. Everything else is
-//! single-document writes.
+//! creating an administrator with its audit entry, creating or reclaiming a booking, a booking
+//! change with ledger postings, storing a review, and recording a payment event. Everything
+//! else is single-document writes.
 //!
 //! The database handle uses write concern `majority` and read concern `majority` (weaker
 //! concerns can lose acknowledged writes on failover) and reads from the primary, whatever the
@@ -35,10 +40,12 @@ mod audit;
 mod availability;
 mod bookings;
 mod gigs;
+mod ledger;
 mod mails;
 mod notifications;
 mod outbox;
 mod payments;
+mod reviews;
 mod sessions;
 
 use async_trait::async_trait;
@@ -68,6 +75,10 @@ pub struct MongoStore {
     bookings: Collection<bookings::BookingDoc>,
     calendars: Collection<Document>,
     payment_events: Collection<payments::PaymentEventDoc>,
+    ledger_entries: Collection<ledger::EntryDoc>,
+    ledger_balances: Collection<ledger::BalanceDoc>,
+    ledger_accounts: Collection<ledger::AccountDoc>,
+    reviews: Collection<reviews::ReviewDoc>,
     availability: Collection<availability::AvailabilityDoc>,
     outbox: Collection<outbox::OutboxDoc>,
     notifications: Collection<notifications::NotificationDoc>,
@@ -101,6 +112,10 @@ impl MongoStore {
             bookings: database.collection("bookings"),
             calendars: database.collection("calendars"),
             payment_events: database.collection("payment_events"),
+            ledger_entries: database.collection("ledger_entries"),
+            ledger_balances: database.collection("ledger_balances"),
+            ledger_accounts: database.collection("ledger_accounts"),
+            reviews: database.collection("reviews"),
             availability: database.collection("availability"),
             outbox: database.collection("outbox"),
             notifications: database.collection("notifications"),
@@ -122,6 +137,8 @@ impl MongoStore {
         sessions::create_indexes(&self.refresh_tokens, &self.password_resets).await?;
         gigs::create_indexes(&self.gigs).await?;
         bookings::create_indexes(&self.bookings).await?;
+        ledger::create_indexes(&self.ledger_entries, &self.ledger_balances).await?;
+        reviews::create_indexes(&self.reviews).await?;
         outbox::create_indexes(&self.outbox).await?;
         notifications::create_indexes(&self.notifications).await?;
         Ok(())
@@ -175,21 +192,27 @@ impl MongoStore {
                 return Ok(());
             }
         }
-        // No match: tell a missing record from a stale version, reading the primary's latest
-        // state (the write that made the filter miss may not be majority-committed yet).
+        Err(Self::stale_or_missing(collection, id).await)
+    }
+
+    /// Why a versioned write of document `id` matched nothing: `Conflict(StaleVersion)` when the
+    /// document exists (at another version), `NotFound` when it does not. Reads the primary's
+    /// latest state (the write that made the filter miss may not be majority-committed yet).
+    pub(super) async fn stale_or_missing<T>(collection: &Collection<T>, id: &str) -> StoreError
+    where
+        T: Send + Sync,
+    {
         let exists = collection
             .clone_with_type::<Document>()
             .find_one(doc! { "_id": id })
             .projection(doc! { "_id": 1 })
             .read_concern(ReadConcern::local())
-            .await
-            .map_err(unavailable)?
-            .is_some();
-        Err(if exists {
-            StoreError::Conflict(Constraint::StaleVersion)
-        } else {
-            StoreError::NotFound
-        })
+            .await;
+        match exists {
+            Ok(Some(_)) => StoreError::Conflict(Constraint::StaleVersion),
+            Ok(None) => StoreError::NotFound,
+            Err(e) => unavailable(e),
+        }
     }
 }
 

@@ -4,6 +4,11 @@
 //! index. Ending a user's sessions (a status change, a password reset) also revokes refresh
 //! tokens and writes an audit entry or messages: a multi-document transaction.
 //!
+//! An influencer's embedded profile also holds what other writes own: its rating
+//! (`rating_sum`, `review_count` and the average `rating`, counted by reviews: see
+//! [`reviews`](super::reviews)) and `payout_account_id` (set once), so a profile update sets the
+//! profile's own fields one by one and leaves those alone.
+//!
 //! An account's name is kept once, in the top-level `display_name`; the embedded profiles have
 //! no name of their own. Documents written before kept a copy in the profile
 //! (`influencer_profile.display_name`, `brand_profile.company_name`), which profile edits changed
@@ -17,7 +22,7 @@ use mongodb::{
     ClientSession, Collection,
     bson::{Bson, DateTime, Document, doc},
     error::Error as MongoError,
-    options::ReturnDocument,
+    options::{ReadConcern, ReturnDocument},
 };
 use noillin_domain::{
     BrandProfile, Email, InfluencerProfile, Role, SocialAccount, SocialPlatform, User, UserId,
@@ -37,6 +42,13 @@ use crate::{
 /// The fields of [`UserDoc`] that embed a profile.
 const INFLUENCER_PROFILE: &str = "influencer_profile";
 const BRAND_PROFILE: &str = "brand_profile";
+
+/// The fields of an embedded influencer profile that a profile update leaves alone: reviews
+/// count the rating ([`ReviewRepository::insert`](crate::ReviewRepository::insert)).
+const REVIEW_OWNED: [&str; 3] = ["rating", "review_count", "rating_sum"];
+
+/// Where an influencer's payout account is kept.
+const PAYOUT_ACCOUNT: &str = "influencer_profile.payout_account_id";
 
 /// Creates the indexes of `users`.
 pub(super) async fn create_indexes(users: &Collection<UserDoc>) -> Result<(), StoreError> {
@@ -277,6 +289,49 @@ impl BrandDoc {
     }
 }
 
+/// The update of an influencer profile: each of the profile's own fields set, the fields
+/// reviews own ([`REVIEW_OWNED`]) and the payout account left alone, and a name an older release
+/// left in the profile removed.
+fn influencer_update(profile: &InfluencerDoc) -> Result<Document, StoreError> {
+    let encoded = match to_bson(profile)? {
+        Bson::Document(encoded) => encoded,
+        other => {
+            return Err(StoreError::Unavailable(format!(
+                "an influencer profile encoded as {other:?}"
+            )));
+        }
+    };
+    let mut set = Document::new();
+    for (key, value) in encoded {
+        if !REVIEW_OWNED.contains(&key.as_str()) {
+            set.insert(format!("{INFLUENCER_PROFILE}.{key}"), value);
+        }
+    }
+    Ok(doc! {
+        "$set": set,
+        "$unset": { format!("{INFLUENCER_PROFILE}.display_name"): "" },
+    })
+}
+
+/// `users` projected on the influencer's payout account.
+#[derive(Debug, Deserialize)]
+struct PayoutOnly {
+    #[serde(default)]
+    influencer_profile: Option<PayoutFields>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PayoutFields {
+    #[serde(default)]
+    payout_account_id: Option<String>,
+}
+
+impl PayoutOnly {
+    fn account(self) -> Option<String> {
+        self.influencer_profile.and_then(|p| p.payout_account_id)
+    }
+}
+
 /// `users` projected on its name and embedded profiles.
 #[derive(Debug, Deserialize)]
 struct ProfilesOnly {
@@ -370,20 +425,27 @@ impl MongoStore {
             .map_err(unavailable)
     }
 
-    /// Replaces the embedded profile `field` of a user that has one and sets the user's name,
-    /// in one single-document write (which also drops a name an older release left in the
-    /// profile); `NotFound` otherwise.
+    /// Applies `update` (with the user's name set) to a user that has the embedded profile
+    /// `field`, in one single-document write; `NotFound` otherwise.
     async fn replace_profile(
         &self,
         user_id: &UserId,
         field: &str,
-        encoded: Bson,
+        mut update: Document,
         name: &str,
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
+        match update.get_document_mut("$set") {
+            Ok(set) => {
+                set.insert("display_name", name);
+            }
+            Err(_) => {
+                update.insert("$set", doc! { "display_name": name });
+            }
+        }
         let context = (
             doc! { "_id": user_id.as_str(), field: { "$exists": true } },
-            doc! { "$set": { field: encoded, "display_name": name } },
+            update,
         );
         // With messages this is a transaction, and a profile that matches nothing writes none.
         let replaced = self
@@ -515,15 +577,71 @@ impl ProfileRepository for MongoStore {
         profile: &InfluencerProfile,
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
-        let encoded = to_bson(&InfluencerDoc::encode(profile)?)?;
+        let update = influencer_update(&InfluencerDoc::encode(profile)?)?;
         self.replace_profile(
             &profile.user_id,
             INFLUENCER_PROFILE,
-            encoded,
+            update,
             &profile.display_name,
             outbox,
         )
         .await
+    }
+
+    async fn payout_account(&self, user_id: &UserId) -> Result<Option<String>, StoreError> {
+        let found = self
+            .users
+            .clone_with_type::<PayoutOnly>()
+            .find_one(doc! { "_id": user_id.as_str() })
+            .projection(doc! { PAYOUT_ACCOUNT: 1 })
+            .await
+            .map_err(unavailable)?;
+        Ok(found.and_then(PayoutOnly::account))
+    }
+
+    async fn set_payout_account(
+        &self,
+        user_id: &UserId,
+        account_id: &str,
+    ) -> Result<String, StoreError> {
+        // Set only where none is (`null` matches a missing field too), in one
+        // single-document write, so of racing calls one sets it and every one answers it.
+        let set = self
+            .users
+            .clone_with_type::<Document>()
+            .update_one(
+                doc! {
+                    "_id": user_id.as_str(),
+                    INFLUENCER_PROFILE: { "$exists": true },
+                    PAYOUT_ACCOUNT: null,
+                },
+                doc! { "$set": { PAYOUT_ACCOUNT: account_id } },
+            )
+            .await
+            .map_err(unavailable)?;
+        if set.matched_count == 1 {
+            return Ok(account_id.to_owned());
+        }
+        // Someone set one first, or there is no influencer profile. Read the primary's latest
+        // state: the write that set it may not be majority-committed yet.
+        let found = self
+            .users
+            .clone_with_type::<PayoutOnly>()
+            .find_one(doc! { "_id": user_id.as_str(), INFLUENCER_PROFILE: { "$exists": true } })
+            .projection(doc! { PAYOUT_ACCOUNT: 1 })
+            .read_concern(ReadConcern::local())
+            .await
+            .map_err(unavailable)?;
+        match found {
+            None => Err(StoreError::NotFound),
+            Some(found) => found.account().ok_or_else(|| {
+                // A payout account is never removed, so the filter can only have missed a
+                // profile that has one.
+                StoreError::Unavailable(format!(
+                    "the payout account of {user_id} was neither set nor found"
+                ))
+            }),
+        }
     }
 
     async fn brand(&self, user_id: &UserId) -> Result<Option<BrandProfile>, StoreError> {
@@ -537,11 +655,13 @@ impl ProfileRepository for MongoStore {
     }
 
     async fn update_brand(&self, profile: &BrandProfile) -> Result<(), StoreError> {
+        // The whole embedded profile is replaced, which drops a name an older release left in
+        // it: a brand profile holds nothing another write owns.
         let encoded = to_bson(&BrandDoc::encode(profile))?;
         self.replace_profile(
             &profile.user_id,
             BRAND_PROFILE,
-            encoded,
+            doc! { "$set": { BRAND_PROFILE: encoded } },
             &profile.company_name,
             &[],
         )
@@ -695,6 +815,28 @@ mod tests {
 
         let missing = doc! { "_id": "u1" };
         assert!(bson::from_document::<UserDoc>(missing).is_err());
+    }
+
+    #[test]
+    fn a_profile_update_sets_its_own_fields_and_leaves_the_rating_alone() {
+        let profile = InfluencerProfile {
+            rating: Some(4.5),
+            review_count: 2,
+            ..InfluencerProfile::new(UserId::generate(), "Ana".into())
+        };
+        let update = influencer_update(&InfluencerDoc::encode(&profile).unwrap()).unwrap();
+        let set = update.get_document("$set").unwrap();
+        assert!(set.contains_key("influencer_profile.bio"));
+        assert!(set.contains_key("influencer_profile.social_accounts"));
+        for owned in REVIEW_OWNED {
+            assert!(
+                !set.contains_key(format!("influencer_profile.{owned}")),
+                "{owned}"
+            );
+        }
+        assert!(!set.keys().any(|key| key.contains("payout_account")));
+        let unset = update.get_document("$unset").unwrap();
+        assert!(unset.contains_key("influencer_profile.display_name"));
     }
 
     #[test]

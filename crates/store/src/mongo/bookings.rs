@@ -37,11 +37,17 @@
 //! a party unguarded.
 //!
 //! An update is one `replaceOne` filtered on `{_id, version: v - 1}`, as for gigs; it does not
-//! touch the calendars, because it only keeps or releases time (see the port). A reclaim (a
-//! booking taking its time again) is a creation whose last step is that versioned
-//! `replaceOne` instead of the insert: the same reads (never counting the booking against
-//! itself), the same calendar writes, so it conflicts with racing creations exactly as they
-//! conflict with each other.
+//! touch the calendars, because it only keeps or releases time (see the port). With ledger
+//! postings it is a transaction: the versioned `replaceOne`, then the postings
+//! ([`MongoStore::post`]), then the messages; a stale version or a refused payout aborts it
+//! whole. A reclaim (a booking taking its time again) is a creation whose last step is that
+//! versioned `replaceOne` instead of the insert, followed by its postings: the same reads (never
+//! counting the booking against itself), the same calendar writes, so it conflicts with racing
+//! creations exactly as they conflict with each other.
+//!
+//! `due_ms` is the booking's [`Booking::due_at`] in unix milliseconds, rounded up so a sweep
+//! never finds a booking before it is due, and absent when nothing is due; a partial index over
+//! the bookings that have one keeps the sweep's query to the few that are due.
 
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -53,8 +59,9 @@ use mongodb::{
 use noillin_domain::{
     UserId,
     availability::Interval,
-    booking::{Booking, BookingId, BookingMember, BookingState, StateChange},
+    booking::{Booking, BookingId, BookingMember, BookingState, Delivery, Settlement, StateChange},
     gig::{GigId, Money},
+    ledger::Posting,
     payment::{BookingPayment, CancellationPolicy},
 };
 use serde::{Deserialize, Serialize};
@@ -62,7 +69,9 @@ use serde::{Deserialize, Serialize};
 use super::{MongoStore, collect, corrupt, date, index, is_duplicate_key, timestamp, unavailable};
 use crate::{
     BookingFilter, BookingGuard, BookingRefusal, BookingRepository, Constraint, OutboxMessage,
-    StoreError, bookings::StoredClaim, distinct,
+    StoreError,
+    bookings::{StoredClaim, millis_down, millis_up},
+    distinct,
 };
 
 #[cfg(test)]
@@ -114,6 +123,10 @@ pub(super) async fn create_indexes(bookings: &Collection<BookingDoc>) -> Result<
                     options.partial_filter_expression = Some(doc! { "state": pending });
                 },
             ),
+            // What the sweep completes or pays out: only bookings with something due.
+            index(doc! { "due_ms": 1, "_id": 1 }, "bookings_due", |options| {
+                options.partial_filter_expression = Some(doc! { "due_ms": { "$exists": true } });
+            }),
         ])
         .await
         .map_err(unavailable)?;
@@ -148,6 +161,17 @@ pub(super) struct BookingDoc {
     payment: Option<BookingPayment>,
     #[serde(default)]
     cancellation: CancellationPolicy,
+    /// The domain's serde form, as `history`: never queried.
+    #[serde(default)]
+    deliveries: Vec<Delivery>,
+    #[serde(default)]
+    auto_complete_at: Option<Timestamp>,
+    #[serde(default)]
+    settlement: Option<Settlement>,
+    /// [`Booking::due_at`] in unix milliseconds (rounded up), absent when nothing is due;
+    /// written for the sweep's query, never read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due_ms: Option<i64>,
     version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -196,6 +220,10 @@ impl BookingDoc {
             history: booking.history.clone(),
             payment: booking.payment.clone(),
             cancellation: booking.cancellation,
+            deliveries: booking.deliveries.clone(),
+            auto_complete_at: booking.auto_complete_at,
+            settlement: booking.settlement.clone(),
+            due_ms: booking.due_at().map(millis_up),
             version: version_value(booking.version)?,
             created_at: booking.created_at,
             updated_at: booking.updated_at,
@@ -231,6 +259,9 @@ impl BookingDoc {
             history: self.history,
             payment: self.payment,
             cancellation: self.cancellation,
+            deliveries: self.deliveries,
+            auto_complete_at: self.auto_complete_at,
+            settlement: self.settlement,
             version: u64::try_from(self.version).map_err(|e| corrupt("booking version", e))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -278,6 +309,8 @@ struct Creation {
     live_holds: Option<(Document, u32)>,
     /// The gig's live bookings starting in the cap's day, and the cap.
     that_day: Option<(Document, u32)>,
+    /// The ledger postings written with the booking.
+    postings: Vec<Posting>,
 }
 
 impl Creation {
@@ -285,6 +318,7 @@ impl Creation {
         booking: &Booking,
         guard: &BookingGuard,
         write: GuardedWrite,
+        postings: &[Posting],
     ) -> Result<Self, StoreError> {
         let document = BookingDoc::encode(booking)?;
         let now = date(guard.now);
@@ -327,6 +361,7 @@ impl Creation {
             overlap,
             live_holds,
             that_day,
+            postings: postings.to_vec(),
         })
     }
 }
@@ -357,13 +392,14 @@ impl MongoStore {
 
 impl MongoStore {
     /// Runs a guarded write: the checks and the calendar writes of the module docs, then the
-    /// insert or the versioned replace, in one transaction.
+    /// insert or the versioned replace and the ledger postings, in one transaction.
     async fn guarded(
         &self,
         creation: &Creation,
         outbox: &[OutboxMessage],
     ) -> Result<(), BookingRefusal> {
         self.ensure_calendars(&creation.parties).await?;
+        self.ensure_ledger_accounts(&creation.postings).await?;
         self.transact(outbox, &creation, |store, session, creation| {
             async move {
                 let busy = store
@@ -416,7 +452,7 @@ impl MongoStore {
                         store
                             .bookings
                             .insert_one(&creation.document)
-                            .session(session)
+                            .session(&mut *session)
                             .await?;
                     }
                     GuardedWrite::Replace { expected_version } => {
@@ -425,7 +461,7 @@ impl MongoStore {
                         let replaced = store
                             .bookings
                             .replace_one(filter, &creation.document)
-                            .session(session)
+                            .session(&mut *session)
                             .await?;
                         if replaced.matched_count != 1 {
                             return Ok(Err(BookingRefusal::Store(StoreError::Conflict(
@@ -433,6 +469,9 @@ impl MongoStore {
                             ))));
                         }
                     }
+                }
+                if let Err(refused) = store.post(session, &creation.postings).await? {
+                    return Ok(Err(BookingRefusal::Store(refused)));
                 }
                 Ok(Ok(()))
             }
@@ -450,7 +489,7 @@ impl BookingRepository for MongoStore {
         guard: &BookingGuard,
         outbox: &[OutboxMessage],
     ) -> Result<(), BookingRefusal> {
-        let creation = Creation::new(booking, guard, GuardedWrite::Insert)?;
+        let creation = Creation::new(booking, guard, GuardedWrite::Insert, &[])?;
         self.guarded(&creation, outbox).await
     }
 
@@ -458,6 +497,7 @@ impl BookingRepository for MongoStore {
         &self,
         booking: &Booking,
         guard: &BookingGuard,
+        ledger: &[Posting],
         outbox: &[OutboxMessage],
     ) -> Result<(), BookingRefusal> {
         let Some(expected_version) = booking.version.checked_sub(1) else {
@@ -466,16 +506,13 @@ impl BookingRepository for MongoStore {
         let write = GuardedWrite::Replace {
             expected_version: version_value(expected_version)?,
         };
-        let creation = Creation::new(booking, guard, write)?;
+        let creation = Creation::new(booking, guard, write, ledger)?;
         match self.guarded(&creation, outbox).await {
             // The version filter missed: tell a missing booking from a stale one.
             Err(BookingRefusal::Store(StoreError::Conflict(Constraint::StaleVersion))) => {
-                let exists = self.find(&booking.id).await?.is_some();
-                Err(BookingRefusal::Store(if exists {
-                    StoreError::Conflict(Constraint::StaleVersion)
-                } else {
-                    StoreError::NotFound
-                }))
+                Err(BookingRefusal::Store(
+                    Self::stale_or_missing(&self.bookings, booking.id.as_str()).await,
+                ))
             }
             other => other,
         }
@@ -511,17 +548,86 @@ impl BookingRepository for MongoStore {
             .transpose()
     }
 
-    async fn update(&self, booking: &Booking, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
+    async fn update_with_ledger(
+        &self,
+        booking: &Booking,
+        ledger: &[Posting],
+        outbox: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
         let document = BookingDoc::encode(booking)?;
-        self.replace_versioned(
-            &self.bookings,
-            "booking",
-            booking.id.as_str(),
-            booking.version,
-            &document,
-            outbox,
-        )
-        .await
+        let id = booking.id.as_str();
+        if ledger.is_empty() {
+            return self
+                .replace_versioned(
+                    &self.bookings,
+                    "booking",
+                    id,
+                    booking.version,
+                    &document,
+                    outbox,
+                )
+                .await;
+        }
+        // A booking at version 0 has no predecessor: any stored version is stale.
+        let Some(expected) = booking.version.checked_sub(1) else {
+            return Err(Self::stale_or_missing(&self.bookings, id).await);
+        };
+        let filter = doc! { "_id": id, "version": version_value(expected)? };
+        self.ensure_ledger_accounts(ledger).await?;
+        let context = (filter, document, ledger);
+        let written = self
+            .transact(
+                outbox,
+                &context,
+                |store, session, (filter, document, ledger)| {
+                    async move {
+                        let replaced = store
+                            .bookings
+                            .replace_one(filter.clone(), document)
+                            .session(&mut *session)
+                            .await?;
+                        if replaced.matched_count != 1 {
+                            // Stale or missing: told apart once the transaction is over.
+                            return Ok(Err(None));
+                        }
+                        Ok(store.post(session, ledger).await?.map_err(Some))
+                    }
+                    .boxed()
+                },
+            )
+            .await?;
+        match written {
+            Ok(()) => Ok(()),
+            Err(Some(refused)) => Err(refused),
+            Err(None) => Err(Self::stale_or_missing(&self.bookings, id).await),
+        }
+    }
+
+    async fn due(
+        &self,
+        before: Timestamp,
+        after: Option<&BookingId>,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StoreError> {
+        // A limit of 0 means "no limit" to the server.
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut filter = doc! {
+            // `$exists` lets the partial index of the bookings with something due answer.
+            "due_ms": { "$exists": true, "$lte": millis_down(before) },
+        };
+        if let Some(after) = after {
+            filter.insert("_id", doc! { "$gt": after.as_str() });
+        }
+        let cursor = self
+            .bookings
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(unavailable)?;
+        collect(cursor, BookingDoc::into_booking).await
     }
 
     async fn list(

@@ -458,12 +458,7 @@ impl ProfileRepository for SqliteStore {
         let row = InfluencerRow::encode(profile)?;
         let messages = outbox.to_vec();
         self.write(move |tx| {
-            update_profile_and_name(
-                tx,
-                |tx| row.update(tx),
-                &row.user_id,
-                &row.display_name,
-            )?;
+            update_profile_and_name(tx, |tx| row.update(tx), &row.user_id, &row.display_name)?;
             outbox::insert_messages(tx, &messages)
         })
         .await

@@ -27,7 +27,8 @@ use super::{
 };
 use crate::{
     BookingFilter, BookingGuard, BookingRefusal, BookingRepository, OutboxMessage, StoreError,
-    bookings::StoredClaim, distinct,
+    bookings::{StoredClaim, millis_down, millis_up},
+    distinct,
 };
 
 /// A booking encoded for its rows, before the blocking task starts.
@@ -37,7 +38,8 @@ struct BookingRow {
     gig_id: String,
     state: &'static str,
     hold_expires_ms: i64,
-    /// [`Booking::due_at`], when something is due.
+    /// [`Booking::due_at`], when something is due, rounded up: a sweep never finds a booking
+    /// before it is due.
     due_ms: Option<i64>,
     claim: StoredClaim,
     version: i64,
@@ -61,7 +63,7 @@ impl BookingRow {
             gig_id: booking.gig_id.as_str().to_owned(),
             state: booking.state.as_str(),
             hold_expires_ms: millis(booking.hold_expires_at),
-            due_ms: booking.due_at().map(millis),
+            due_ms: booking.due_at().map(millis_up),
             claim: StoredClaim::of(booking),
             version: version_value("booking", booking.version)?,
             document: to_json(booking)?,
@@ -428,7 +430,7 @@ impl BookingRepository for SqliteStore {
         after: Option<&BookingId>,
         limit: u32,
     ) -> Result<Vec<Booking>, StoreError> {
-        let before = millis(before);
+        let before = millis_down(before);
         let after = after.map(|id| id.as_str().to_owned()).unwrap_or_default();
         self.read(move |connection| {
             let mut statement = connection

@@ -12,7 +12,7 @@ use noillin_domain::{
 use rusqlite::{OptionalExtension, Row, Transaction};
 
 use super::{SqliteStore, corrupt, db_error, millis, timestamp};
-use crate::{Constraint, LedgerRepository, StoreError};
+use crate::{Constraint, LedgerRepository, StoreError, bookings::millis_up};
 
 const ENTRY_COLUMNS: &str = "key, account, seq, booking_id, kind, amount_minor, currency, \
                              balance_after_minor, at_ms, available_at_ms";
@@ -33,7 +33,9 @@ pub(super) fn post(tx: &Transaction<'_>, postings: &[Posting]) -> Result<(), Sto
         }
         let account = posting.account.key();
         let seq: i64 = tx
-            .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_entries WHERE account = ?1")
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_entries WHERE account = ?1",
+            )
             .map_err(db_error)?
             .query_row([&account], |row| row.get(0))
             .map_err(db_error)?;
@@ -70,7 +72,8 @@ pub(super) fn post(tx: &Transaction<'_>, postings: &[Posting]) -> Result<(), Sto
             posting.currency,
             after,
             millis(posting.at),
-            millis(posting.available_at),
+            // Rounded up: an earning is never payable before its instant.
+            millis_up(posting.available_at),
         ])
         .map_err(db_error)?;
         tx.prepare_cached(
@@ -97,7 +100,9 @@ fn pending_in(
              WHERE account = ?1 AND kind = 'earning' AND available_at_ms > ?2 AND currency = ?3",
         )
         .map_err(db_error)?
-        .query_row(rusqlite::params![account, now_ms, currency], |row| row.get(0))
+        .query_row(rusqlite::params![account, now_ms, currency], |row| {
+            row.get(0)
+        })
         .map_err(db_error)
 }
 

@@ -383,9 +383,14 @@ pub(crate) async fn updating_an_influencer_profile_replaces_it(store: &Store) {
         .await
         .unwrap();
 
+    // Reviews own the rating: an update leaves the stored one (none yet) as it was.
     assert_eq!(
         store.profiles.influencer(&user.id).await.unwrap(),
-        Some(updated)
+        Some(InfluencerProfile {
+            rating: None,
+            review_count: 0,
+            ..updated
+        })
     );
     assert_eq!(
         store.outbox.pending().await.unwrap(),
@@ -550,4 +555,53 @@ pub(crate) async fn influencer_ids_page_through_influencers_only_in_id_order(sto
         .await
         .unwrap();
     assert_eq!(rest, influencers[2..], "the brand is not listed");
+}
+
+pub(crate) async fn a_payout_account_is_set_once_and_only_for_an_influencer(store: &Store) {
+    let (ana, profile) = insert_influencer(store, "ana@example.com").await;
+    assert_eq!(store.profiles.payout_account(&ana.id).await.unwrap(), None);
+
+    let first = store
+        .profiles
+        .set_payout_account(&ana.id, "acct_first")
+        .await
+        .unwrap();
+    assert_eq!(first, "acct_first");
+    let second = store
+        .profiles
+        .set_payout_account(&ana.id, "acct_second")
+        .await
+        .unwrap();
+    assert_eq!(second, "acct_first", "the first one stays");
+    assert_eq!(
+        store.profiles.payout_account(&ana.id).await.unwrap(),
+        Some("acct_first".into())
+    );
+
+    // A profile update keeps it.
+    let edited = InfluencerProfile {
+        bio: "New bio".into(),
+        ..profile
+    };
+    store
+        .profiles
+        .update_influencer(&edited, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.profiles.payout_account(&ana.id).await.unwrap(),
+        Some("acct_first".into())
+    );
+    assert_eq!(
+        store.profiles.influencer(&ana.id).await.unwrap(),
+        Some(edited)
+    );
+
+    // No influencer, no payout account.
+    let (brand, _) = insert_brand(store, "brand@example.com").await;
+    for user in [UserId::generate(), brand.id] {
+        let result = store.profiles.set_payout_account(&user, "acct_x").await;
+        assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+        assert_eq!(store.profiles.payout_account(&user).await.unwrap(), None);
+    }
 }

@@ -355,3 +355,106 @@ pub(crate) async fn a_created_booking_stores_its_messages_and_a_refused_one_none
     let (_, claimed) = claim_all(store).await;
     assert_eq!(claimed, batch, "every field, the delay included");
 }
+
+pub(crate) async fn due_bookings_are_found_once_due_by_id_until_nothing_is_due(store: &Store) {
+    use crate::ledger::{approved_at, auto_complete_at, delivered, paid, payout_due, terms};
+
+    let brand = UserId::generate();
+    let mut waiting = Vec::new();
+    for hour in [8, 10, 12] {
+        let gig = gig_of(&UserId::generate(), 60, 0, 0);
+        waiting.push(delivered(store, &gig, &brand, at(hour, 0)).await);
+    }
+    waiting.sort_by(|a, b| a.id.cmp(&b.id));
+    let ids = |bookings: &[Booking]| -> Vec<BookingId> {
+        bookings.iter().map(|b| b.id.clone()).collect()
+    };
+    // Neither a paid booking not yet delivered nor an unpaid hold has anything due.
+    paid(
+        store,
+        &gig_of(&UserId::generate(), 60, 0, 0),
+        &brand,
+        at(14, 0),
+    )
+    .await;
+    create(
+        store,
+        &hold(&gig_of(&UserId::generate(), 60, 0, 0), &brand, at(16, 0)),
+    )
+    .await;
+    let far = auto_complete_at() + SignedDuration::from_hours(24 * 365);
+
+    let due = |before: Timestamp, after: Option<BookingId>, limit: u32| {
+        let store = store.clone();
+        async move {
+            let found = store
+                .bookings
+                .due(before, after.as_ref(), limit)
+                .await
+                .unwrap();
+            ids(&found)
+        }
+    };
+    let just_before = auto_complete_at() - SignedDuration::from_millis(1);
+    assert!(due(just_before, None, 10).await.is_empty());
+    assert_eq!(due(auto_complete_at(), None, 10).await, ids(&waiting));
+    assert_eq!(
+        store.bookings.due(far, None, 10).await.unwrap(),
+        waiting,
+        "every field"
+    );
+
+    // Keyset pages by ascending id.
+    let first_page = due(far, None, 2).await;
+    assert_eq!(first_page, ids(&waiting[..2]));
+    let next_page = due(far, Some(first_page[1].clone()), 2).await;
+    assert_eq!(next_page, ids(&waiting[2..]));
+    assert!(due(far, Some(waiting[2].id.clone()), 2).await.is_empty());
+    assert!(due(far, None, 0).await.is_empty());
+
+    // A revision asked for: nothing due any more.
+    let mut revised = waiting[0].clone();
+    revised
+        .request_revision(
+            &brand,
+            "shorter, please",
+            terms().max_revisions,
+            approved_at(),
+        )
+        .unwrap();
+    store.bookings.update(&revised, &[]).await.unwrap();
+    // Approved: due again once its members may be paid, until each one is.
+    let mut approved = waiting[1].clone();
+    approved.approve(&brand, &terms(), approved_at()).unwrap();
+    store
+        .bookings
+        .update_with_ledger(&approved, &approved.settlement_postings(), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        due(payout_due() - SignedDuration::from_millis(1), None, 10).await,
+        Vec::<BookingId>::new()
+    );
+    assert_eq!(due(payout_due(), None, 10).await, ids(&[approved.clone()]));
+    assert_eq!(
+        due(far, None, 10).await,
+        ids(&[approved.clone(), waiting[2].clone()])
+    );
+
+    for member in approved.member_ids() {
+        let payout = approved
+            .start_payout(&member, i64::MAX, payout_due())
+            .unwrap();
+        store
+            .bookings
+            .update_with_ledger(&approved, &[payout], &[])
+            .await
+            .unwrap();
+        approved
+            .record_transfer(&member, &format!("tr_{member}"), payout_due())
+            .unwrap();
+        store.bookings.update(&approved, &[]).await.unwrap();
+    }
+    assert_eq!(approved.due_at(), None);
+    assert_eq!(due(far, None, 10).await, ids(&waiting[2..]));
+}

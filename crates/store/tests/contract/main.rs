@@ -19,11 +19,13 @@ mod availability;
 mod booking_reads;
 mod bookings;
 mod gigs;
+mod ledger;
 mod mails;
 mod notifications;
 mod outbox;
 mod payments;
 mod races;
+mod reviews;
 mod sessions;
 mod sqlite_only;
 mod support;
@@ -328,10 +330,21 @@ contract! {
     payments::a_lapsed_booking_is_reclaimed_while_its_slot_is_free,
     payments::a_lapsed_booking_whose_slot_went_to_another_is_not_reclaimed,
     payments::lapsed_unpaid_holds_are_listed_oldest_first,
+    bookings::due_bookings_are_found_once_due_by_id_until_nothing_is_due,
+    ledger::postings_take_their_accounts_next_place_and_running_balance,
+    ledger::a_settlement_posts_fee_and_earnings_pending_until_their_payout_date,
+    ledger::a_payout_beyond_the_available_balance_writes_nothing,
+    ledger::a_stale_or_missing_booking_change_writes_no_posting,
+    reviews::a_review_counts_in_every_members_rating_once,
+    reviews::a_reply_is_a_compare_and_swap_on_the_reviews_version,
+    reviews::an_influencers_reviews_page_newest_first,
+    reviews::a_profile_update_keeps_the_rating_reviews_made,
+    accounts::a_payout_account_is_set_once_and_only_for_an_influencer,
 }
 
 contract_two_handles! {
     booking_reads::racing_overlapping_creations_have_exactly_one_winner,
     booking_reads::racing_disjoint_creations_all_succeed,
     payments::racing_deliveries_of_one_event_record_it_once,
+    ledger::racing_payouts_of_the_whole_balance_have_exactly_one_winner,
 }

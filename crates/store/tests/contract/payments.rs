@@ -111,11 +111,13 @@ pub(crate) async fn a_lapsed_booking_is_reclaimed_while_its_slot_is_free(store: 
     create(store, &booking).await;
 
     let late = confirmed_late(&booking);
+    let charge = late.charge_postings();
     store
         .bookings
         .reclaim(
             &late,
             &guard_at(after_lapse()),
+            &charge,
             &[message("booking.confirmed", now())],
         )
         .await
@@ -123,6 +125,9 @@ pub(crate) async fn a_lapsed_booking_is_reclaimed_while_its_slot_is_free(store: 
     let stored = find(store, &booking.id).await.unwrap();
     assert_eq!(stored.state, BookingState::Confirmed);
     assert_eq!(stored, late);
+    let entries = store.ledger.booking_entries(&booking.id).await.unwrap();
+    let postings: Vec<_> = entries.into_iter().map(|e| e.posting).collect();
+    assert_eq!(postings, charge, "the charge is written with it");
     let busy = store
         .bookings
         .busy(
@@ -144,7 +149,7 @@ pub(crate) async fn a_lapsed_booking_is_reclaimed_while_its_slot_is_free(store: 
     // Reclaiming again from the same read is stale.
     let result = store
         .bookings
-        .reclaim(&late, &guard_at(after_lapse()), &[])
+        .reclaim(&late, &guard_at(after_lapse()), &[], &[])
         .await;
     assert!(
         matches!(
@@ -177,6 +182,7 @@ pub(crate) async fn a_lapsed_booking_whose_slot_went_to_another_is_not_reclaimed
         .reclaim(
             &late,
             &guard_at(after_lapse()),
+            &late.charge_postings(),
             &[message("booking.confirmed", now())],
         )
         .await;
@@ -191,6 +197,8 @@ pub(crate) async fn a_lapsed_booking_whose_slot_went_to_another_is_not_reclaimed
     );
     let (_, claimed) = claim_all(store).await;
     assert!(claimed.is_empty());
+    let entries = store.ledger.booking_entries(&booking.id).await.unwrap();
+    assert!(entries.is_empty(), "no posting either: {entries:?}");
 
     // The daily cap counts others, never the booking itself.
     let bob = UserId::generate();
@@ -207,7 +215,7 @@ pub(crate) async fn a_lapsed_booking_whose_slot_went_to_another_is_not_reclaimed
     cap_guard.daily_cap = Some(day);
     store
         .bookings
-        .reclaim(&confirmed_late(&alone), &cap_guard, &[])
+        .reclaim(&confirmed_late(&alone), &cap_guard, &[], &[])
         .await
         .unwrap();
 }

@@ -55,6 +55,9 @@ fn booking() -> Booking {
             refund: None,
         }),
         cancellation: CancellationPolicy::default(),
+        deliveries: Vec::new(),
+        auto_complete_at: None,
+        settlement: None,
         version: 5_000_000_000,
         created_at: Timestamp::new(1_779_000_000, 123_456_789).unwrap(),
         updated_at: Timestamp::new(1_779_000_000, 123_456_789).unwrap(),
@@ -147,4 +150,25 @@ fn a_list_filter_matches_the_party_on_either_side_the_state_and_ids_below_before
         }
     );
     assert_eq!(list_filter(&BookingFilter::default(), None), doc! {});
+}
+
+#[test]
+fn only_a_booking_with_something_due_stores_when_rounded_up() {
+    let pending = bson::to_document(&BookingDoc::encode(&booking()).unwrap()).unwrap();
+    assert!(
+        !pending.contains_key("due_ms"),
+        "absent when nothing is due"
+    );
+
+    let due = Timestamp::from_millisecond(1_780_300_000_000).unwrap()
+        + jiff::SignedDuration::from_micros(1);
+    let delivered = Booking {
+        state: BookingState::Delivered,
+        auto_complete_at: Some(due),
+        ..booking()
+    };
+    let document = bson::to_document(&BookingDoc::encode(&delivered).unwrap()).unwrap();
+    assert_eq!(document.get_i64("due_ms").unwrap(), 1_780_300_000_001);
+    let back: BookingDoc = bson::from_document(document).unwrap();
+    assert_eq!(back.into_booking().unwrap(), delivered);
 }
