@@ -54,6 +54,10 @@ pub struct PaymentsSettings {
     pub secret_key: Secret,
     pub api_base: Option<String>,
     pub webhook_secrets: Vec<Secret>,
+    /// `DASHBOARD_URL`: the influencer dashboard, where Stripe sends an influencer back after
+    /// onboarding their payout account (`payouts?onboarding=done|retry` under it). Set by the
+    /// operator, never by a request, so the platform redirects nobody elsewhere.
+    pub dashboard_url: String,
 }
 
 impl ServiceConfig for Config {
@@ -112,7 +116,15 @@ impl ServiceConfig for Config {
                 bounded(&mut env, "HOLD_TTL_SECS", 900, 1..=86_400) as u64
             ),
             max_live_holds: bounded(&mut env, "MAX_LIVE_HOLDS_PER_BRAND", 5, 1..=100) as u32,
+            terms: noillin_service::config::market_terms(&mut env),
         };
+        let mut dashboard_url = env.string_or("DASHBOARD_URL", "http://localhost:8080/");
+        if !(dashboard_url.starts_with("https://") || dashboard_url.starts_with("http://")) {
+            env.problem("DASHBOARD_URL", "must be an http(s) URL");
+        }
+        if !dashboard_url.ends_with('/') {
+            dashboard_url.push('/');
+        }
         let secret_key = env.secret("STRIPE_SECRET_KEY", 1);
         let api_base = env.optional("STRIPE_API_BASE");
         let webhook_secrets: Vec<Secret> = env
@@ -139,6 +151,7 @@ impl ServiceConfig for Config {
                     secret_key: secret_key?,
                     api_base,
                     webhook_secrets,
+                    dashboard_url,
                 },
             })
         })

@@ -8,6 +8,7 @@ mod bookings;
 pub mod cli;
 pub mod clock;
 mod config;
+mod earnings;
 mod error;
 mod extract;
 mod gigs;
@@ -17,6 +18,7 @@ pub mod outbox;
 mod paging;
 mod payments;
 mod profiles;
+mod reviews;
 mod routes;
 mod search;
 
@@ -73,6 +75,8 @@ pub struct Services {
     pub payments: noillin_payments::Payments,
     /// Checks Stripe's webhook deliveries.
     pub webhooks: noillin_payments::WebhookVerifier,
+    /// Where Stripe sends influencers back after onboarding their payout account.
+    pub dashboard_url: String,
     /// The search index, read-only (the worker writes it); opened at first use, so core-api
     /// serves everything else while search is down.
     pub search: std::sync::Arc<noillin_search::LazySearch>,
@@ -112,6 +116,7 @@ impl AppState {
             bookings: config.bookings.clone(),
             payments,
             webhooks,
+            dashboard_url: config.payments.dashboard_url.clone(),
             search: std::sync::Arc::new(noillin_search::LazySearch::new(config.search.clone())),
         })))
     }

@@ -22,7 +22,7 @@ use noillin_service::shutdown::Shutdown;
 use noillin_store::{OutboxMessage, OutboxRefusal, OutboxRepository, RefusalPolicy, StoreError};
 use tokio::sync::Notify;
 
-pub use noillin_messaging::outbox::{delayed_message, messages};
+pub use noillin_messaging::outbox::{delayed_message, messages, payout_timer};
 
 /// Wakes this process's relay after a write added outbox messages, so they leave at once
 /// instead of at the next poll.

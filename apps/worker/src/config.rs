@@ -79,6 +79,9 @@ pub struct Config {
     /// `RECONCILE_EVERY_SECS` (default 60) and `RECONCILE_GRACE_SECS` (default 300): how often
     /// the payment reconciler walks, and how long after a hold lapsed it steps in.
     pub reconciler: crate::reconciler::Settings,
+    /// `PLATFORM_FEE_BPS`, `PAYOUT_DELAY_HOURS`, `AUTO_COMPLETE_HOURS`, `MAX_REVISIONS`: the
+    /// terms completion and payouts apply (core-api reads the same ones).
+    pub terms: noillin_domain::booking::MarketTerms,
 }
 
 /// How the worker reaches Stripe.
@@ -168,6 +171,7 @@ impl ServiceConfig for Config {
             every: seconds("RECONCILE_EVERY_SECS", 60),
             grace: seconds("RECONCILE_GRACE_SECS", 300),
         };
+        let terms = noillin_service::config::market_terms(&mut env);
         env.finish(|| {
             Some(Self {
                 common,
@@ -187,6 +191,7 @@ impl ServiceConfig for Config {
                     api_base,
                 },
                 reconciler,
+                terms,
             })
         })
     }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use noillin_domain::event::Event;
+use noillin_domain::{booking::MarketTerms, event::Event};
 use noillin_messaging::{Concern, Envelope};
 use noillin_payments::Payments;
 use noillin_redis::Redis;
@@ -60,8 +60,10 @@ pub struct Handlers {
     pub mail: MailDesk,
     /// The search index this process alone writes (the embedded one) or shares (Meilisearch).
     pub search: Arc<LazySearch>,
-    /// Stripe: intents to read and cancel, refunds.
+    /// Stripe: intents to read and cancel, refunds, transfers to influencers.
     pub payments: Payments,
+    /// Fees, payout delay and approval window.
+    pub terms: MarketTerms,
 }
 
 impl Handlers {
@@ -100,10 +102,22 @@ impl Handlers {
             Event::BookingRefundDue { .. } if concern == Concern::Payments => {
                 crate::payments::refund_due(self, envelope).await
             }
+            Event::BookingAutoCompleteDue { booking_id } => {
+                crate::payouts::auto_complete(self, booking_id, envelope.correlation_id.as_deref())
+                    .await
+            }
+            Event::BookingPayoutDue { booking_id } => {
+                crate::payouts::pay_out(self, booking_id, envelope.correlation_id.as_deref()).await
+            }
             Event::BookingRefundDue { .. }
             | Event::BookingConfirmed { .. }
             | Event::BookingCancelled { .. }
-            | Event::BookingPaymentFailed { .. } => {
+            | Event::BookingPaymentFailed { .. }
+            | Event::BookingDelivered { .. }
+            | Event::BookingRevisionRequested { .. }
+            | Event::BookingCompleted { .. }
+            | Event::BookingPayoutSent { .. }
+            | Event::ReviewPosted { .. } => {
                 notify::booking_event(self, envelope, last_attempt).await
             }
             Event::SearchInfluencerChanged { .. } => {

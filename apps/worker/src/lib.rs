@@ -7,6 +7,7 @@ mod handlers;
 mod mailing;
 mod notify;
 mod payments;
+mod payouts;
 mod reconciler;
 mod search;
 mod sessions;
@@ -80,6 +81,7 @@ impl App {
                 config.payments.api_base.as_deref(),
             )
             .context("STRIPE_SECRET_KEY")?,
+            terms: config.terms,
         });
         let broker = BrokerLink::start(
             config.rabbitmq_url.clone(),

@@ -12,6 +12,8 @@ use noillin_auth::secret::{random_token, token_hash};
 use noillin_domain::event::Event;
 use noillin_domain::{
     Email, User, UserId,
+    booking::Booking,
+    gig::Money,
     mail::{Mail, MailId, MailStatus},
     notification::{GigNotice, Notification},
 };
@@ -160,6 +162,66 @@ impl MailDesk {
             &recipient.display_name,
             &notification.title,
             &notification.body,
+            &link,
+        );
+        let template = notification.kind.as_str();
+        self.notification_mail(notification, recipient, template, rendered, last_attempt)
+            .await
+    }
+
+    /// The statement that goes with a payout notification: the booking's price, the fee, the
+    /// recipient's share, what refunds took back, and the transfer.
+    pub async fn payout_statement(
+        &self,
+        notification: &Notification,
+        recipient: &User,
+        booking: &Booking,
+        last_attempt: bool,
+    ) -> Result<(), Failure> {
+        let Some(settlement) = &booking.settlement else {
+            return Ok(());
+        };
+        let Some(share) = settlement
+            .shares
+            .iter()
+            .find(|share| share.user_id == recipient.id)
+        else {
+            return Ok(());
+        };
+        let money = |amount_minor: i64| {
+            Money {
+                amount_minor,
+                currency: settlement.currency.clone(),
+            }
+            .to_string()
+        };
+        let mut lines = vec![
+            ("Booking".to_owned(), booking.gig_title.clone()),
+            (
+                "Kept of the brand's payment".to_owned(),
+                money(settlement.gross_minor),
+            ),
+            ("Platform fee".to_owned(), money(settlement.fee_minor)),
+            ("Your share".to_owned(), money(share.earned_minor)),
+        ];
+        if share.reversed_minor > 0 {
+            lines.push((
+                "Taken back by refunds".to_owned(),
+                money(-share.reversed_minor),
+            ));
+        }
+        if let Some(payout) = &share.payout {
+            lines.push(("Transferred to you".to_owned(), money(payout.amount_minor)));
+            if let Some(transfer) = &payout.transfer_id {
+                lines.push(("Stripe transfer".to_owned(), transfer.clone()));
+            }
+        }
+        let link = format!("{}/bookings/{}", self.app_url, booking.id);
+        let rendered = templates::payout_statement(
+            &recipient.display_name,
+            &notification.title,
+            &notification.body,
+            &lines,
             &link,
         );
         let template = notification.kind.as_str();

@@ -126,7 +126,7 @@ pub async fn gig_event(
             kind,
             &notice,
         );
-        deliver(handlers, notification, Some(&notice), last_attempt).await?;
+        deliver(handlers, notification, Mailed::Gig(&notice), last_attempt).await?;
     }
     Ok(())
 }
@@ -138,6 +138,8 @@ struct BookingNews<'a> {
     /// `true`: the brand alone; `false`: every party but `except`.
     brand_only: bool,
     except: Option<&'a str>,
+    /// This one party alone (a member's payout).
+    only: Option<&'a str>,
     /// The cause, when the event carries it.
     reason: Option<&'a str>,
 }
@@ -148,6 +150,7 @@ fn booking_news(event: &Event) -> Option<BookingNews<'_>> {
         kind,
         brand_only,
         except: None,
+        only: None,
         reason: None,
     };
     Some(match event {
@@ -164,6 +167,25 @@ fn booking_news(event: &Event) -> Option<BookingNews<'_>> {
         },
         Event::BookingRefundDue { booking_id } => {
             news(booking_id, NotificationKind::RefundIssued, true)
+        }
+        Event::BookingDelivered { booking_id } => {
+            news(booking_id, NotificationKind::BookingDelivered, true)
+        }
+        Event::BookingRevisionRequested { booking_id } => {
+            news(booking_id, NotificationKind::RevisionRequested, false)
+        }
+        Event::BookingCompleted { booking_id } => {
+            news(booking_id, NotificationKind::BookingCompleted, false)
+        }
+        Event::BookingPayoutSent {
+            booking_id,
+            member_id,
+        } => BookingNews {
+            only: Some(member_id),
+            ..news(booking_id, NotificationKind::PayoutSent, false)
+        },
+        Event::ReviewPosted { booking_id } => {
+            news(booking_id, NotificationKind::ReviewPosted, false)
         }
         _ => return None,
     })
@@ -199,8 +221,17 @@ pub async fn booking_event(
         recipients.extend(booking.member_ids());
     }
     recipients.retain(|r| Some(r.as_str()) != news.except);
-    let (amount, reason) = what_and_why(&booking, news.kind, news.reason);
+    if news.kind == NotificationKind::RevisionRequested
+        || news.kind == NotificationKind::ReviewPosted
+    {
+        // The brand asked or wrote it: the members are the ones to tell.
+        recipients.retain(|r| *r != booking.brand_id);
+    }
+    if let Some(only) = news.only {
+        recipients.retain(|r| r.as_str() == only);
+    }
     for recipient in recipients {
+        let (amount, reason) = what_and_why(&booking, &recipient, news.kind, news.reason);
         let local_start = local_start(handlers, &booking, &recipient).await?;
         let notice = BookingNotice {
             booking_id: &booking.id,
@@ -217,21 +248,38 @@ pub async fn booking_event(
             news.kind,
             &notice,
         );
-        deliver(handlers, notification, None, last_attempt).await?;
+        deliver(
+            handlers,
+            notification,
+            Mailed::Booking(&booking),
+            last_attempt,
+        )
+        .await?;
     }
     Ok(())
 }
 
-/// The amount a notification of `kind` names (the price, or what goes back) and its reason.
+/// The amount a notification of `kind` to `recipient` names (the price, what goes back, or
+/// their payout) and its reason.
 fn what_and_why(
     booking: &Booking,
+    recipient: &UserId,
     kind: NotificationKind,
     reason: Option<&str>,
 ) -> (String, String) {
     let refund = booking.payment.as_ref().and_then(|p| p.refund.as_ref());
-    let amount = match (kind, refund) {
-        (NotificationKind::RefundIssued, Some(refund)) => Money {
+    let payout = booking
+        .settlement
+        .as_ref()
+        .and_then(|s| s.shares.iter().find(|share| share.user_id == *recipient))
+        .and_then(|share| share.payout.as_ref());
+    let amount = match (kind, refund, payout) {
+        (NotificationKind::RefundIssued, Some(refund), _) => Money {
             amount_minor: refund.due_minor,
+            currency: booking.price.currency.clone(),
+        },
+        (NotificationKind::PayoutSent, _, Some(payout)) => Money {
+            amount_minor: payout.amount_minor,
             currency: booking.price.currency.clone(),
         },
         _ => booking.price.clone(),
@@ -273,11 +321,17 @@ async fn local_start(
     ))
 }
 
+/// What a notification's mail is about.
+enum Mailed<'a> {
+    Gig(&'a GigNotice<'a>),
+    Booking(&'a Booking),
+}
+
 /// Stores one notification, pushes it, and mails it if its kind is mailed, each at most once.
 async fn deliver(
     handlers: &Handlers,
     notification: Notification,
-    gig_notice: Option<&GigNotice<'_>>,
+    about: Mailed<'_>,
     last_attempt: bool,
 ) -> Result<(), Failure> {
     let store = &handlers.store;
@@ -312,14 +366,20 @@ async fn deliver(
         return Err(e.into());
     }
     if stored.kind.emailed() {
-        match gig_notice {
-            Some(notice) => {
+        match about {
+            Mailed::Gig(notice) => {
                 handlers
                     .mail
                     .gig_invitation(&stored, &recipient, notice, last_attempt)
                     .await?
             }
-            None => {
+            Mailed::Booking(booking) if stored.kind == NotificationKind::PayoutSent => {
+                handlers
+                    .mail
+                    .payout_statement(&stored, &recipient, booking, last_attempt)
+                    .await?
+            }
+            Mailed::Booking(_) => {
                 handlers
                     .mail
                     .booking_update(&stored, &recipient, last_attempt)

@@ -131,7 +131,11 @@ async fn paid(
                     }],
                     correlation_id,
                 )?;
-                handlers.store.bookings.update(&booking, &messages).await
+                handlers
+                    .store
+                    .bookings
+                    .update_with_ledger(&booking, &booking.charge_postings(), &messages)
+                    .await
             }
             PaymentOutcome::HoldLapsed => {
                 return late(handlers, booking, intent, event_id, correlation_id).await;
@@ -139,7 +143,11 @@ async fn paid(
             PaymentOutcome::Unwanted => {
                 booking.refuse_payment(intent, event_id, ABANDONED, now);
                 let messages = refund_messages(booking_id, correlation_id)?;
-                handlers.store.bookings.update(&booking, &messages).await
+                handlers
+                    .store
+                    .bookings
+                    .update_with_ledger(&booking, &booking.charge_postings(), &messages)
+                    .await
             }
         };
         match written {
@@ -192,7 +200,7 @@ async fn late(
         match handlers
             .store
             .bookings
-            .reclaim(&confirmed, &guard, &messages)
+            .reclaim(&confirmed, &guard, &confirmed.charge_postings(), &messages)
             .await
         {
             Ok(()) => {
@@ -216,7 +224,11 @@ async fn late(
     }
     booking.refuse_payment(intent, event_id, SLOT_TAKEN, now);
     let messages = refund_messages(&booking_id, correlation_id)?;
-    handlers.store.bookings.update(&booking, &messages).await?;
+    handlers
+        .store
+        .bookings
+        .update_with_ledger(&booking, &booking.charge_postings(), &messages)
+        .await?;
     tracing::info!(booking_id, event_id, "late payment: slot gone, refund due");
     Ok(())
 }
@@ -292,12 +304,18 @@ async fn refunded(handlers: &Handlers, charge: &ChargeFacts) -> Result<(), Failu
         let Some(mut booking) = handlers.store.bookings.find(&id).await? else {
             return Ok(());
         };
-        if booking.payment.as_ref().map(|p| p.intent_id.as_str()) != Some(intent_id.as_str())
-            || !booking.record_refund(charge, Timestamp::now())
-        {
+        if booking.payment.as_ref().map(|p| p.intent_id.as_str()) != Some(intent_id.as_str()) {
             return Ok(());
         }
-        match handlers.store.bookings.update(&booking, &[]).await {
+        let Some(postings) = booking.record_refund(charge, Timestamp::now()) else {
+            return Ok(());
+        };
+        match handlers
+            .store
+            .bookings
+            .update_with_ledger(&booking, &postings, &[])
+            .await
+        {
             Ok(()) => {
                 tracing::info!(
                     booking_id,
@@ -405,12 +423,7 @@ pub async fn refund_due(handlers: &Handlers, envelope: &Envelope) -> Result<(), 
         .await?
     {
         RefundOutcome::Requested { refund_id } => {
-            tracing::info!(
-                booking_id,
-                refund_id,
-                amount,
-                "refund requested"
-            );
+            tracing::info!(booking_id, refund_id, amount, "refund requested");
         }
         RefundOutcome::AlreadyRefunded => {
             tracing::info!(booking_id, "nothing left to refund");
@@ -482,7 +495,8 @@ pub async fn release(handlers: &Handlers, booking: &Booking) -> Result<(), Failu
         .map_err(Failure::from)
 }
 
-fn messages(
+/// Events as outbox messages, caused by `correlation_id`.
+pub(crate) fn messages(
     events: Vec<Event>,
     correlation_id: Option<&str>,
 ) -> Result<Vec<OutboxMessage>, Failure> {

@@ -1,5 +1,7 @@
-//! The payment reconciler: a periodic walk over unpaid holds whose hold lapsed more than a
-//! grace period ago and are still `pending_payment`. Each is settled as its expiry job would
+//! The payment reconciler: a periodic walk over bookings something is due for (a delivered
+//! booking past its approval window, a settled one whose payout is due: [`payouts::sweep`])
+//! and over unpaid holds whose hold lapsed more than a grace period ago and are still
+//! `pending_payment`. Each is settled as its expiry job would
 //! have settled it ([`payments::settle_lapsed`]: the provider is asked about its intent, which
 //! is cancelled, or applied if it was paid), so a lost webhook or a lost expiry strands no
 //! booking and keeps no payment. Every worker runs it; settling is a compare-and-swap and every
@@ -10,7 +12,7 @@ use std::{sync::Arc, time::Duration};
 use jiff::{SignedDuration, Timestamp};
 use noillin_service::shutdown::Shutdown;
 
-use crate::{handlers::Handlers, payments};
+use crate::{handlers::Handlers, payments, payouts};
 
 /// Bookings settled per walk, at most; the next walk takes the rest.
 const BATCH: u32 = 100;
@@ -32,6 +34,11 @@ pub async fn run(handlers: Arc<Handlers>, settings: Settings, shutdown: Shutdown
         }
         let grace = SignedDuration::try_from(settings.grace).unwrap_or(SignedDuration::ZERO);
         let before = Timestamp::now() - grace;
+        match payouts::sweep(&handlers, Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(handled) => tracing::info!(handled, "reconciler settled due bookings"),
+            Err(e) => tracing::warn!(error = %e, "reconciler could not list due bookings"),
+        }
         let lapsed = match handlers.store.bookings.lapsed_pending(before, BATCH).await {
             Ok(lapsed) => lapsed,
             Err(e) => {

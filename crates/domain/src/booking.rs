@@ -465,8 +465,14 @@ impl Booking {
             .as_ref()
             .and_then(|p| p.refund.as_ref())
             .map_or(0, |refund| refund.due_minor);
-        let owed =
-            cancellation_refund(&self.cancellation, paid, already, self.start, now, canceller);
+        let owed = cancellation_refund(
+            &self.cancellation,
+            paid,
+            already,
+            self.start,
+            now,
+            canceller,
+        );
         if owed > 0
             && let Some(payment) = self.payment.as_mut()
         {

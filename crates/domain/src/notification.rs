@@ -135,7 +135,7 @@ impl NotificationKind {
     }
 
     /// Whether this kind is also sent by email: the ones that ask the recipient to act, and
-    /// the ones that commit or free their time or money.
+    /// the ones that commit or free their time or money (a payout's mail is its statement).
     pub fn emailed(self) -> bool {
         matches!(
             self,
@@ -145,6 +145,7 @@ impl NotificationKind {
                 | NotificationKind::RefundIssued
                 | NotificationKind::BookingDelivered
                 | NotificationKind::RevisionRequested
+                | NotificationKind::PayoutSent
         )
     }
 }
@@ -335,7 +336,9 @@ impl Notification {
             ),
             NotificationKind::ReviewPosted => (
                 "New review".to_owned(),
-                format!("The brand reviewed \u{201c}{gig_title}\u{201d} on {local_start}: {reason}."),
+                format!(
+                    "The brand reviewed \u{201c}{gig_title}\u{201d} on {local_start}: {reason}."
+                ),
             ),
             // Gig kinds are made by [`Notification::about_gig`].
             NotificationKind::BookingConfirmed
@@ -423,6 +426,7 @@ mod tests {
             NotificationKind::RefundIssued,
             NotificationKind::BookingDelivered,
             NotificationKind::RevisionRequested,
+            NotificationKind::PayoutSent,
         ];
         for kind in NotificationKind::ALL {
             assert_eq!(NotificationKind::parse(kind.as_str()), Some(kind));

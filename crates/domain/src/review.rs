@@ -72,7 +72,12 @@ pub fn validate_text(field: &str, text: &str, errors: &mut ValidationErrors) {
 
 impl Review {
     /// The brand's review of `booking` (checked input: see [`validate_review`]).
-    pub fn of(booking: &Booking, rating: u8, text: String, now: Timestamp) -> Result<Review, ReviewError> {
+    pub fn of(
+        booking: &Booking,
+        rating: u8,
+        text: String,
+        now: Timestamp,
+    ) -> Result<Review, ReviewError> {
         if booking.state != BookingState::Completed {
             return Err(ReviewError::NotCompleted {
                 state: booking.state,

@@ -122,6 +122,64 @@ pub fn booking_update(
     }
 }
 
+/// A payout statement: the notification's `headline` and `message`, what a booking earned,
+/// the fee, what was taken back and transferred as `(label, value)` lines, and a link to the
+/// booking.
+pub fn payout_statement(
+    display_name: &str,
+    headline: &str,
+    message: &str,
+    lines: &[(String, String)],
+    booking_link: &str,
+) -> Rendered {
+    let subject = one_line(headline);
+    let width = lines
+        .iter()
+        .map(|(label, _)| label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let table: String = lines
+        .iter()
+        .map(|(label, value)| format!("{label:<width$}  {value}\n"))
+        .collect();
+    let text = format!(
+        "Hello {display_name},\n\
+         \n\
+         {message}\n\
+         \n\
+         {table}\n\
+         See the booking:\n\
+         \n\
+         {booking_link}\n\
+         \n\
+         — Noillin\n"
+    );
+    let rows: String = lines
+        .iter()
+        .map(|(label, value)| {
+            format!(
+                "<tr><th align=\"left\">{}</th><td align=\"right\">{}</td></tr>\n",
+                escape_html(label),
+                escape_html(value)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<p>Hello {name},</p>\n\
+         <p>{message}</p>\n\
+         <table>\n{rows}</table>\n\
+         <p>{link}</p>\n",
+        name = escape_html(display_name),
+        message = escape_html(message),
+        link = html_link(booking_link, "See the booking"),
+    );
+    Rendered {
+        html: html_document(&subject, &body),
+        subject,
+        text,
+    }
+}
+
 /// Escapes the five characters that matter in HTML text and in quoted attribute values.
 pub fn escape_html(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());
@@ -212,6 +270,28 @@ mod tests {
         assert!(mail.html.contains("&lt;b&gt;Tour&lt;/b&gt; &amp; co"));
         assert!(!mail.html.contains("<b>"));
         assert!(mail.text.contains("<b>Tour</b> & co") && mail.text.contains(link));
+    }
+
+    #[test]
+    fn a_payout_statement_lists_every_line_aligned_and_escaped() {
+        let lines = vec![
+            ("Paid by the brand".to_owned(), "450.00 EUR".to_owned()),
+            ("Fee".to_owned(), "<67.50 EUR>".to_owned()),
+        ];
+        let mail = payout_statement("Bo", "Payout sent", "Paid.", &lines, "https://x/b/1");
+        assert_eq!(mail.subject, "Payout sent");
+        assert!(
+            mail.text.contains("Paid by the brand  450.00 EUR"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.text.contains("Fee                <67.50 EUR>"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.html.contains("&lt;67.50 EUR&gt;"));
+        assert!(mail.html.contains("https://x/b/1"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use noillin_domain::event::Event;
+use noillin_domain::{booking::Booking, event::Event};
 use noillin_store::OutboxMessage;
 
 use crate::Envelope;
@@ -41,4 +41,24 @@ pub fn delayed_message(
         .ok_or_else(|| anyhow::anyhow!("no message made"))?;
     message.deliver_after = Some(delay);
     Ok(message)
+}
+
+/// The timer that pays a settled booking's members once their payout is due; none for a
+/// booking that is not settled. Written in the step that settles the booking.
+pub fn payout_timer(
+    booking: &Booking,
+    correlation_id: Option<&str>,
+) -> anyhow::Result<Option<OutboxMessage>> {
+    let Some(settlement) = &booking.settlement else {
+        return Ok(None);
+    };
+    let delay = settlement.payout_due_at.duration_since(settlement.at);
+    delayed_message(
+        Event::BookingPayoutDue {
+            booking_id: booking.id.to_string(),
+        },
+        correlation_id,
+        delay.unsigned_abs(),
+    )
+    .map(Some)
 }

@@ -23,8 +23,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why a call to the payment provider failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentsError {
-    /// The provider could not be reached or answered with a server error: try again later
-    /// (every write is idempotent).
+    /// The provider could not be reached, answered with a server error, limited our rate or
+    /// was still running another request under the same idempotency key (409): try again
+    /// later (every write is idempotent).
     #[error("payment provider unavailable: {0}")]
     Unavailable(String),
     /// The provider refused the request (a bug of ours, or an object in an unexpected state).
@@ -38,7 +39,9 @@ pub enum PaymentsError {
 impl PaymentsError {
     pub(crate) fn from_stripe(e: StripeError) -> Self {
         match e {
-            StripeError::Stripe(errors, status) if status < 500 && status != 429 => {
+            StripeError::Stripe(errors, status)
+                if status < 500 && status != 429 && status != 409 =>
+            {
                 PaymentsError::Refused(format!(
                     "{} ({status}): {}",
                     errors.code.as_ref().map_or("no code", |c| c.as_str()),

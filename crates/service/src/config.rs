@@ -6,6 +6,9 @@
 
 use std::{collections::HashMap, fmt, str::FromStr};
 
+use jiff::SignedDuration;
+use noillin_domain::booking::MarketTerms;
+
 /// Where values come from: the process environment, over an optional `.env` file.
 #[derive(Debug, Clone, Default)]
 pub struct EnvSource {
@@ -223,6 +226,39 @@ impl CommonConfig {
     }
 }
 
+/// The marketplace's terms, read the same way by every binary that applies them:
+/// `PLATFORM_FEE_BPS` (0–10,000, default 1,500), `PAYOUT_DELAY_HOURS` (default 24),
+/// `AUTO_COMPLETE_HOURS` (default 72) and `MAX_REVISIONS` (0–20, default 2). Hours may be
+/// fractional (`0.001` is 3.6 s), for tests and demonstrations.
+pub fn market_terms(env: &mut EnvReader<'_>) -> MarketTerms {
+    let defaults = MarketTerms::default();
+    let fee_bps = env.parse_or("PLATFORM_FEE_BPS", defaults.fee_bps);
+    if fee_bps > 10_000 {
+        env.problem("PLATFORM_FEE_BPS", "must be from 0 to 10000");
+    }
+    let max_revisions = env.parse_or("MAX_REVISIONS", defaults.max_revisions);
+    if max_revisions > 20 {
+        env.problem("MAX_REVISIONS", "must be from 0 to 20");
+    }
+    MarketTerms {
+        fee_bps: fee_bps.min(10_000),
+        payout_delay: hours(env, "PAYOUT_DELAY_HOURS", defaults.payout_delay),
+        approval_window: hours(env, "AUTO_COMPLETE_HOURS", defaults.approval_window),
+        max_revisions,
+    }
+}
+
+/// A duration written in hours, fractions allowed, from 0 to a year.
+fn hours(env: &mut EnvReader<'_>, name: &str, default: SignedDuration) -> SignedDuration {
+    let default_hours = default.as_secs_f64() / 3_600.0;
+    let value = env.parse_or(name, default_hours);
+    if !(0.0..=8_784.0).contains(&value) {
+        env.problem(name, "must be a number of hours from 0 to 8784");
+        return default;
+    }
+    SignedDuration::try_from_secs_f64(value * 3_600.0).unwrap_or(default)
+}
+
 fn is_valid_namespace(ns: &str) -> bool {
     (1..=64).contains(&ns.len())
         && ns
@@ -269,6 +305,30 @@ mod tests {
         assert!(err.contains("JWT_SECRET: must be at least 32 bytes"));
         assert!(!err.contains("hunter2"));
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    #[test]
+    fn market_terms_take_fractional_hours_and_refuse_what_is_out_of_range() {
+        let source = EnvSource::from_pairs([
+            ("PLATFORM_FEE_BPS", "1000"),
+            ("PAYOUT_DELAY_HOURS", "0.5"),
+            ("AUTO_COMPLETE_HOURS", "0.001"),
+        ]);
+        let mut env = source.reader();
+        let terms = market_terms(&mut env);
+        let terms = env.finish(|| Some(terms)).unwrap();
+        assert_eq!(terms.fee_bps, 1_000);
+        assert_eq!(terms.payout_delay, SignedDuration::from_mins(30));
+        assert_eq!(terms.approval_window, SignedDuration::from_millis(3_600));
+        assert_eq!(terms.max_revisions, 2);
+
+        let source =
+            EnvSource::from_pairs([("PLATFORM_FEE_BPS", "10001"), ("AUTO_COMPLETE_HOURS", "-1")]);
+        let mut env = source.reader();
+        let _ = market_terms(&mut env);
+        let err = env.finish(|| Some(())).unwrap_err().to_string();
+        assert!(err.contains("PLATFORM_FEE_BPS"), "{err}");
+        assert!(err.contains("AUTO_COMPLETE_HOURS"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Bookings: a brand holds a gig's slot until it pays. Creating one validates the start with
 //! the gig's calendar (the code that lists slots), takes the Redis hold for every member, and
 //! writes the booking through the store's final guard with its expiry job; handlers call these
-//! and map [`BookingError`] to a response.
+//! and map [`BookingError`] to a response. What follows the booking (delivery, approval,
+//! revisions) is in [`after`].
 //!
 //! Two guards, one answer: Redis refuses a taken slot fast, for every core-api process at
 //! once; the store refuses it for certain, in the step that writes the booking, even when Redis
@@ -13,7 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use noillin_domain::{
     Role, User, UserId, ValidationErrors,
     availability::{SlotError, is_bookable, local_day},
-    booking::{Booking, BookingId, BookingState, BookingTransitionError, NewHold},
+    booking::{Booking, BookingId, BookingState, BookingTransitionError, MarketTerms, NewHold},
     event::Event,
     gig::{Gig, GigId, GigStatus},
     payment::{BookingPayment, Canceller},
@@ -27,11 +28,15 @@ use crate::{
     AppState, accounts::secrets::random_token, gigs, gigs::GigError, outbox, paging::Page,
 };
 
+pub mod after;
+
 /// How long an unpaid hold keeps its slot, and how many a brand may keep at once.
 #[derive(Debug, Clone)]
 pub struct BookingSettings {
     pub hold_ttl: Duration,
     pub max_live_holds: u32,
+    /// Fees, payout delay, approval window and revisions.
+    pub terms: MarketTerms,
 }
 
 /// What a booking use case answers instead of a booking.
@@ -57,6 +62,18 @@ pub enum BookingError {
     /// A party to the booking who may not make this change.
     #[error("only the booking's brand may do this")]
     BrandOnly,
+    /// Only a booked influencer may make this change.
+    #[error("only a booked influencer may do this")]
+    MembersOnly,
+    /// Delivery before the booking's start.
+    #[error("the booking has not started yet")]
+    NotStarted,
+    /// The brand asked for every revision it may.
+    #[error("at most {max} revisions")]
+    RevisionLimit { max: u32 },
+    /// The booking was reviewed already, or the review answered.
+    #[error("already reviewed")]
+    AlreadyReviewed,
     /// The booking is not in a state this change applies to.
     #[error("the booking is {}", state.as_str())]
     WrongState { state: BookingState },
@@ -298,7 +315,7 @@ pub async fn cancel(
             };
             let reason = reason.ok_or(BookingError::ReasonRequired)?;
             let owed = booking
-                .cancel_paid(&caller.id, canceller, &reason, now)
+                .cancel_paid(&caller.id, canceller, &reason, &state.bookings.terms, now)
                 .map_err(|e| transition_error(e, booking.state))?;
             let mut events = vec![Event::BookingCancelled {
                 booking_id: booking_id.clone(),
@@ -311,19 +328,11 @@ pub async fn cancel(
         }
         state => return Err(BookingError::WrongState { state }),
     };
-    let messages = outbox::messages(events, correlation_id).map_err(BookingError::Outbox)?;
-    match state.store.bookings.update(&booking, &messages).await {
-        Ok(()) => {}
-        // A payment, an expiry or another cancel came first: report what it became.
-        Err(StoreError::Conflict(Constraint::StaleVersion)) => {
-            let current = get(state, caller, id).await?;
-            return Err(BookingError::WrongState {
-                state: current.state,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    state.relay_waker.wake();
+    let mut messages = outbox::messages(events, correlation_id).map_err(BookingError::Outbox)?;
+    messages.extend(after::payout_timer(&booking, correlation_id)?);
+    // What the brand does not get back is earned by the members at once.
+    let postings = booking.settlement_postings();
+    save(state, caller, &booking, &postings, &messages).await?;
     if release {
         give_back(state, &SlotHold::of(&booking)).await;
     }
@@ -331,11 +340,46 @@ pub async fn cancel(
     Ok(booking)
 }
 
+/// Writes a transition of `booking` (read by `caller`) with its ledger postings and messages.
+/// When another change came first (a payment, an expiry, another party's action), answers the
+/// state it made.
+async fn save(
+    state: &AppState,
+    caller: &User,
+    booking: &Booking,
+    postings: &[noillin_domain::ledger::Posting],
+    messages: &[noillin_store::OutboxMessage],
+) -> Result<(), BookingError> {
+    match state
+        .store
+        .bookings
+        .update_with_ledger(booking, postings, messages)
+        .await
+    {
+        Ok(()) => {
+            state.relay_waker.wake();
+            Ok(())
+        }
+        Err(StoreError::Conflict(Constraint::StaleVersion)) => {
+            let current = get(state, caller, booking.id.as_str()).await?;
+            Err(BookingError::WrongState {
+                state: current.state,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn transition_error(e: BookingTransitionError, current: BookingState) -> BookingError {
     match e {
         BookingTransitionError::NotPending { state }
-        | BookingTransitionError::NotConfirmed { state } => BookingError::WrongState { state },
-        BookingTransitionError::HoldStillLive => BookingError::WrongState { state: current },
+        | BookingTransitionError::NotConfirmed { state }
+        | BookingTransitionError::NotDelivered { state } => BookingError::WrongState { state },
+        BookingTransitionError::HoldStillLive | BookingTransitionError::ApprovalWindowOpen => {
+            BookingError::WrongState { state: current }
+        }
+        BookingTransitionError::NotStarted => BookingError::NotStarted,
+        BookingTransitionError::RevisionLimit { max } => BookingError::RevisionLimit { max },
     }
 }
 
@@ -378,7 +422,7 @@ fn read_start(start: &str) -> Result<Timestamp, BookingError> {
 /// Longest cancellation reason, in characters.
 const MAX_REASON_CHARS: usize = 500;
 
-fn read_reason(reason: String) -> Result<String, BookingError> {
+pub(crate) fn read_reason(reason: String) -> Result<String, BookingError> {
     let mut errors = ValidationErrors::default();
     errors.text("reason", &reason, 1, MAX_REASON_CHARS);
     errors.into_result(reason).map_err(BookingError::Invalid)

@@ -23,6 +23,7 @@ use crate::{
     paging::Page,
     routes::{
         ProblemDoc,
+        deliveries::{DeliveryView, SettlementView},
         gigs::MoneyDto,
         problems::{
             Authenticated, Conflict, HoldLimit, InvalidQuery, JsonBody, ObjectInPath, RoleRequired,
@@ -122,6 +123,13 @@ pub struct BookingView {
     pub hold_expires_at: Option<String>,
     /// The booking's payment; absent only for bookings made before payments existed.
     pub payment: Option<PaymentView>,
+    /// Every delivery handed in, the current one last, with the revisions asked for.
+    pub deliveries: Vec<DeliveryView>,
+    /// While `delivered`: when the booking completes by itself without the brand's answer.
+    pub auto_complete_at: Option<String>,
+    /// Where the money kept goes, once settled; shown to the booked influencers and
+    /// administrators.
+    pub settlement: Option<SettlementView>,
     pub history: Vec<StateChangeView>,
     pub created_at: String,
     pub updated_at: String,
@@ -152,6 +160,9 @@ impl BookingView {
     /// `booking` as `viewer` sees it: only its brand sees the payment's client secret.
     pub fn new(b: &Booking, viewer: &UserId) -> Self {
         let mut view = Self::from(b);
+        if b.brand_id == *viewer {
+            view.settlement = None;
+        }
         if let (Some(view), Some(payment)) = (view.payment.as_mut(), b.payment.as_ref())
             && b.brand_id == *viewer
             && b.state == BookingState::PendingPayment
@@ -196,6 +207,9 @@ impl From<&Booking> for BookingView {
                 refunded_minor: p.refund.as_ref().map_or(0, |r| r.refunded_minor),
                 refund_reason: p.refund.as_ref().map(|r| r.reason.clone()),
             }),
+            deliveries: b.deliveries.iter().map(DeliveryView::from).collect(),
+            auto_complete_at: b.auto_complete_at.map(|at| at.to_string()),
+            settlement: b.settlement.as_ref().map(SettlementView::from),
             history: b
                 .history
                 .iter()
@@ -387,6 +401,17 @@ impl From<BookingError> for ApiError {
                 detail: format!("you may keep at most {max} unpaid holds; pay or cancel one"),
             },
             BookingError::BrandOnly => ApiError::Forbidden("brand-only"),
+            BookingError::MembersOnly => ApiError::Forbidden("members-only"),
+            BookingError::NotStarted => {
+                ApiError::Conflict("not-started", "the booking has not started yet".into())
+            }
+            BookingError::RevisionLimit { max } => ApiError::Conflict(
+                "revision-limit",
+                format!("at most {max} revisions may be asked for per booking"),
+            ),
+            BookingError::AlreadyReviewed => {
+                ApiError::Conflict("already-reviewed", "this was done once already".into())
+            }
             BookingError::WrongState { state } => {
                 ApiError::Conflict("wrong-state", format!("the booking is {}", state.as_str()))
             }

@@ -5,11 +5,14 @@ mod admin;
 mod auth;
 mod availability;
 mod bookings;
+mod deliveries;
+mod earnings;
 mod gigs;
 mod notifications;
 mod payments;
 mod problems;
 mod profiles;
+mod reviews;
 mod search;
 pub mod views;
 
@@ -50,6 +53,9 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(admin::router())
         .merge(gigs::router())
         .merge(bookings::router())
+        .merge(deliveries::router())
+        .merge(reviews::router())
+        .merge(earnings::router())
         .merge(availability::router())
         .merge(notifications::router())
         .merge(payments::router())

@@ -45,6 +45,11 @@ pub enum NotificationTopic {
     BookingCancelled,
     PaymentFailed,
     RefundIssued,
+    BookingDelivered,
+    RevisionRequested,
+    BookingCompleted,
+    PayoutSent,
+    ReviewPosted,
 }
 
 impl From<NotificationKind> for NotificationTopic {
@@ -59,6 +64,11 @@ impl From<NotificationKind> for NotificationTopic {
             NotificationKind::BookingCancelled => Self::BookingCancelled,
             NotificationKind::PaymentFailed => Self::PaymentFailed,
             NotificationKind::RefundIssued => Self::RefundIssued,
+            NotificationKind::BookingDelivered => Self::BookingDelivered,
+            NotificationKind::RevisionRequested => Self::RevisionRequested,
+            NotificationKind::BookingCompleted => Self::BookingCompleted,
+            NotificationKind::PayoutSent => Self::PayoutSent,
+            NotificationKind::ReviewPosted => Self::ReviewPosted,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! crosses processes (the gateway, realtime, the worker) is tested in `tests/e2e`.
 
 mod accounts;
+mod after_booking;
 mod availability;
 mod bookings;
 mod gigs;

@@ -54,7 +54,13 @@ fn delivered() -> Booking {
     let mut booking = paid();
     let member = booking.members[1].user_id.clone();
     booking
-        .deliver(&member, link(), "done".into(), terms().approval_window, at(STARTED))
+        .deliver(
+            &member,
+            link(),
+            "done".into(),
+            terms().approval_window,
+            at(STARTED),
+        )
         .unwrap();
     booking
 }
@@ -65,7 +71,13 @@ fn a_member_delivers_only_a_confirmed_booking_that_has_started() {
     let member = booking.members[0].user_id.clone();
     let early = booking.start - SignedDuration::from_mins(1);
     assert_eq!(
-        booking.deliver(&member, link(), String::new(), terms().approval_window, early),
+        booking.deliver(
+            &member,
+            link(),
+            String::new(),
+            terms().approval_window,
+            early
+        ),
         Err(BookingTransitionError::NotStarted)
     );
     let window = terms().approval_window;
@@ -152,7 +164,11 @@ fn payouts_wait_for_their_date_are_recorded_once_and_end_the_due_date() {
     booking.approve(&brand, &terms(), at(STARTED)).unwrap();
     let due = booking.settlement.as_ref().unwrap().payout_due_at;
     let member = booking.members[0].user_id.clone();
-    assert!(booking.payouts_owed(due - SignedDuration::from_secs(1)).is_empty());
+    assert!(
+        booking
+            .payouts_owed(due - SignedDuration::from_secs(1))
+            .is_empty()
+    );
     assert_eq!(
         booking.start_payout(&member, 1, due - SignedDuration::from_secs(1)),
         Err(PayoutError::NotDue(due))

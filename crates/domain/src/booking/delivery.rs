@@ -48,14 +48,16 @@ pub fn validate_delivery(links: &[String], note: &str, errors: &mut ValidationEr
             .strip_prefix("https://")
             .or_else(|| link.strip_prefix("http://"));
         // Printable ASCII only: what a URL is on the wire (IRIs arrive percent-encoded).
-        let well_formed = rest.is_some_and(|rest| {
-            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic())
-        }) && link.len() <= MAX_LINK_LEN;
+        let well_formed = rest
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic()))
+            && link.len() <= MAX_LINK_LEN;
         if !well_formed {
             errors.add(
                 format!("links[{index}]"),
                 "invalid",
-                format!("must be an http(s) URL of at most {MAX_LINK_LEN} printable ASCII characters"),
+                format!(
+                    "must be an http(s) URL of at most {MAX_LINK_LEN} printable ASCII characters"
+                ),
             );
         }
     }
@@ -142,7 +144,12 @@ impl Booking {
         now: Timestamp,
     ) -> Result<(), BookingTransitionError> {
         self.require_delivered()?;
-        self.complete("the brand approved the delivery", Some(by.clone()), terms, now);
+        self.complete(
+            "the brand approved the delivery",
+            Some(by.clone()),
+            terms,
+            now,
+        );
         Ok(())
     }
 

@@ -168,7 +168,13 @@ fn cancelling_a_paid_booking_refunds_by_who_and_when_and_a_partial_refund_stays_
             .settled()
     );
     assert!(matches!(
-        booking.cancel_paid(&brand, Canceller::Brand, "again", &MarketTerms::default(), at(NOW)),
+        booking.cancel_paid(
+            &brand,
+            Canceller::Brand,
+            "again",
+            &MarketTerms::default(),
+            at(NOW)
+        ),
         Err(BookingTransitionError::NotConfirmed {
             state: BookingState::Cancelled
         })

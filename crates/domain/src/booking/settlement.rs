@@ -238,10 +238,8 @@ impl Booking {
                 .iter()
                 .map(|s| Account::Influencer(s.user_id.clone())),
         );
-        let reversals: Vec<(Account, i64)> = accounts
-            .zip(parts)
-            .filter(|(_, part)| *part > 0)
-            .collect();
+        let reversals: Vec<(Account, i64)> =
+            accounts.zip(parts).filter(|(_, part)| *part > 0).collect();
         for (account, part) in reversals {
             postings.push(self.posting(
                 format!("reversal:{}:{refunded_total}:{}", self.id, account.key()),
@@ -333,7 +331,11 @@ impl Booking {
         unpaid.then_some(settlement.payout_due_at)
     }
 
-    fn share_mut(&mut self, member: &UserId, now: Timestamp) -> Result<&mut MemberShare, PayoutError> {
+    fn share_mut(
+        &mut self,
+        member: &UserId,
+        now: Timestamp,
+    ) -> Result<&mut MemberShare, PayoutError> {
         let settlement = self.settlement.as_mut().ok_or(PayoutError::NotSettled)?;
         if now < settlement.payout_due_at {
             return Err(PayoutError::NotDue(settlement.payout_due_at));

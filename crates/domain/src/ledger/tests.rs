@@ -39,7 +39,11 @@ fn the_fee_rounds_down_and_the_rest_is_shared_exactly() {
     let owner = UserId::generate();
     let member = UserId::generate();
     // 15 % of 999 is 149.85: 149. 850 is shared 60/40: 510 and 340.
-    let split = split(999, 1_500, &[(owner.clone(), 6_000), (member.clone(), 4_000)]);
+    let split = split(
+        999,
+        1_500,
+        &[(owner.clone(), 6_000), (member.clone(), 4_000)],
+    );
     assert_eq!(split.fee_minor, 149);
     assert_eq!(split.shares, vec![(owner, 510), (member, 340)]);
 }
