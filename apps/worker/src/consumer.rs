@@ -51,10 +51,13 @@ pub async fn run(
             connection = broker.connected() => connection,
             () = shutdown.wait() => break,
         };
-        let mut subscription = match connection
-            .consume(concern, prefetch, &tag, retry.clone())
-            .await
-        {
+        // Declaring the topology takes a round trip per queue and binding: a stop asked for
+        // meanwhile does not wait for it.
+        let subscribed = tokio::select! {
+            subscribed = connection.consume(concern, prefetch, &tag, retry.clone()) => subscribed,
+            () = shutdown.wait() => break,
+        };
+        let mut subscription = match subscribed {
             Ok(subscription) => subscription,
             Err(e) => {
                 tracing::warn!(error = %e, queue, "cannot consume yet");

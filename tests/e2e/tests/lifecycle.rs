@@ -156,7 +156,10 @@ async fn sigterm_stops_every_process_cleanly() {
         .chain(platform.realtime.iter_mut())
         .chain(platform.worker.iter_mut());
     for process in processes {
-        let status = process.terminate(Duration::from_secs(15)).unwrap();
+        let status = match process.terminate(Duration::from_secs(15)) {
+            Ok(status) => status,
+            Err(e) => panic!("{e}\n{}", process.log_text()),
+        };
         assert!(status.success(), "{} exited with {status}", process.name);
         assert!(
             process.log_text().contains("stopped\""),
