@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp, ToSpan, tz::TimeZone};
+use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use noillin_test_support::{ApiClient, Platform, SmtpSink, TestUser, eventually, eventually_some};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -92,24 +92,43 @@ async fn scene(platform: Platform) -> Scene {
     }
 }
 
-/// Opens both influencers' calendars from the next whole minute (UTC) for the rest of that day
-/// and answers that minute: the earliest slot, which starts within a minute.
+/// Opens both influencers' calendars from a whole minute at least 15 s ahead (time enough to
+/// book and pay) for the rest of their local day, and answers that minute: the earliest slot.
+/// Their zone is set so that the minute is around local noon, so the window never ends at a
+/// midnight too close to hold a slot, whenever the test runs.
 async fn next_minute_slot(s: &Scene) -> Timestamp {
-    let now = Timestamp::now().to_zoned(TimeZone::UTC);
-    let next = now
+    let soon = (Timestamp::now() + SignedDuration::from_secs(15)).to_zoned(TimeZone::UTC);
+    let next = soon
         .round(
             jiff::ZonedRound::new()
                 .smallest(jiff::Unit::Minute)
                 .mode(jiff::RoundMode::Ceil),
         )
-        .expect("a minute")
-        .checked_add(1.minute())
         .expect("a minute");
-    let date = next.date();
+    // `Etc/GMT-N` is N hours ahead of UTC (the sign is POSIX's).
+    let ahead = 12 - i32::from(next.hour());
+    let zone = if ahead >= 0 {
+        format!("Etc/GMT-{ahead}")
+    } else {
+        format!("Etc/GMT+{}", -ahead)
+    };
+    let local = next.with_time_zone(TimeZone::get(&zone).expect("a zone"));
+    let date = local.date();
     let window = json!({
         "kind": "windows",
-        "windows": [{ "start": next.time().strftime("%H:%M").to_string(), "end": "24:00" }],
+        "windows": [{ "start": local.time().strftime("%H:%M").to_string(), "end": "24:00" }],
     });
+    for influencer in [&s.owner, &s.member] {
+        let moved = s
+            .api
+            .patch(
+                "/influencers/me",
+                &json!({ "time_zone": zone }),
+                Some(&influencer.access),
+            )
+            .await;
+        assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    }
     for influencer in [&s.owner, &s.member] {
         let set = s
             .api
@@ -339,6 +358,45 @@ async fn an_unanswered_delivery_completes_and_every_member_is_paid_once_with_a_s
     // Later sweeps and redelivered jobs pay nobody twice.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(transfers_of(&s, &id).await.len(), 2);
+
+    // Money refunded after the payout (in Stripe's dashboard): the brand's refund, and
+    // reversals of the fee and both shares in proportion, the members' balances below zero.
+    let refund = platform_payments(&s)
+        .refund(
+            &noillin_domain::booking::BookingId::from_string(id.as_str()),
+            completed["payment"]["intent_id"]
+                .as_str()
+                .expect("an intent"),
+            10_000,
+            "dashboard",
+        )
+        .await
+        .expect("refunded");
+    assert!(matches!(
+        refund,
+        noillin_payments::RefundOutcome::Requested { .. }
+    ));
+    let reversed = eventually_some(WAIT, || async {
+        let statement = earnings(&s, &s.owner).await;
+        (kinds(&statement)[0].0 == "reversal").then_some(statement)
+    })
+    .await
+    .expect("a reversal");
+    // 10,000 back: 1,500 of the fee, 5,100 and 3,400 of the shares.
+    assert_eq!(kinds(&reversed)[0], ("reversal".to_owned(), -5_100));
+    assert_eq!(reversed["balances"][0]["balance_minor"], -5_100);
+    let spending = s.api.get("/me/spending", Some(&s.brand.access)).await;
+    assert_eq!(kinds(&spending.body)[0], ("refund".to_owned(), -10_000));
+    let after = booking(&s.api, &s.member, &id).await;
+    assert_eq!(after["state"], "completed");
+    assert_eq!(after["settlement"]["shares"][1]["reversed_minor"], 3_400);
+}
+
+/// The payments port, as Stripe's dashboard would act on the platform's account.
+fn platform_payments(s: &Scene) -> noillin_payments::Payments {
+    let settings = s.platform.stripe.settings();
+    noillin_payments::Payments::new(&settings.api_key, Some(&s.platform.stripe.base_url()))
+        .expect("the stand-in's key")
 }
 
 #[tokio::test]
@@ -491,6 +549,22 @@ async fn revisions_loop_back_until_the_limit_and_a_review_updates_every_members_
             .await;
         assert_eq!(listed.body["items"][0]["rating"], 4, "{:?}", listed.body);
     }
+    // Search shows the new rating: the member is found among influencers rated 4 or more.
+    let rated = eventually(WAIT, || async {
+        let found = s
+            .api
+            .get(
+                "/search/influencers?min_rating=4&limit=100",
+                Some(&s.brand.access),
+            )
+            .await;
+        found.body["hits"].as_array().is_some_and(|hits| {
+            hits.iter()
+                .any(|h| h["id"] == s.member.id.as_str() && h["rating"]["count"] == 1)
+        })
+    })
+    .await;
+    assert!(rated, "the rating reaches search");
     let reply = s
         .api
         .post(
