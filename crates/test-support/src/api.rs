@@ -205,6 +205,38 @@ impl ApiClient {
         response.body["id"].as_str().expect("gig id").to_owned()
     }
 
+    /// Booking `id` as `user` reads it; panics unless they can.
+    pub async fn booking(&self, user: &TestUser, id: &str) -> Value {
+        let response = self
+            .get(&format!("/bookings/{id}"), Some(&user.access))
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+        response.body
+    }
+
+    /// Waits up to `timeout` until booking `id`, as `user` reads it, is in `state`; answers it,
+    /// or panics with the booking as it is.
+    pub async fn booking_in_state(
+        &self,
+        user: &TestUser,
+        id: &str,
+        state: &str,
+        timeout: std::time::Duration,
+    ) -> Value {
+        let reached = crate::eventually_some(timeout, || async {
+            let current = self.booking(user, id).await;
+            (current["state"] == state).then_some(current)
+        })
+        .await;
+        match reached {
+            Some(booking) => booking,
+            None => panic!(
+                "booking {id} never became {state}: {}",
+                self.booking(user, id).await
+            ),
+        }
+    }
+
     /// Invites `members` into `owner`'s draft gig, sharing the payout equally with the owner.
     pub async fn invite(&self, owner: &TestUser, gig_id: &str, members: &[&TestUser]) {
         let share = 10_000 / (members.len() as u32 + 1);

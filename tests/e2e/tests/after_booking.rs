@@ -164,7 +164,9 @@ async fn book_and_pay(s: &Scene, start: Timestamp) -> String {
         .pay(intent)
         .await
         .expect("paid");
-    reaches(&s.api, &s.brand, &id, "confirmed").await;
+    s.api
+        .booking_in_state(&s.brand, &id, "confirmed", WAIT)
+        .await;
     id
 }
 
@@ -173,29 +175,6 @@ async fn wait_for_start(start: Timestamp) {
     let left = start.duration_since(Timestamp::now()) + SignedDuration::from_millis(200);
     if left.is_positive() {
         tokio::time::sleep(left.unsigned_abs()).await;
-    }
-}
-
-async fn booking(api: &ApiClient, user: &TestUser, id: &str) -> Value {
-    let response = api
-        .get(&format!("/bookings/{id}"), Some(&user.access))
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
-    response.body
-}
-
-async fn reaches(api: &ApiClient, user: &TestUser, id: &str, state: &str) -> Value {
-    let reached = eventually_some(WAIT, || async {
-        let current = booking(api, user, id).await;
-        (current["state"] == state).then_some(current)
-    })
-    .await;
-    match reached {
-        Some(booking) => booking,
-        None => panic!(
-            "booking {id} never became {state}: {}",
-            booking(api, user, id).await
-        ),
     }
 }
 
@@ -295,18 +274,21 @@ async fn an_unanswered_delivery_completes_and_every_member_is_paid_once_with_a_s
     assert!(delivered["auto_complete_at"].is_string());
 
     // Nobody answers: the worker completes it, settles it and pays both members.
-    let completed = reaches(&s.api, &s.owner, &id, "completed").await;
+    let completed = s
+        .api
+        .booking_in_state(&s.owner, &id, "completed", WAIT)
+        .await;
     let settlement = &completed["settlement"];
     assert_eq!(settlement["gross_minor"], 45_000);
     assert_eq!(settlement["fee_minor"], 6_750);
     assert_eq!(settlement["shares"][0]["earned_minor"], 22_950);
     assert_eq!(settlement["shares"][1]["earned_minor"], 15_300);
     assert!(
-        booking(&s.api, &s.brand, &id).await["settlement"].is_null(),
+        s.api.booking(&s.brand, &id).await["settlement"].is_null(),
         "the brand sees the price, not the split"
     );
     let paid = eventually(WAIT, || async {
-        let b = booking(&s.api, &s.owner, &id).await;
+        let b = s.api.booking(&s.owner, &id).await;
         b["settlement"]["shares"]
             .as_array()
             .is_some_and(|shares| shares.iter().all(|share| share["transfer_id"].is_string()))
@@ -315,7 +297,7 @@ async fn an_unanswered_delivery_completes_and_every_member_is_paid_once_with_a_s
     assert!(
         paid,
         "both members paid: {}",
-        booking(&s.api, &s.owner, &id).await
+        s.api.booking(&s.owner, &id).await
     );
 
     let mut transfers = transfers_of(&s, &id).await;
@@ -387,7 +369,7 @@ async fn an_unanswered_delivery_completes_and_every_member_is_paid_once_with_a_s
     assert_eq!(reversed["balances"][0]["balance_minor"], -5_100);
     let spending = s.api.get("/me/spending", Some(&s.brand.access)).await;
     assert_eq!(kinds(&spending.body)[0], ("refund".to_owned(), -10_000));
-    let after = booking(&s.api, &s.member, &id).await;
+    let after = s.api.booking(&s.member, &id).await;
     assert_eq!(after["state"], "completed");
     assert_eq!(after["settlement"]["shares"][1]["reversed_minor"], 3_400);
 }
@@ -622,7 +604,7 @@ async fn a_worker_killed_between_the_payout_record_and_its_transfer_pays_each_me
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
 
     let recorded = eventually(WAIT, || async {
-        let b = booking(&s.api, &s.owner, &id).await;
+        let b = s.api.booking(&s.owner, &id).await;
         b["settlement"]["shares"].as_array().is_some_and(|shares| {
             shares
                 .iter()
@@ -633,7 +615,7 @@ async fn a_worker_killed_between_the_payout_record_and_its_transfer_pays_each_me
     assert!(
         recorded,
         "payouts recorded, transfers not: {}",
-        booking(&s.api, &s.owner, &id).await
+        s.api.booking(&s.owner, &id).await
     );
     let member = earnings(&s, &s.member).await;
     assert_eq!(kinds(&member)[0], ("payout".to_owned(), -15_300));
@@ -645,13 +627,13 @@ async fn a_worker_killed_between_the_payout_record_and_its_transfer_pays_each_me
     }
     s.platform.start_worker().await.unwrap();
     let paid = eventually(WAIT, || async {
-        let b = booking(&s.api, &s.owner, &id).await;
+        let b = s.api.booking(&s.owner, &id).await;
         b["settlement"]["shares"]
             .as_array()
             .is_some_and(|shares| shares.iter().all(|share| share["transfer_id"].is_string()))
     })
     .await;
-    assert!(paid, "{}", booking(&s.api, &s.owner, &id).await);
+    assert!(paid, "{}", s.api.booking(&s.owner, &id).await);
     // The sweep runs every second: give it a few rounds to pay anyone twice.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let transfers = transfers_of(&s, &id).await;

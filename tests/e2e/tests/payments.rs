@@ -95,30 +95,6 @@ fn ids(booking: &Value) -> (String, String) {
     )
 }
 
-async fn booking(api: &ApiClient, user: &TestUser, id: &str) -> Value {
-    let response = api
-        .get(&format!("/bookings/{id}"), Some(&user.access))
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
-    response.body
-}
-
-/// Waits until the booking is in `state`; answers it.
-async fn reaches(api: &ApiClient, user: &TestUser, id: &str, state: &str) -> Value {
-    let reached = eventually_some(WAIT, || async {
-        let current = booking(api, user, id).await;
-        (current["state"] == state).then_some(current)
-    })
-    .await;
-    match reached {
-        Some(booking) => booking,
-        None => panic!(
-            "booking {id} never became {state}: {}",
-            booking(api, user, id).await
-        ),
-    }
-}
-
 /// How many times the booking's history entered `state`.
 fn times_entered(booking: &Value, state: &str) -> usize {
     booking["history"]
@@ -151,7 +127,10 @@ async fn a_paid_hold_is_confirmed_and_every_party_is_told_live_and_by_mail() {
     assert_eq!(held["state"], "pending_payment");
 
     s.platform.stripe.controls().pay(&intent).await.unwrap();
-    let confirmed = reaches(&s.api, &s.brand, &id, "confirmed").await;
+    let confirmed = s
+        .api
+        .booking_in_state(&s.brand, &id, "confirmed", WAIT)
+        .await;
     assert!(confirmed["payment"]["paid_at"].is_string(), "{confirmed}");
     assert_eq!(confirmed["payment"]["client_secret"], Value::Null);
 
@@ -199,7 +178,10 @@ async fn duplicated_replayed_reordered_and_stale_webhooks_change_nothing_twice()
     let (id, intent) = ids(&book(&s.api, &s.brand, &s.gig, &start_at(7, 10)).await);
     stripe.pay(&intent).await.unwrap();
     stripe.flush(FlushOrder::Reverse).await.unwrap();
-    let confirmed = reaches(&s.api, &s.brand, &id, "confirmed").await;
+    let confirmed = s
+        .api
+        .booking_in_state(&s.brand, &id, "confirmed", WAIT)
+        .await;
 
     let events = stripe.events().await.unwrap();
     let succeeded = of_type(&events, "payment_intent.succeeded");
@@ -236,7 +218,7 @@ async fn duplicated_replayed_reordered_and_stale_webhooks_change_nothing_twice()
     );
     // Let the worker drain whatever copies it still has, then count over the final state.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let last = booking(&s.api, &s.brand, &id).await;
+    let last = s.api.booking(&s.brand, &id).await;
     assert_eq!(times_entered(&last, "confirmed"), 1, "{last}");
     assert_eq!(last["history"], confirmed["history"]);
     assert_eq!(last["updated_at"], confirmed["updated_at"]);
@@ -286,7 +268,10 @@ async fn a_payment_that_arrives_after_the_hold_lapsed_confirms_if_the_slot_is_fr
     // The worker settles the lapsed holds: it asks Stripe and finds them paid. The one alone
     // in its slot is confirmed; of the two in one slot, exactly one is, the other refunded.
     s.platform.start_worker().await.unwrap();
-    let confirmed = reaches(&s.api, &s.brand, &free_id, "confirmed").await;
+    let confirmed = s
+        .api
+        .booking_in_state(&s.brand, &free_id, "confirmed", WAIT)
+        .await;
     assert!(
         confirmed["history"]
             .as_array()
@@ -298,7 +283,7 @@ async fn a_payment_that_arrives_after_the_hold_lapsed_confirms_if_the_slot_is_fr
         let api = s.api.clone();
         async move {
             eventually_some(WAIT, || async {
-                let now = booking(&api, &user, &id).await;
+                let now = api.booking(&user, &id).await;
                 let state = now["state"].as_str().unwrap_or("").to_owned();
                 (state == "confirmed" || state == "refunded").then_some(now)
             })
@@ -387,7 +372,10 @@ async fn the_reconciler_settles_a_hold_whose_webhook_and_expiry_were_both_lost()
 
     let mut s = s;
     s.platform.start_worker().await.unwrap();
-    let confirmed = reaches(&s.api, &s.brand, &id, "confirmed").await;
+    let confirmed = s
+        .api
+        .booking_in_state(&s.brand, &id, "confirmed", WAIT)
+        .await;
     assert_eq!(times_entered(&confirmed, "confirmed"), 1);
     let worker = s.platform.worker.last().unwrap();
     assert!(
@@ -426,7 +414,7 @@ async fn webhooks_sent_while_the_worker_is_dead_or_the_gateway_is_cut_confirm_on
         .await
         .unwrap();
     assert_eq!(
-        booking(&s.api, &s.brand, &first).await["state"],
+        s.api.booking(&s.brand, &first).await["state"],
         "pending_payment"
     );
 
@@ -456,7 +444,10 @@ async fn webhooks_sent_while_the_worker_is_dead_or_the_gateway_is_cut_confirm_on
     s.platform.start_worker().await.unwrap();
 
     for id in [&first, &second] {
-        let confirmed = reaches(&s.api, &s.brand, id, "confirmed").await;
+        let confirmed = s
+            .api
+            .booking_in_state(&s.brand, id, "confirmed", WAIT)
+            .await;
         assert_eq!(times_entered(&confirmed, "confirmed"), 1, "{confirmed}");
     }
     let events = stripe.events().await.unwrap();
@@ -472,7 +463,9 @@ async fn paid(s: &Scene, gig: &str, start: &str) -> String {
         .pay(&intent)
         .await
         .expect("the stand-in pays");
-    reaches(&s.api, &s.brand, &id, "confirmed").await;
+    s.api
+        .booking_in_state(&s.brand, &id, "confirmed", WAIT)
+        .await;
     id
 }
 
@@ -547,10 +540,10 @@ async fn cancelling_a_paid_booking_refunds_by_the_policy_once_and_frees_the_slot
             body["payment"]["refund_due_minor"], *due,
             "{hour}:00 {body}"
         );
-        let settled = reaches(&s.api, &s.brand, id, state).await;
+        let settled = s.api.booking_in_state(&s.brand, id, state, WAIT).await;
         if *due > 0 {
             let refunded = eventually_some(WAIT, || async {
-                let now = booking(&s.api, &s.brand, id).await;
+                let now = s.api.booking(&s.brand, id).await;
                 (now["payment"]["refunded_minor"] == *due).then_some(now)
             })
             .await;
@@ -598,14 +591,14 @@ async fn two_racing_cancels_of_a_paid_booking_refund_once() {
     let due = winner["payment"]["refund_due_minor"].as_i64().unwrap();
     assert!(due > 0, "{winner}");
     eventually_some(WAIT, || async {
-        let now = booking(&s.api, &s.brand, &id).await;
+        let now = s.api.booking(&s.brand, &id).await;
         (now["payment"]["refunded_minor"] == due).then_some(())
     })
     .await
     .expect("the refund settles");
     let events = s.platform.stripe.controls().events().await.unwrap();
     assert_eq!(of_type(&events, "charge.refunded").len(), 1, "{events:?}");
-    let last = booking(&s.api, &s.brand, &id).await;
+    let last = s.api.booking(&s.brand, &id).await;
     assert_eq!(times_entered(&last, "cancelled"), 1, "{last}");
 }
 
@@ -629,10 +622,12 @@ async fn a_declined_card_leaves_the_hold_pending_and_tells_the_brand_who_may_pay
             .is_some_and(|b| b.contains("declined")),
         "{pushed}"
     );
-    let still = booking(&s.api, &s.brand, &id).await;
+    let still = s.api.booking(&s.brand, &id).await;
     assert_eq!(still["state"], "pending_payment");
     assert!(still["payment"]["client_secret"].is_string());
     // The brand pays with another card while the hold lasts.
     stripe.pay(&intent).await.unwrap();
-    reaches(&s.api, &s.brand, &id, "confirmed").await;
+    s.api
+        .booking_in_state(&s.brand, &id, "confirmed", WAIT)
+        .await;
 }
