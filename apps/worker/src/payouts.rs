@@ -14,6 +14,8 @@
 //! stays due, and the sweep ([`sweep`]) tries again later. A transfer Stripe refuses fails the
 //! job: it is retried with backoff and then parked for an operator, the payout recorded.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use noillin_domain::{UserId, booking::BookingId, event::Event, ledger::Account};
 use noillin_payments::TransferRequest;
@@ -90,12 +92,22 @@ pub async fn pay_out(
         return Ok(());
     };
     let now = Timestamp::now();
-    for (member, owed) in booking.payouts_owed(now) {
-        if payable_account(handlers, &member).await?.is_none() {
-            tracing::info!(booking_id, member_id = %member, "payout waits for the member's payout account");
-            continue;
+    // Each member's payout account, asked of Stripe once: only members it can pay are paid.
+    let mut payable = HashMap::new();
+    for member in booking.member_ids() {
+        match payable_account(handlers, &member).await? {
+            Some(account) => {
+                payable.insert(member, account);
+            }
+            None => {
+                tracing::info!(booking_id, member_id = %member, "payout waits for the member's payout account");
+            }
         }
-        record_payout(handlers, &id, &member, owed).await?;
+    }
+    for (member, owed) in booking.payouts_owed(now) {
+        if payable.contains_key(&member) {
+            record_payout(handlers, &id, &member, owed).await?;
+        }
     }
     let Some(booking) = handlers.store.bookings.find(&id).await? else {
         return Ok(());
@@ -104,13 +116,10 @@ pub async fn pay_out(
         return Ok(());
     };
     for share in &settlement.shares {
-        let Some(payout) = &share.payout else {
+        let Some(payout) = share.payout.as_ref().filter(|payout| !payout.done()) else {
             continue;
         };
-        if payout.done() {
-            continue;
-        }
-        let Some(destination) = payable_account(handlers, &share.user_id).await? else {
+        let Some(destination) = payable.get(&share.user_id) else {
             continue;
         };
         let amount = noillin_domain::gig::Money {
@@ -123,7 +132,7 @@ pub async fn pay_out(
             .transfer(&TransferRequest {
                 booking_id,
                 member_id: share.user_id.as_str(),
-                destination: &destination,
+                destination,
                 amount: &amount,
                 description: &description,
             })
