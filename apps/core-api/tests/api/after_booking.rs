@@ -4,22 +4,9 @@
 //! `tests/e2e/tests/after_booking.rs`.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::spawn_app;
-
-/// The fields a 422 problem names.
-fn fields(body: &Value) -> Vec<String> {
-    body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn bad_deliveries_revisions_and_reviews_are_refused_field_by_field() {
@@ -76,7 +63,7 @@ async fn bad_deliveries_revisions_and_reviews_are_refused_field_by_field() {
             "{path}: {:?}",
             response.body
         );
-        assert_eq!(fields(&response.body), expected, "{path}");
+        assert_eq!(response.error_fields(), expected, "{path}");
     }
     // Well-formed, but the booking does not exist.
     let unknown = app

@@ -49,10 +49,7 @@ use noillin_domain::{
 use serde::{Deserialize, Serialize};
 
 use super::{MongoStore, collect, corrupt, index, is_duplicate_key, unavailable};
-use crate::{
-    Constraint, LedgerRepository, StoreError,
-    bookings::{millis_down, millis_up},
-};
+use crate::{Constraint, LedgerRepository, StoreError, bookings::millis_down, ledger::StoredEntry};
 
 /// The kind the pending-earnings index covers, as stored.
 const EARNING: &str = "earning";
@@ -101,45 +98,19 @@ pub(super) async fn create_indexes(
     Ok(())
 }
 
-/// A document of `ledger_entries`. BSON has no unsigned integers: `seq` is checked on the way
-/// back. Instants are unix milliseconds, as the queries compare them.
+/// A document of `ledger_entries`: the entry as both adapters store it, and its place among
+/// its booking's entries.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct EntryDoc {
-    key: String,
-    account: String,
-    seq: i64,
-    booking_id: String,
+    #[serde(flatten)]
+    entry: StoredEntry,
     /// The entry's place among its booking's entries: 1, 2, 3, … in the order written.
     booking_seq: i64,
-    kind: String,
-    amount_minor: i64,
-    currency: String,
-    balance_after_minor: i64,
-    at_ms: i64,
-    available_at_ms: i64,
 }
 
 impl EntryDoc {
     fn into_entry(self) -> Result<LedgerEntry, StoreError> {
-        let timestamp = |millis: i64| {
-            Timestamp::from_millisecond(millis).map_err(|e| corrupt("ledger instant", e))
-        };
-        Ok(LedgerEntry {
-            seq: u64::try_from(self.seq).map_err(|e| corrupt("ledger seq", e))?,
-            posting: Posting {
-                account: Account::parse(&self.account)
-                    .ok_or_else(|| corrupt("ledger account", &self.account))?,
-                kind: EntryKind::parse(&self.kind)
-                    .ok_or_else(|| corrupt("ledger kind", &self.kind))?,
-                key: self.key,
-                booking_id: BookingId::from_string(self.booking_id),
-                amount_minor: self.amount_minor,
-                currency: self.currency,
-                at: timestamp(self.at_ms)?,
-                available_at: timestamp(self.available_at_ms)?,
-            },
-            balance_after_minor: self.balance_after_minor,
-        })
+        self.entry.decode("MongoDB")
     }
 }
 
@@ -306,18 +277,8 @@ impl MongoStore {
                 .await?
                 .map_or(0, |found| found.booking_seq);
             let entry = EntryDoc {
-                key: posting.key.clone(),
-                account: account.clone(),
-                seq: counted.seq,
-                booking_id: posting.booking_id.as_str().to_owned(),
+                entry: StoredEntry::of(posting, counted.seq, after),
                 booking_seq: last + 1,
-                kind: posting.kind.as_str().to_owned(),
-                amount_minor: posting.amount_minor,
-                currency: posting.currency.clone(),
-                balance_after_minor: after,
-                at_ms,
-                // Rounded up: an earning is never payable before its instant.
-                available_at_ms: millis_up(posting.available_at),
             };
             self.ledger_entries
                 .insert_one(&entry)
@@ -434,23 +395,19 @@ mod tests {
             available_at: at + jiff::SignedDuration::from_hours(24),
         };
         let document = EntryDoc {
-            key: posting.key.clone(),
-            account: posting.account.key(),
-            seq: 3,
-            booking_id: "b1".into(),
+            entry: StoredEntry::of(&posting, 3, 40_000),
             booking_seq: 2,
-            kind: "earning".into(),
-            amount_minor: 38_250,
-            currency: "EUR".into(),
-            balance_after_minor: 40_000,
-            at_ms: millis_down(posting.at),
-            available_at_ms: millis_up(posting.available_at),
         };
         let bson = bson::to_document(&document).unwrap();
         assert_eq!(bson.get_str("account").unwrap(), "influencer:u1");
         assert_eq!(bson.get_i64("seq").unwrap(), 3);
         assert_eq!(bson.get_i64("at_ms").unwrap(), 1_780_000_000_123);
         assert_eq!(bson.get_str("kind").unwrap(), EARNING);
+        assert_eq!(bson.get_i64("booking_seq").unwrap(), 2);
+        assert!(
+            !bson.contains_key("entry"),
+            "the entry's fields are the document's own"
+        );
 
         let back: EntryDoc = bson::from_document(bson).unwrap();
         assert_eq!(
@@ -466,17 +423,19 @@ mod tests {
     #[test]
     fn unexpected_entry_documents_are_errors_not_panics() {
         let entry = |account: &str, kind: &str, seq: i64| EntryDoc {
-            key: "k".into(),
-            account: account.into(),
-            seq,
-            booking_id: "b".into(),
+            entry: StoredEntry {
+                key: "k".into(),
+                account: account.into(),
+                seq,
+                booking_id: "b".into(),
+                kind: kind.into(),
+                amount_minor: 1,
+                currency: "EUR".into(),
+                balance_after_minor: 1,
+                at_ms: 0,
+                available_at_ms: 0,
+            },
             booking_seq: 1,
-            kind: kind.into(),
-            amount_minor: 1,
-            currency: "EUR".into(),
-            balance_after_minor: 1,
-            at_ms: 0,
-            available_at_ms: 0,
         };
         for bad in [
             entry("nobody", "charge", 1),

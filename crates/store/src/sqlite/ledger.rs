@@ -11,8 +11,8 @@ use noillin_domain::{
 };
 use rusqlite::{OptionalExtension, Row, Transaction};
 
-use super::{SqliteStore, corrupt, db_error, millis, timestamp};
-use crate::{Constraint, LedgerRepository, StoreError, bookings::millis_up};
+use super::{SqliteStore, corrupt, db_error, millis};
+use crate::{Constraint, LedgerRepository, StoreError, ledger::StoredEntry};
 
 const ENTRY_COLUMNS: &str = "key, account, seq, booking_id, kind, amount_minor, currency, \
                              balance_after_minor, at_ms, available_at_ms";
@@ -51,8 +51,9 @@ pub(super) fn post(tx: &Transaction<'_>, postings: &[Posting]) -> Result<(), Sto
         let after = balance
             .checked_add(posting.amount_minor)
             .ok_or_else(|| corrupt("ledger balance", "overflow"))?;
+        let entry = StoredEntry::of(posting, seq, after);
         if posting.kind == EntryKind::Payout {
-            let pending = pending_in(tx, &account, &posting.currency, millis(posting.at))?;
+            let pending = pending_in(tx, &account, &posting.currency, entry.at_ms)?;
             if after - pending < 0 {
                 return Err(StoreError::Conflict(Constraint::InsufficientBalance));
             }
@@ -63,17 +64,16 @@ pub(super) fn post(tx: &Transaction<'_>, postings: &[Posting]) -> Result<(), Sto
         ))
         .map_err(db_error)?
         .execute(rusqlite::params![
-            posting.key,
-            account,
-            seq,
-            posting.booking_id.as_str(),
-            posting.kind.as_str(),
-            posting.amount_minor,
-            posting.currency,
-            after,
-            millis(posting.at),
-            // Rounded up: an earning is never payable before its instant.
-            millis_up(posting.available_at),
+            entry.key,
+            entry.account,
+            entry.seq,
+            entry.booking_id,
+            entry.kind,
+            entry.amount_minor,
+            entry.currency,
+            entry.balance_after_minor,
+            entry.at_ms,
+            entry.available_at_ms,
         ])
         .map_err(db_error)?;
         tx.prepare_cached(
@@ -106,54 +106,20 @@ fn pending_in(
         .map_err(db_error)
 }
 
-/// An entry's columns as read, decoded after the statement.
-struct EntryRow {
-    key: String,
-    account: String,
-    seq: i64,
-    booking_id: String,
-    kind: String,
-    amount_minor: i64,
-    currency: String,
-    balance_after_minor: i64,
-    at_ms: i64,
-    available_at_ms: i64,
-}
-
-impl EntryRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            key: row.get(0)?,
-            account: row.get(1)?,
-            seq: row.get(2)?,
-            booking_id: row.get(3)?,
-            kind: row.get(4)?,
-            amount_minor: row.get(5)?,
-            currency: row.get(6)?,
-            balance_after_minor: row.get(7)?,
-            at_ms: row.get(8)?,
-            available_at_ms: row.get(9)?,
-        })
-    }
-
-    fn decode(self) -> Result<LedgerEntry, StoreError> {
-        Ok(LedgerEntry {
-            seq: u64::try_from(self.seq).map_err(|e| corrupt("ledger seq", e))?,
-            posting: Posting {
-                account: Account::parse(&self.account)
-                    .ok_or_else(|| corrupt("ledger account", &self.account))?,
-                kind: EntryKind::parse(&self.kind)
-                    .ok_or_else(|| corrupt("ledger kind", &self.kind))?,
-                key: self.key,
-                booking_id: BookingId::from_string(self.booking_id),
-                amount_minor: self.amount_minor,
-                currency: self.currency,
-                at: timestamp(self.at_ms)?,
-                available_at: timestamp(self.available_at_ms)?,
-            },
-            balance_after_minor: self.balance_after_minor,
-        })
-    }
+/// An entry's columns, in `ENTRY_COLUMNS` order.
+fn read_entry(row: &Row<'_>) -> rusqlite::Result<StoredEntry> {
+    Ok(StoredEntry {
+        key: row.get(0)?,
+        account: row.get(1)?,
+        seq: row.get(2)?,
+        booking_id: row.get(3)?,
+        kind: row.get(4)?,
+        amount_minor: row.get(5)?,
+        currency: row.get(6)?,
+        balance_after_minor: row.get(7)?,
+        at_ms: row.get(8)?,
+        available_at_ms: row.get(9)?,
+    })
 }
 
 fn entries_from(
@@ -161,9 +127,12 @@ fn entries_from(
     params: impl rusqlite::Params,
 ) -> Result<Vec<LedgerEntry>, StoreError> {
     statement
-        .query_map(params, EntryRow::read)
+        .query_map(params, read_entry)
         .map_err(db_error)?
-        .map(|row| row.map_err(db_error).and_then(EntryRow::decode))
+        .map(|row| {
+            row.map_err(db_error)
+                .and_then(|entry| entry.decode("SQLite"))
+        })
         .collect()
 }
 
