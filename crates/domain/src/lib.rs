@@ -6,6 +6,7 @@ mod id;
 
 pub mod availability;
 pub mod booking;
+pub mod chat;
 pub mod event;
 pub mod gig;
 pub mod ledger;

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod bookings;
+mod chat;
 mod ledger;
 mod mongo;
 mod payments;
@@ -15,6 +16,7 @@ pub use accounts::{
     NewProfile, PasswordResetRepository, PasswordResetRequest, ProfileRepository, RefreshToken,
     Rotation, SessionRepository, SessionsEnd, UserRepository,
 };
+pub use chat::{ChatRepository, ConversationCursor, MessageOutbox};
 pub use bookings::{BookingFilter, BookingGuard, BookingRefusal, BookingRepository, DailyCap};
 pub use ledger::LedgerRepository;
 pub use payments::PaymentEventRepository;
