@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::{
     accounts::{AuthSettings, secrets::HashingLimits},
     bookings::BookingSettings,
+    chat::ChatSettings,
 };
 
 use noillin_search::SearchConfig;
@@ -43,6 +44,9 @@ pub struct Config {
     /// `HOLD_TTL_SECS`, `MAX_LIVE_HOLDS_PER_BRAND`: how long an unpaid hold keeps its slot, and
     /// how many a brand may have at once.
     pub bookings: BookingSettings,
+    /// `CHAT_OPENS_PER_HOUR`, `CHAT_MAIL_DELAY_SECS`: new conversations a brand may open in an
+    /// hour, and how long a message stays unread before its recipient is mailed about it.
+    pub chat: ChatSettings,
     /// `STRIPE_SECRET_KEY`, `STRIPE_API_BASE` (Stripe's own when unset) and
     /// `STRIPE_WEBHOOK_SECRETS` (comma-separated: during a rotation, the old and the new).
     pub payments: PaymentsSettings,
@@ -118,6 +122,15 @@ impl ServiceConfig for Config {
             max_live_holds: bounded(&mut env, "MAX_LIVE_HOLDS_PER_BRAND", 5, 1..=100) as u32,
             terms: noillin_service::config::market_terms(&mut env),
         };
+        let chat = ChatSettings {
+            opens_per_hour: bounded(&mut env, "CHAT_OPENS_PER_HOUR", 30, 1..=100_000) as u64,
+            mail_delay: Duration::from_secs(bounded(
+                &mut env,
+                "CHAT_MAIL_DELAY_SECS",
+                900,
+                1..=7 * 86_400,
+            ) as u64),
+        };
         let mut dashboard_url = env.string_or("DASHBOARD_URL", "http://localhost:8080/");
         if !(dashboard_url.starts_with("https://") || dashboard_url.starts_with("http://")) {
             env.problem("DASHBOARD_URL", "must be an http(s) URL");
@@ -147,6 +160,7 @@ impl ServiceConfig for Config {
                 outbox_max_attempts,
                 hashing,
                 bookings,
+                chat,
                 payments: PaymentsSettings {
                     secret_key: secret_key?,
                     api_base,

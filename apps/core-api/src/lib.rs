@@ -5,6 +5,7 @@
 pub mod accounts;
 mod availability;
 mod bookings;
+mod chat;
 pub mod cli;
 pub mod clock;
 mod config;
@@ -33,6 +34,7 @@ use noillin_store::Store;
 use tokio::net::TcpListener;
 
 pub use bookings::BookingSettings;
+pub use chat::ChatSettings;
 pub use config::{Config, DEFAULT_PORT};
 pub use routes::api as api_description;
 
@@ -80,6 +82,8 @@ pub struct Services {
     /// The search index, read-only (the worker writes it); opened at first use, so core-api
     /// serves everything else while search is down.
     pub search: std::sync::Arc<noillin_search::LazySearch>,
+    /// How many conversations a brand may open, and when unread messages are mailed.
+    pub chat: ChatSettings,
 }
 
 impl AppState {
@@ -114,6 +118,7 @@ impl AppState {
             dummy_password_hash,
             clock: clock::system(),
             bookings: config.bookings.clone(),
+            chat: config.chat.clone(),
             payments,
             webhooks,
             dashboard_url: config.payments.dashboard_url.clone(),

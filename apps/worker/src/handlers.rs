@@ -120,6 +120,12 @@ impl Handlers {
             | Event::ReviewPosted { .. } => {
                 notify::booking_event(self, envelope, last_attempt).await
             }
+            Event::MessageCreated { .. } => {
+                crate::chat::message_created(self, envelope, last_attempt).await
+            }
+            Event::ChatUnreadMailDue { .. } => {
+                crate::chat::unread_mail_due(self, envelope, last_attempt).await
+            }
             Event::SearchInfluencerChanged { .. } => {
                 crate::search::influencer_changed(self, envelope).await
             }

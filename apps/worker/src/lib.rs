@@ -1,6 +1,7 @@
 //! worker: the RabbitMQ consumers for all asynchronous work. A message is acknowledged only
 //! after its effect is stored; one that cannot be processed is parked, never dropped.
 
+mod chat;
 mod config;
 mod consumer;
 mod handlers;

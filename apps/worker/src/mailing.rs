@@ -229,6 +229,37 @@ impl MailDesk {
             .await
     }
 
+    /// The one mail about what `recipient` left unread in a conversation, under `id` (one per
+    /// unread stretch: the caller derives it from where the recipient's reading stopped).
+    pub async fn unread_messages(
+        &self,
+        id: &MailId,
+        recipient: &User,
+        conversation_id: &str,
+        lines: &[templates::UnreadLine],
+        more: u64,
+        last_attempt: bool,
+    ) -> Result<(), Failure> {
+        let link = format!("{}/conversations/{conversation_id}", self.app_url);
+        let rendered = templates::unread_messages(&recipient.display_name, lines, more, &link);
+        let template = "unread_messages";
+        if !self
+            .hold(id, &recipient.email, template, &rendered.subject)
+            .await?
+        {
+            return Ok(());
+        }
+        self.deliver(
+            id,
+            &recipient.email,
+            Some(&recipient.display_name),
+            template,
+            rendered,
+            last_attempt,
+        )
+        .await
+    }
+
     /// Sends the mail of `notification` to its recipient once: its record is named after the
     /// notification, so a redelivered event finds it.
     async fn notification_mail(

@@ -322,13 +322,15 @@ async fn local_start(
 }
 
 /// What a notification's mail is about.
-enum Mailed<'a> {
+pub enum Mailed<'a> {
     Gig(&'a GigNotice<'a>),
     Booking(&'a Booking),
+    /// A kind that is never mailed with its notification.
+    Nothing,
 }
 
 /// Stores one notification, pushes it, and mails it if its kind is mailed, each at most once.
-async fn deliver(
+pub async fn deliver(
     handlers: &Handlers,
     notification: Notification,
     about: Mailed<'_>,
@@ -385,6 +387,7 @@ async fn deliver(
                     .booking_update(&stored, &recipient, last_attempt)
                     .await?
             }
+            Mailed::Nothing => {}
         }
     }
     Ok(())

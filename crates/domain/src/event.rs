@@ -109,6 +109,22 @@ pub enum Event {
     /// The brand reviewed the booking: its members hear of it.
     #[serde(rename = "review.posted")]
     ReviewPosted { booking_id: String },
+    /// A message was stored: recipients with no socket open are notified.
+    #[serde(rename = "message.created")]
+    MessageCreated {
+        conversation_id: String,
+        seq: u64,
+        sender_id: String,
+        recipient_ids: Vec<String>,
+    },
+    /// A message reaches the age at which, if `recipient_id` still has not read it, they get
+    /// one mail about what is unread in the conversation.
+    #[serde(rename = "chat.unread_mail_due")]
+    ChatUnreadMailDue {
+        conversation_id: String,
+        recipient_id: String,
+        seq: u64,
+    },
     /// Something an influencer's search document shows changed (profile, account status, the
     /// prices of the gigs they own). Only the id travels: the search-sync handler reads the
     /// current state, so a late or repeated event never indexes an old one.
@@ -150,6 +166,8 @@ impl Event {
             Event::BookingPayoutDue { .. } => "booking.payout_due",
             Event::BookingPayoutSent { .. } => "booking.payout_sent",
             Event::ReviewPosted { .. } => "review.posted",
+            Event::MessageCreated { .. } => "message.created",
+            Event::ChatUnreadMailDue { .. } => "chat.unread_mail_due",
             Event::SearchInfluencerChanged { .. } => "search.influencer_changed",
             Event::SearchGigChanged { .. } => "search.gig_changed",
             Event::SearchReindexRequested { .. } => "search.reindex_requested",
@@ -262,6 +280,17 @@ mod tests {
             },
             Event::ReviewPosted {
                 booking_id: "b".into(),
+            },
+            Event::MessageCreated {
+                conversation_id: "c".into(),
+                seq: 1,
+                sender_id: "s".into(),
+                recipient_ids: vec!["r".into()],
+            },
+            Event::ChatUnreadMailDue {
+                conversation_id: "c".into(),
+                recipient_id: "r".into(),
+                seq: 1,
             },
             Event::SearchInfluencerChanged {
                 user_id: "u".into(),

@@ -91,10 +91,12 @@ pub enum NotificationKind {
     PayoutSent,
     /// The brand reviewed a booking of yours.
     ReviewPosted,
+    /// Someone wrote to you while you had no socket open.
+    MessageReceived,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 14] = [
+    pub const ALL: [NotificationKind; 15] = [
         NotificationKind::GigInvitation,
         NotificationKind::GigInvitationAccepted,
         NotificationKind::GigInvitationDeclined,
@@ -109,6 +111,7 @@ impl NotificationKind {
         NotificationKind::BookingCompleted,
         NotificationKind::PayoutSent,
         NotificationKind::ReviewPosted,
+        NotificationKind::MessageReceived,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,6 +130,7 @@ impl NotificationKind {
             NotificationKind::BookingCompleted => "booking_completed",
             NotificationKind::PayoutSent => "payout_sent",
             NotificationKind::ReviewPosted => "review_posted",
+            NotificationKind::MessageReceived => "message_received",
         }
     }
 
@@ -242,7 +246,8 @@ impl Notification {
             | NotificationKind::RevisionRequested
             | NotificationKind::BookingCompleted
             | NotificationKind::PayoutSent
-            | NotificationKind::ReviewPosted => (
+            | NotificationKind::ReviewPosted
+            | NotificationKind::MessageReceived => (
                 "Gig update".to_owned(),
                 format!("{actor_name} changed \u{201c}{gig_title}\u{201d}."),
             ),
@@ -254,6 +259,32 @@ impl Notification {
             title,
             body,
             gig_id: Some(notice.gig_id.clone()),
+            booking_id: None,
+            created_at: occurred_at,
+            read_at: None,
+            pushed_at: None,
+        }
+    }
+}
+
+impl Notification {
+    /// The notification of a message `recipient` received while no socket of theirs was open:
+    /// who wrote and the start of what they wrote.
+    pub fn about_message(
+        event_id: Uuid,
+        occurred_at: Timestamp,
+        recipient: &UserId,
+        sender_name: &str,
+        preview: &str,
+    ) -> Self {
+        let kind = NotificationKind::MessageReceived;
+        Self {
+            id: NotificationId::derive(event_id, recipient, kind),
+            user_id: recipient.clone(),
+            kind,
+            title: format!("New message from {sender_name}"),
+            body: preview.to_owned(),
+            gig_id: None,
             booking_id: None,
             created_at: occurred_at,
             read_at: None,
@@ -346,7 +377,8 @@ impl Notification {
             | NotificationKind::GigInvitationAccepted
             | NotificationKind::GigInvitationDeclined
             | NotificationKind::GigPublished
-            | NotificationKind::GigArchived => (
+            | NotificationKind::GigArchived
+            | NotificationKind::MessageReceived => (
                 "Booking confirmed".to_owned(),
                 format!(
                     "\u{201c}{gig_title}\u{201d} on {local_start} is paid ({amount}) and confirmed."

@@ -180,6 +180,80 @@ pub fn payout_statement(
     }
 }
 
+/// One unread message as the unread-messages mail lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadLine {
+    pub sender_name: String,
+    /// When it was sent, as the recipient reads it.
+    pub sent_at: String,
+    /// The start of the text.
+    pub text: String,
+}
+
+/// The one mail about messages left unread in a conversation: who wrote what, the number of
+/// messages beyond those listed, and a link to the conversation.
+pub fn unread_messages(
+    display_name: &str,
+    lines: &[UnreadLine],
+    more: u64,
+    conversation_link: &str,
+) -> Rendered {
+    let count = lines.len() as u64 + more;
+    let subject = if count == 1 {
+        "You have an unread message".to_owned()
+    } else {
+        format!("You have {count} unread messages")
+    };
+    let listed: String = lines
+        .iter()
+        .map(|l| format!("{} ({}):\n{}\n\n", l.sender_name, l.sent_at, l.text))
+        .collect();
+    let beyond = if more > 0 {
+        format!("…and {more} more.\n\n")
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "Hello {display_name},\n\
+         \n\
+         {listed}{beyond}\
+         Read and answer them:\n\
+         \n\
+         {conversation_link}\n\
+         \n\
+         — Noillin\n"
+    );
+    let items: String = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "<li><strong>{}</strong> <small>{}</small><br>{}</li>\n",
+                escape_html(&l.sender_name),
+                escape_html(&l.sent_at),
+                escape_html(&l.text)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<p>Hello {name},</p>\n\
+         <ul>\n{items}</ul>\n\
+         {beyond}\
+         <p>{link}</p>\n",
+        name = escape_html(display_name),
+        beyond = if more > 0 {
+            format!("<p>…and {more} more.</p>\n")
+        } else {
+            String::new()
+        },
+        link = html_link(conversation_link, "Read and answer them"),
+    );
+    Rendered {
+        html: html_document(&subject, &body),
+        subject,
+        text,
+    }
+}
+
 /// Escapes the five characters that matter in HTML text and in quoted attribute values.
 pub fn escape_html(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());

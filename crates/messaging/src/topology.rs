@@ -60,6 +60,8 @@ impl Concern {
                 "booking.completed",
                 "booking.payout_sent",
                 "review.posted",
+                "message.created",
+                "chat.unread_mail_due",
             ],
             Concern::Bookings => &["booking.hold_expiry_due", "booking.auto_complete_due"],
             Concern::Payments => &[

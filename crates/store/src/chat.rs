@@ -20,13 +20,17 @@ pub struct ConversationCursor {
 /// The outbox messages of a stored message, made once the store has numbered it.
 pub type MessageOutbox<'a> = &'a (dyn Fn(&Message) -> Vec<OutboxMessage> + Send + Sync);
 
-/// Conversations and messages.
+/// Conversations and messages. Who may do what is the caller's to check (`append` takes any
+/// sender); each party and member is stored once even when listed twice; what reads back is
+/// what was stored, timestamps cut to the millisecond.
 #[async_trait]
 pub trait ChatRepository: Send + Sync {
     /// Stores `conversation` unless one with its `key` exists; returns the stored one and
     /// whether it was stored now. Racing opens of one key store one conversation.
     async fn open(&self, conversation: &Conversation) -> Result<(Conversation, bool), StoreError>;
     async fn find(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError>;
+    /// The conversation about a subject: the one with this `key`.
+    async fn find_by_key(&self, key: &str) -> Result<Option<Conversation>, StoreError>;
     /// `user`'s conversations, newest activity first (ties: descending id), at most `limit`,
     /// after `after` when given.
     async fn list_for(
@@ -48,7 +52,7 @@ pub trait ChatRepository: Send + Sync {
         outbox: MessageOutbox<'_>,
     ) -> Result<(Message, bool), StoreError>;
     /// A page of history in ascending number: the latest `limit`, the `limit` just before a
-    /// number, or the `limit` just after one.
+    /// number, or the `limit` just after one. Empty for a conversation that does not exist.
     async fn messages(
         &self,
         conversation: &ConversationId,

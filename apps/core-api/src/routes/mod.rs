@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod availability;
 mod bookings;
+mod conversations;
 mod deliveries;
 mod earnings;
 mod gigs;
@@ -58,6 +59,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(earnings::router())
         .merge(availability::router())
         .merge(notifications::router())
+        .merge(conversations::router())
         .merge(payments::router())
         .merge(search::router())
         .split_for_parts();

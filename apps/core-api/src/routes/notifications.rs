@@ -50,6 +50,7 @@ pub enum NotificationTopic {
     BookingCompleted,
     PayoutSent,
     ReviewPosted,
+    MessageReceived,
 }
 
 impl From<NotificationKind> for NotificationTopic {
@@ -69,6 +70,7 @@ impl From<NotificationKind> for NotificationTopic {
             NotificationKind::BookingCompleted => Self::BookingCompleted,
             NotificationKind::PayoutSent => Self::PayoutSent,
             NotificationKind::ReviewPosted => Self::ReviewPosted,
+            NotificationKind::MessageReceived => Self::MessageReceived,
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub namespace: String,
     /// The hold time it runs with: its expiry messages wait in a holding queue of that delay.
     hold_ttl: std::time::Duration,
+    /// The delay of its unread-message checks: another holding queue.
+    chat_mail_delay: std::time::Duration,
     /// The Stripe the app makes its payment intents with (no webhooks: no worker runs here).
     pub stripe: noillin_stripe_standin::StandIn,
     shutdown: Shutdown,
@@ -52,6 +54,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     );
     let config = Config::from_env(&EnvSource::from_pairs(vars)).expect("a valid configuration");
     let hold_ttl = config.bookings.hold_ttl;
+    let chat_mail_delay = config.chat.mail_delay;
 
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let server = std::thread::spawn(move || {
@@ -88,6 +91,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         address,
         namespace,
         hold_ttl,
+        chat_mail_delay,
         stripe,
         shutdown,
         server: Some(server),
@@ -106,7 +110,10 @@ impl Drop for TestApp {
             let _ = server.join();
         }
         noillin_test_support::delete_shared_state(&self.namespace, Default::default());
-        noillin_test_support::delete_delay_tiers(&self.namespace, &[self.hold_ttl]);
+        noillin_test_support::delete_delay_tiers(
+            &self.namespace,
+            &[self.hold_ttl, self.chat_mail_delay],
+        );
     }
 }
 

@@ -6,6 +6,7 @@ mod accounts;
 mod after_booking;
 mod availability;
 mod bookings;
+mod chat;
 mod gigs;
 mod helpers;
 mod in_process;

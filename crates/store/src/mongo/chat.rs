@@ -354,6 +354,15 @@ impl ChatRepository for MongoStore {
             .transpose()
     }
 
+    async fn find_by_key(&self, key: &str) -> Result<Option<Conversation>, StoreError> {
+        self.conversations
+            .find_one(doc! { "key": key })
+            .await
+            .map_err(unavailable)?
+            .map(ConversationDoc::into_conversation)
+            .transpose()
+    }
+
     async fn list_for(
         &self,
         user: &UserId,

@@ -313,6 +313,14 @@ impl ChatRepository for SqliteStore {
             .await
     }
 
+    async fn find_by_key(&self, key: &str) -> Result<Option<Conversation>, StoreError> {
+        let key = key.to_owned();
+        self.look_up(move |connection| {
+            snapshot(connection, |connection| load_by_key(connection, &key))
+        })
+        .await
+    }
+
     async fn list_for(
         &self,
         user: &UserId,

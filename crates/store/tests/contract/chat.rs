@@ -145,6 +145,18 @@ pub(crate) async fn a_conversation_is_opened_once_per_subject(store: &Store) {
         (direct.clone(), false)
     );
     assert_eq!(store.chat.find(&again.id).await.unwrap(), None);
+    assert_eq!(
+        store.chat.find_by_key(&again.key).await.unwrap(),
+        Some(direct.clone())
+    );
+    assert_eq!(
+        store
+            .chat
+            .find_by_key("direct:nobody:nobody")
+            .await
+            .unwrap(),
+        None
+    );
 
     // Another influencer, a gig and a booking are other subjects.
     let other = open(store, &Conversation::direct(&brand, &bea, created)).await;
