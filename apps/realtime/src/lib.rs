@@ -75,6 +75,9 @@ impl App {
             .ws_max_message_size(MAX_PAYLOAD_BYTES as usize)
             .ws_max_frame_size(MAX_PAYLOAD_BYTES as usize)
             .max_buffer_size(256)
+            // Every websocket keeps a read buffer this size (tungstenite zero-fills it); client
+            // packets are small, and a larger frame grows it as needed.
+            .ws_read_buffer_size(1024)
             .with_state(state)
             .with_adapter::<RedisAdapter<_>>(adapter)
             .build_layer();

@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use realtime::{App, Config};
 
+// jemalloc with its background threads purges the pages that closed sockets freed (after ten
+// seconds of disuse); glibc's malloc kept them, and the node's RSS never came back down
+// (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     noillin_service::main("realtime", |config: Config| async move {
