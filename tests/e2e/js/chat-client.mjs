@@ -5,7 +5,8 @@
 // to WebSocket), and prints one JSON line on stdout for everything it observes. After a
 // reconnection it catches up on every conversation it has seen, with
 // GET /api/v1/conversations/{id}/messages?after=<last id seen>, and prints the ids it fetched.
-// It stops when its standard input closes.
+// RECONNECTION_DELAY_MS, when set, replaces the client's first reconnection delay (1 s, give or
+// take half). It stops when its standard input closes.
 
 import { io } from "socket.io-client";
 
@@ -44,7 +45,11 @@ async function catchUp(conversationId) {
   print({ event: "catch_up", conversation_id: conversationId, ids });
 }
 
-const socket = io(gateway, { path: "/socket/", auth: { token } });
+const options = { path: "/socket/", auth: { token } };
+if (process.env.RECONNECTION_DELAY_MS) {
+  options.reconnectionDelay = Number(process.env.RECONNECTION_DELAY_MS);
+}
+const socket = io(gateway, options);
 
 // Each (re)connection opens a new Engine.IO session: report its first transport and its upgrade.
 socket.io.on("open", () => {
