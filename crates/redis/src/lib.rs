@@ -1,22 +1,25 @@
 //! Everything Noillin does with Redis goes through this crate: the connection pool, the
 //! deployment's key namespace, slot holds, idempotency keys, the push channel that makes
-//! realtime nodes emit to a room, and (feature `socketio`) the Socket.IO cluster adapter of the
-//! realtime nodes.
+//! realtime nodes emit to a room, the parties of each conversation, the presence of users on the
+//! realtime nodes, and (feature `socketio`) the Socket.IO cluster adapter of the realtime nodes.
 
 /// Where Redis is unless `REDIS_URL` says otherwise: the local server.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
+mod chat;
 mod clock;
 mod counters;
 mod holds;
 mod idempotency;
 mod marks;
+mod presence;
 mod push;
 
 pub use counters::{Admission, SignInState, WindowCount};
 pub use deadpool_redis::Pool;
 pub use holds::{HoldOutcome, SlotHold};
 pub use idempotency::{Attempt, Begun, Idempotency, StoredResponse};
+pub use presence::{Connected, Heartbeat};
 pub use push::{Push, PushSubscription, RealtimeCommand, sign_in_room, user_room};
 pub use redis::RedisError;
 
