@@ -180,10 +180,17 @@ async fn the_official_client_upgrades_receives_and_catches_up_after_its_node_die
 
     let mut client = NodeChatClient::start(&platform.gateway, &influencer.access);
     let open = client.expect("open", |_| true, WAIT).await;
+    let opened_at = client.mark();
     assert_eq!(open["transport"], "polling", "the client starts on polling");
     client.expect("connect", |_| true, WAIT).await;
+    // The upgrade may finish before or after the Socket.IO connection.
     client
-        .expect("upgrade", |line| line["transport"] == "websocket", WAIT)
+        .find_from(
+            opened_at,
+            "upgrade",
+            |line| line["transport"] == "websocket",
+            WAIT,
+        )
         .await;
     // Only the Node.js client's socket is open yet: its node is the one that counts a socket.
     let node = node_with_a_socket(&platform).await;
