@@ -16,8 +16,8 @@ pub use accounts::{
     NewProfile, PasswordResetRepository, PasswordResetRequest, ProfileRepository, RefreshToken,
     Rotation, SessionRepository, SessionsEnd, UserRepository,
 };
-pub use chat::{ChatRepository, ConversationCursor, MessageOutbox};
 pub use bookings::{BookingFilter, BookingGuard, BookingRefusal, BookingRepository, DailyCap};
+pub use chat::{ChatRepository, ConversationCursor, MessageOutbox};
 pub use ledger::LedgerRepository;
 pub use payments::PaymentEventRepository;
 pub use reviews::ReviewRepository;
@@ -378,6 +378,7 @@ pub struct Store {
     pub payment_events: Arc<dyn PaymentEventRepository>,
     pub ledger: Arc<dyn LedgerRepository>,
     pub reviews: Arc<dyn ReviewRepository>,
+    pub chat: Arc<dyn ChatRepository>,
     pub availability: Arc<dyn AvailabilityRepository>,
     pub outbox: Arc<dyn OutboxRepository>,
     pub notifications: Arc<dyn NotificationRepository>,
@@ -398,6 +399,7 @@ impl Store {
             + PaymentEventRepository
             + LedgerRepository
             + ReviewRepository
+            + ChatRepository
             + AvailabilityRepository
             + OutboxRepository
             + NotificationRepository
@@ -417,6 +419,7 @@ impl Store {
             payment_events: adapter.clone(),
             ledger: adapter.clone(),
             reviews: adapter.clone(),
+            chat: adapter.clone(),
             availability: adapter.clone(),
             outbox: adapter.clone(),
             notifications: adapter.clone(),

@@ -19,13 +19,15 @@
 //! - `notifications`: one document per notification; see [`notifications`].
 //! - `mails`: one document per outgoing mail; see [`mails`].
 //! - `audit_log`: one document per administrative action; see [`audit`].
+//! - `conversations`, `messages`: chat conversations with each party's read mark, and their
+//!   numbered messages; see [`chat`].
 //!
 //! A state change that emits outbox messages is a multi-document transaction, so the adapter
 //! needs a replica set (or a sharded cluster), as production and CI run; on a standalone server
 //! only those writes fail. So is ending a user's sessions (a status change, a password reset),
 //! creating an administrator with its audit entry, creating or reclaiming a booking, a booking
-//! change with ledger postings, storing a review, and recording a payment event. Everything
-//! else is single-document writes.
+//! change with ledger postings, storing a review, recording a payment event, and appending a chat
+//! message. Everything else is single-document writes.
 //!
 //! The database handle uses write concern `majority` and read concern `majority` (weaker
 //! concerns can lose acknowledged writes on failover) and reads from the primary, whatever the
@@ -39,6 +41,7 @@ mod accounts;
 mod audit;
 mod availability;
 mod bookings;
+mod chat;
 mod gigs;
 mod ledger;
 mod mails;
@@ -84,6 +87,8 @@ pub struct MongoStore {
     notifications: Collection<notifications::NotificationDoc>,
     mails: Collection<mails::MailDoc>,
     audit_log: Collection<audit::AuditDoc>,
+    conversations: Collection<chat::ConversationDoc>,
+    messages: Collection<chat::MessageDoc>,
 }
 
 impl MongoStore {
@@ -121,6 +126,8 @@ impl MongoStore {
             notifications: database.collection("notifications"),
             mails: database.collection("mails"),
             audit_log: database.collection("audit_log"),
+            conversations: database.collection("conversations"),
+            messages: database.collection("messages"),
             database,
         };
         store.create_indexes().await?;
@@ -141,6 +148,7 @@ impl MongoStore {
         reviews::create_indexes(&self.reviews).await?;
         outbox::create_indexes(&self.outbox).await?;
         notifications::create_indexes(&self.notifications).await?;
+        chat::create_indexes(&self.conversations, &self.messages).await?;
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ mod accounts;
 mod audit;
 mod availability;
 mod bookings;
+mod chat;
 mod gigs;
 mod ledger;
 mod mails;

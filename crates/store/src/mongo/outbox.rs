@@ -104,7 +104,7 @@ pub(super) struct OutboxDoc {
 }
 
 impl OutboxDoc {
-    fn encode(message: &OutboxMessage) -> Self {
+    pub(super) fn encode(message: &OutboxMessage) -> Self {
         Self {
             id: message.id.clone(),
             routing_key: message.routing_key.clone(),

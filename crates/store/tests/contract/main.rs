@@ -18,6 +18,7 @@ mod accounts;
 mod availability;
 mod booking_reads;
 mod bookings;
+mod chat;
 mod gigs;
 mod ledger;
 mod mails;
@@ -340,6 +341,13 @@ contract! {
     reviews::an_influencers_reviews_page_newest_first,
     reviews::a_profile_update_keeps_the_rating_reviews_made,
     accounts::a_payout_account_is_set_once_and_only_for_an_influencer,
+    chat::a_conversation_is_opened_once_per_subject,
+    chat::a_users_conversations_page_newest_activity_first,
+    chat::messages_are_numbered_in_order_with_the_conversations_last_message,
+    chat::a_retried_send_is_stored_once_and_writes_no_outbox,
+    chat::a_send_to_a_missing_conversation_is_not_found_and_writes_nothing,
+    chat::history_pages_are_ascending_at_every_edge,
+    chat::a_read_mark_is_capped_never_moves_back_and_is_a_partys_own,
 }
 
 contract_two_handles! {
@@ -347,4 +355,6 @@ contract_two_handles! {
     booking_reads::racing_disjoint_creations_all_succeed,
     payments::racing_deliveries_of_one_event_record_it_once,
     ledger::racing_payouts_of_the_whole_balance_have_exactly_one_winner,
+    chat::racing_opens_of_one_subject_store_one_conversation,
+    chat::racing_sends_get_distinct_consecutive_numbers,
 }
