@@ -455,17 +455,10 @@ async fn unread_messages_are_mailed_once_after_the_delay_and_not_when_read_in_ti
         vec![vec![unread.email.clone()]],
         "one mail for the three unread messages, none for what was read in time"
     );
-    let mail = &mails[0];
-    println!(
-        "unread mail: subject {:?}\n{}",
-        mail.subject(),
-        mail.text_body().unwrap_or_default()
-    );
+    let subject = mails[0].subject().unwrap_or_default();
     assert!(
-        mail.text_body()
-            .is_some_and(|t| t.contains("are you there? 3") || t.contains('3')),
-        "{:?}",
-        mail.text_body()
+        subject.to_lowercase().contains("unread"),
+        "the subject speaks of unread messages: {subject:?}"
     );
 }
 
