@@ -394,6 +394,15 @@ async fn a_recipient_without_a_socket_is_notified_one_with_a_socket_is_not() {
     let with_online = direct(&platform, &brand, &online).await;
     let with_offline = direct(&platform, &brand, &offline).await;
     let mut online_socket = socket_on(&platform, 1, &online).await;
+    // core-api asks the presence realtime records in Redis; the socket counts once it is there.
+    let redis = platform.redis();
+    assert!(
+        eventually(WAIT, || async {
+            redis.is_online(&online.id).await.unwrap_or(false)
+        })
+        .await,
+        "realtime records the socket's user online"
+    );
 
     api.say(&brand, &with_online, "You are here").await;
     next_message(&mut online_socket, "the online influencer").await;
