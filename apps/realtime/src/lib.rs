@@ -2,7 +2,10 @@
 //! each in its user room, and fans events out across nodes through Redis: the cluster adapter
 //! carries emits between nodes, and the push channel lets core-api and the worker emit too.
 
+mod chat;
 mod config;
+mod limits;
+mod presence;
 mod pushes;
 mod sockets;
 
@@ -34,8 +37,10 @@ pub struct SocketState {
     pub tokens: TokenKeys,
     /// Browser origins allowed to connect.
     pub allowed_origins: Arc<Vec<String>>,
-    /// Token versions recorded by core-api (revocations).
+    /// Token versions recorded by core-api (revocations), conversation parties and presence.
     pub redis: Redis,
+    /// This process's id among the realtime nodes: random, so a restarted node is a new one.
+    pub node_id: Arc<str>,
 }
 
 /// A built realtime node, bound to its port, not yet serving.
@@ -44,6 +49,7 @@ pub struct App {
     router: Router,
     io: Io,
     redis: Redis,
+    node_id: Arc<str>,
     shutdown: Shutdown,
 }
 
@@ -56,10 +62,12 @@ impl App {
             .socketio_adapter()
             .await
             .context("connecting the Socket.IO cluster adapter to Redis")?;
+        let node_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let state = SocketState {
             tokens: TokenKeys::new(config.jwt_secret.expose().as_bytes()),
             allowed_origins: Arc::new(config.allowed_origins),
             redis: redis.clone(),
+            node_id: node_id.clone(),
         };
         let (layer, io) = SocketIo::builder()
             .req_path("/socket")
@@ -91,6 +99,7 @@ impl App {
             router,
             io,
             redis,
+            node_id,
             shutdown: Shutdown::default(),
         })
     }
@@ -105,6 +114,20 @@ impl App {
         http::log_listening(SERVICE, &self.listener)?;
         self.shutdown.trigger_on_signal();
         let forwarder = tokio::spawn(pushes::forward(self.redis.clone(), self.io.clone()));
+        // Registered before it serves, so its first sockets are counted.
+        if let Err(e) = self
+            .redis
+            .node_heartbeat(&self.node_id, presence::LEASE)
+            .await
+        {
+            tracing::warn!(error = %e, "first heartbeat failed; retrying with the next");
+        }
+        tracing::info!(node_id = %self.node_id, "realtime node registered");
+        let maintainer = tokio::spawn(presence::maintain(
+            self.io.clone(),
+            self.redis.clone(),
+            self.node_id.to_string(),
+        ));
         let io = self.io.clone();
         let shutdown = self.shutdown.clone();
         // Long-lived sockets would hold graceful shutdown open forever: close them first.
@@ -112,8 +135,12 @@ impl App {
             shutdown.wait().await;
             let _ = io.local().disconnect().await;
         });
-        http::serve(self.listener, self.router, self.shutdown).await?;
+        let served = http::serve(self.listener, self.router, self.shutdown).await;
         forwarder.abort();
+        maintainer.abort();
+        // Its sockets' closes uncounted them already; this catches any that did not finish.
+        presence::leave(&self.io, &self.redis, &self.node_id).await;
+        served?;
         tracing::info!("realtime stopped");
         Ok(())
     }

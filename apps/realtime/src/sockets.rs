@@ -1,5 +1,7 @@
 //! Socket lifecycle: handshake authentication, room membership and presence.
 
+use std::sync::{Arc, Mutex};
+
 use axum::{
     extract::Request,
     http::{HeaderMap, StatusCode, header},
@@ -7,17 +9,21 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use noillin_auth::{Claims, TokenError};
-use noillin_redis::{SignInState, sign_in_room, user_room};
+use noillin_redis::{Connected, SignInState, sign_in_room, user_room};
 use noillin_service::problem::Problem;
 use serde::Deserialize;
-use serde_json::json;
 use socketioxide::{
+    SocketIo,
     adapter::Adapter,
     extract::{Extension, SocketRef, State, TryData},
     handler::ConnectHandler,
 };
 
-use crate::{Io, SocketState};
+use crate::{
+    Io, SocketState, chat,
+    limits::{SocketLimits, now_ms},
+    presence::{self, Status},
+};
 
 /// The handshake's auth payload: `io(url, { auth: { token } })` on the client. Tokens never
 /// travel in the URL, where proxies and logs would keep them.
@@ -41,12 +47,66 @@ enum Refusal {
     Unavailable,
 }
 
-/// The authenticated user of a socket.
-#[derive(Debug, Clone)]
-struct SocketUser {
-    id: String,
+/// What the node keeps for one socket, in its extensions: who it is, and its limits. One
+/// allocation per socket, shared by its handlers (memory per socket is what bounds a node).
+#[derive(Debug)]
+pub struct Session {
+    pub user_id: String,
     /// The sign-in its token belongs to.
-    sign_in: String,
+    pub sign_in: String,
+    state: Mutex<SessionState>,
+}
+
+#[derive(Debug)]
+struct SessionState {
+    limits: SocketLimits,
+    presence: Counting,
+}
+
+/// Where the socket's count in presence is: counting takes a Redis round trip, and the socket
+/// may close meanwhile; whichever of the two handlers comes second uncounts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// The connect handler is counting it.
+    Pending,
+    /// It is counted.
+    Counted,
+    /// It is not counted (the close came first, or counting failed).
+    NotCounted,
+    /// It closed while being counted.
+    ClosedWhilePending,
+}
+
+impl Session {
+    fn new(user_id: String, sign_in: String) -> Self {
+        Self {
+            user_id,
+            sign_in,
+            state: Mutex::new(SessionState {
+                limits: SocketLimits::new(now_ms()),
+                presence: Counting::Pending,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SessionState> {
+        // No code panics while holding the lock; should one have, its state is still sound.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes a token of the socket's event rate limit; false when it is exceeded.
+    pub fn admit_event(&self) -> bool {
+        self.state().limits.events.take(now_ms())
+    }
+
+    /// Whether a `typing` for the conversation may go out now (see [`TypingThrottle`]).
+    ///
+    /// [`TypingThrottle`]: crate::limits::TypingThrottle
+    pub fn allow_typing(&self, conversation_id: &str) -> bool {
+        self.state().limits.typing.allow(conversation_id, now_ms())
+    }
 }
 
 pub async fn register(io: &Io) -> anyhow::Result<()> {
@@ -83,10 +143,17 @@ async fn authenticate<A: Adapter>(
             return Err(Refusal::Unavailable);
         }
     }
-    socket.extensions.insert(SocketUser {
-        id: claims.sub,
-        sign_in: claims.sid,
-    });
+    let session = Session::new(claims.sub, claims.sid);
+    // All here rather than in the connect handler, which runs after the client is told it is
+    // connected: an event it sends at once, a push for it, or its close would otherwise find no
+    // handler or room yet.
+    socket.join([
+        user_room(&session.user_id),
+        sign_in_room(&session.user_id, &session.sign_in),
+    ]);
+    socket.extensions.insert(Arc::new(session));
+    socket.on_disconnect(on_disconnect);
+    chat::register(&socket);
     Ok(())
 }
 
@@ -126,30 +193,106 @@ pub async fn refuse_repeated_origin(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(user): Extension<SocketUser>) {
-    // Before any await: a socket that closes while this handler waits would otherwise never
-    // run its disconnect handler, and the gauge would count it forever.
-    socket.on_disconnect(on_disconnect);
-    let room = user_room(&user.id);
-    socket.join([room.clone(), sign_in_room(&user.id, &user.sign_in)]);
+async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    io: SocketIo<A>,
+    State(state): State<SocketState>,
+    Extension(session): Extension<Arc<Session>>,
+) {
     metrics::gauge!("realtime_sockets_connected").increment(1.0);
-    tracing::info!(user_id = %user.id, sid = %socket.id, "socket connected");
-    // Tell the user's other sessions, on whichever node they are.
-    if let Err(e) = socket
-        .to(room)
-        .emit(
-            "presence",
-            &json!({ "user_id": user.id, "status": "online" }),
-        )
+    tracing::info!(user_id = %session.user_id, sid = %socket.id, "socket connected");
+
+    {
+        let mut session_state = session.state();
+        if session_state.presence == Counting::ClosedWhilePending {
+            // Closed before this handler ran: nothing to count, nobody to tell.
+            session_state.presence = Counting::NotCounted;
+            return;
+        }
+    }
+    let counted = match state
+        .redis
+        .presence_connect(&state.node_id, &session.user_id)
         .await
     {
-        tracing::warn!(error = %e, "presence not broadcast");
+        Ok(Connected::WentOnline) => {
+            presence::announce(&io, &state.redis, &session.user_id, Status::Online).await;
+            true
+        }
+        Ok(Connected::AlreadyOnline) => true,
+        Ok(Connected::NodeUnknown) => {
+            // This node was taken over as dead and has not heartbeat since: it counts no
+            // socket until it does. The client reconnects, here or elsewhere.
+            tracing::warn!(user_id = %session.user_id, "node not registered; closing the socket");
+            let _ = socket.clone().disconnect();
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, user_id = %session.user_id, "socket not counted in presence");
+            metrics::counter!("realtime_redis_errors_total", "op" => "presence_connect")
+                .increment(1);
+            false
+        }
+    };
+    let closed_meanwhile = {
+        let mut session_state = session.state();
+        let closed = session_state.presence == Counting::ClosedWhilePending;
+        session_state.presence = if counted && !closed {
+            Counting::Counted
+        } else {
+            Counting::NotCounted
+        };
+        closed
+    };
+    if counted && closed_meanwhile {
+        uncount(&io, &state, &session).await;
     }
 }
 
-async fn on_disconnect<A: Adapter>(socket: SocketRef<A>) {
+async fn on_disconnect<A: Adapter>(
+    socket: SocketRef<A>,
+    io: SocketIo<A>,
+    State(state): State<SocketState>,
+    Extension(session): Extension<Arc<Session>>,
+) {
     metrics::gauge!("realtime_sockets_connected").decrement(1.0);
     tracing::info!(sid = %socket.id, "socket disconnected");
+    let counted = {
+        let mut session_state = session.state();
+        match session_state.presence {
+            Counting::Pending => {
+                session_state.presence = Counting::ClosedWhilePending;
+                false
+            }
+            Counting::Counted => {
+                session_state.presence = Counting::NotCounted;
+                true
+            }
+            Counting::NotCounted | Counting::ClosedWhilePending => false,
+        }
+    };
+    if counted {
+        uncount(&io, &state, &session).await;
+    }
+}
+
+/// Removes a closed socket from presence, telling the user's contacts if it was the user's last.
+async fn uncount<A: Adapter>(io: &SocketIo<A>, state: &SocketState, session: &Session) {
+    match state
+        .redis
+        .presence_disconnect(&state.node_id, &session.user_id)
+        .await
+    {
+        Ok(true) => presence::announce(io, &state.redis, &session.user_id, Status::Offline).await,
+        Ok(false) => {}
+        Err(e) => {
+            // The count stays until this node leaves or lapses: the user may look online
+            // until then.
+            tracing::warn!(error = %e, user_id = %session.user_id, "socket not uncounted in presence");
+            metrics::counter!("realtime_redis_errors_total", "op" => "presence_disconnect")
+                .increment(1);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,9 @@ fn transport(e: impl std::fmt::Display) -> SocketError {
 /// A connected socket on the default namespace.
 pub struct SocketClient {
     events: mpsc::UnboundedReceiver<(String, Value)>,
+    acks: mpsc::UnboundedReceiver<(u64, Value)>,
     outgoing: mpsc::UnboundedSender<String>,
+    next_ack_id: u64,
 }
 
 impl SocketClient {
@@ -94,6 +96,7 @@ impl SocketClient {
         }
 
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (acks_tx, acks) = mpsc::unbounded_channel();
         let (outgoing, mut outgoing_rx) = mpsc::unbounded_channel::<String>();
         tokio::spawn(async move {
             loop {
@@ -111,6 +114,16 @@ impl SocketClient {
                                 let data = parts.into_iter().next().unwrap_or(Value::Null);
                                 let _ = events_tx.send((name, data));
                             }
+                        } else if let Some(ack) = text.strip_prefix("43") {
+                            // `43<id>[data]`: the server's answer to an event sent with an ack id.
+                            let digits = ack.bytes().take_while(u8::is_ascii_digit).count();
+                            if let (Ok(id), Ok(Value::Array(parts))) = (
+                                ack[..digits].parse::<u64>(),
+                                serde_json::from_str::<Value>(&ack[digits..]),
+                            ) {
+                                let data = parts.into_iter().next().unwrap_or(Value::Null);
+                                let _ = acks_tx.send((id, data));
+                            }
                         } else if text.starts_with('1') || text.starts_with("41") {
                             break;
                         }
@@ -122,7 +135,40 @@ impl SocketClient {
                 }
             }
         });
-        Ok(Self { events, outgoing })
+        Ok(Self {
+            events,
+            acks,
+            outgoing,
+            next_ack_id: 0,
+        })
+    }
+
+    /// Sends the event `name` with `data`, as `socket.emit(name, data)` does.
+    pub fn emit(&self, name: &str, data: &Value) -> Result<(), SocketError> {
+        self.send_raw(format!("42{}", serde_json::json!([name, data])))
+    }
+
+    /// Sends the event `name` with `data` and an ack id, and waits for the server's ack: its
+    /// first argument, or `None` on timeout or disconnection.
+    pub async fn emit_with_ack(
+        &mut self,
+        name: &str,
+        data: &Value,
+        timeout: Duration,
+    ) -> Option<Value> {
+        let id = self.next_ack_id;
+        self.next_ack_id += 1;
+        self.send_raw(format!("42{id}{}", serde_json::json!([name, data])))
+            .ok()?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (ack_id, data) = tokio::time::timeout_at(deadline, self.acks.recv())
+                .await
+                .ok()??;
+            if ack_id == id {
+                return Some(data);
+            }
+        }
     }
 
     /// Sends a raw Engine.IO text packet (for protocol-abuse tests).

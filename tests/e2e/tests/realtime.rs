@@ -73,21 +73,44 @@ async fn a_push_reaches_the_users_sockets_on_every_realtime_node() {
 #[tokio::test]
 async fn presence_crosses_nodes_through_the_cluster_adapter() {
     let platform = two_node_platform().await;
+    // user-10 shares a conversation with user-9, so is told of user-9's presence.
+    platform
+        .redis()
+        .record_conversation("conv-9-10", &["user-9".to_owned(), "user-10".to_owned()])
+        .await
+        .unwrap();
+    let contact_auth = json!({ "token": platform.token_for("user-10", Role::Brand) });
+    let mut contact = SocketClient::connect(&platform.node_socket_url(1), contact_auth, None)
+        .await
+        .unwrap();
     let auth = json!({ "token": platform.token_for("user-9", Role::Influencer) });
     let mut first = SocketClient::connect(&platform.node_socket_url(0), auth.clone(), None)
         .await
         .unwrap();
+    assert_eq!(
+        contact.expect_event("presence", WAIT).await,
+        Some(json!({ "user_id": "user-9", "status": "online" }))
+    );
 
-    // A second session of the same user opens on the other node; node 1 emits to the user's
-    // room and the adapter carries it to node 0.
-    let _second = SocketClient::connect(&platform.node_socket_url(1), auth, None)
+    // Node 0 emitted that; the adapter carried it to node 1.
+    // A second session of the same user opens on the other node and closes again; the user
+    // stays online throughout, so nobody is told anything.
+    let second = SocketClient::connect(&platform.node_socket_url(1), auth, None)
         .await
         .unwrap();
-
-    let presence = first.expect_event("presence", WAIT).await;
+    drop(second);
     assert_eq!(
-        presence,
-        Some(json!({ "user_id": "user-9", "status": "online" }))
+        first
+            .expect_event("presence", Duration::from_millis(500))
+            .await,
+        None,
+        "a user is not told of their own presence"
+    );
+    // The first session's close is the user's last.
+    drop(first);
+    assert_eq!(
+        contact.expect_event("presence", WAIT).await,
+        Some(json!({ "user_id": "user-9", "status": "offline" }))
     );
 }
 
