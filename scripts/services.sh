@@ -89,3 +89,27 @@ ensure_services() {
     ensure_redis
     ensure_rabbitmq
 }
+
+# Node.js and npm run the official Socket.IO client in the end-to-end tests.
+ensure_node() {
+    local missing=()
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
+    if ((${#missing[@]})); then
+        apt_install "${missing[@]}"
+    fi
+}
+
+# Installs tests/e2e/js's packages from its lock when they are missing or the lock changed
+# since the last install: a copy of the lock installed is kept in node_modules (which `npm ci`
+# empties first).
+ensure_e2e_js_packages() {
+    local dir=tests/e2e/js
+    local stamp=$dir/node_modules/.installed-package-lock.json
+    if cmp -s "$dir/package-lock.json" "$stamp"; then
+        return 0
+    fi
+    log "installing $dir's packages (npm ci)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$dir/package-lock.json" "$stamp"
+}

@@ -4,6 +4,7 @@
 //! also when the test fails.
 
 mod api;
+pub mod chat;
 mod platform;
 mod process;
 mod proxy;
