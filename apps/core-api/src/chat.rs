@@ -13,7 +13,8 @@ use jiff::Timestamp;
 use noillin_domain::{
     Role, User, UserId, ValidationErrors,
     chat::{
-        Conversation, ConversationId, HistoryPage, Message, NewMessage, OpenError, validate_message,
+        Conversation, ConversationId, HistoryPage, Message, NewMessage, OpenError, Subject,
+        validate_message,
     },
     event::Event,
 };

@@ -534,7 +534,20 @@ impl Platform {
             .find(|(key, _)| key == "HOLD_TTL_SECS")
             .and_then(|(_, secs)| secs.parse().ok())
             .unwrap_or(900);
-        crate::delete_delay_tiers(&self.namespace, &[Duration::from_secs(hold_ttl)]);
+        // And the holding queue of its unread-message checks.
+        let chat_mail_delay = self
+            .env
+            .iter()
+            .find(|(key, _)| key == "CHAT_MAIL_DELAY_SECS")
+            .and_then(|(_, secs)| secs.parse().ok())
+            .unwrap_or(900);
+        crate::delete_delay_tiers(
+            &self.namespace,
+            &[
+                Duration::from_secs(hold_ttl),
+                Duration::from_secs(chat_mail_delay),
+            ],
+        );
     }
 }
 

@@ -53,7 +53,11 @@ pub struct SubjectView {
     /// `booking`.
     #[schema(example = "direct")]
     pub kind: &'static str,
+    /// For a `gig` conversation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gig_id: Option<String>,
+    /// For a `booking` conversation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub booking_id: Option<String>,
 }
 
