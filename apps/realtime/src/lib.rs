@@ -7,6 +7,7 @@ mod config;
 mod limits;
 mod presence;
 mod pushes;
+mod request_head;
 mod sockets;
 
 use std::sync::Arc;
@@ -92,6 +93,7 @@ impl App {
                 .merge(ops::router(SERVICE, readiness, metrics))
                 .fallback(problem::not_found)
                 .layer(layer)
+                .layer(axum::middleware::from_fn(request_head::own_request_head))
                 .layer(axum::middleware::from_fn(sockets::refuse_repeated_origin)),
         );
         let listener = http::bind(config.common.port)
