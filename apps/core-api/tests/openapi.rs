@@ -130,6 +130,23 @@ fn the_openapi_document_lists_every_api_route_with_its_methods() {
     assert_eq!(documented, expected);
 }
 
+/// Client generators name a function per operation id: two operations with one id break them
+/// (and the OpenAPI rules).
+#[test]
+fn every_operation_has_an_id_of_its_own() {
+    let document = document();
+    let mut seen = std::collections::BTreeMap::new();
+    for (operation, _, definition) in operations(&document) {
+        let id = definition["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{operation} has no operationId"))
+            .to_owned();
+        if let Some(first) = seen.insert(id.clone(), operation.clone()) {
+            panic!("{first} and {operation} share the operationId {id}");
+        }
+    }
+}
+
 #[test]
 fn every_parameter_is_documented_where_clients_send_it() {
     let document = document();

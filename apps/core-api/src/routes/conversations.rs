@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(open_conversation, list_conversations))
         .routes(routes!(get_conversation))
         .routes(routes!(send_message, message_history))
-        .routes(routes!(mark_read))
+        .routes(routes!(mark_conversation_read))
 }
 
 impl From<ChatError> for ApiError {
@@ -377,7 +377,7 @@ pub struct ReadMark {
     request_body = ReadBody,
     responses((status = 200, description = "Your read mark now", body = ReadMark),
         Authenticated, ObjectInPath, JsonBody))]
-async fn mark_read(
+async fn mark_conversation_read(
     State(state): State<AppState>,
     user: AuthUser,
     PathId(id): PathId,
