@@ -227,12 +227,17 @@ fn format_cursor(cursor: &ConversationCursor) -> String {
     format!("{}_{}", cursor.last_activity_at.as_millisecond(), cursor.id)
 }
 
+/// Reads a cursor, admitting exactly what the documented pattern does
+/// (`^[0-9]{1,13}_[0-9A-Za-z-]{1,40}$`).
 fn parse_cursor(text: &str) -> Option<ConversationCursor> {
     let (millis, id) = text.split_once('_')?;
-    let last_activity_at = Timestamp::from_millisecond(millis.parse().ok()?).ok()?;
-    if id.is_empty() {
+    let digits = (1..=13).contains(&millis.len()) && millis.bytes().all(|b| b.is_ascii_digit());
+    let id_ok =
+        (1..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !digits || !id_ok {
         return None;
     }
+    let last_activity_at = Timestamp::from_millisecond(millis.parse().ok()?).ok()?;
     Some(ConversationCursor {
         last_activity_at,
         id: ConversationId::from_string(id),

@@ -122,13 +122,20 @@ async fn statement(
     let page = Page::read(query.limit, "before", query.before)?;
     let before = match page.cursor.as_deref() {
         None => None,
-        Some(text) => Some(text.parse::<u64>().map_err(|_| {
-            ApiError::invalid(
-                "before",
-                "invalid_cursor",
-                "must be a `seq` from a previous page",
-            )
-        })?),
+        // Exactly what the documented pattern admits: `parse` alone would also take a `+` and
+        // leading zeros past 19 digits.
+        Some(text) => Some(
+            Some(text)
+                .filter(|t| (1..=19).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "before",
+                        "invalid_cursor",
+                        "must be a `seq` from a previous page",
+                    )
+                })?,
+        ),
     };
     let statement = earnings::statement(state, account, before, &page).await?;
     Ok(axum::Json(StatementView::from(statement)))
