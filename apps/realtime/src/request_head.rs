@@ -1,16 +1,18 @@
-//! socketioxide keeps each connection's request head (URI and headers) for the socket's whole
-//! life. As hyper parsed them, they are slices of the connection's 8 KiB read buffer, and keeping
-//! any slice keeps the whole buffer. Owned copies hold only their own few hundred bytes, so the
-//! buffer is freed once the handshake is read.
+//! socketioxide keeps each connection's request head (URI, headers and extensions) for the
+//! socket's whole life. As hyper parsed them, the URI and header values are slices of the
+//! connection's 16 KiB read buffer, and keeping any slice keeps the whole buffer: it was half of
+//! what a socket held (docs/benchmarks.md). Owned copies hold only their own few hundred bytes, so
+//! the buffer is freed once the handshake is read.
 
 use axum::{
-    extract::Request,
+    extract::{OriginalUri, Request},
     http::{HeaderMap, HeaderName, HeaderValue, Uri},
     middleware::Next,
     response::Response,
 };
 
-/// Replaces the request's URI and headers with copies that own their bytes.
+/// Replaces the request's URI, headers and the router's copy of the URI (`OriginalUri`, which
+/// axum puts in the extensions before any middleware runs) with copies that own their bytes.
 pub async fn own_request_head(mut request: Request, next: Next) -> Response {
     let head = request.headers();
     let mut owned = HeaderMap::with_capacity(head.len());
@@ -24,10 +26,20 @@ pub async fn own_request_head(mut request: Request, next: Next) -> Response {
         }
     }
     *request.headers_mut() = owned;
-    if let Ok(uri) = Uri::try_from(request.uri().to_string()) {
+    if let Some(uri) = owned_uri(request.uri()) {
         *request.uri_mut() = uri;
     }
+    if let Some(OriginalUri(original)) = request.extensions_mut().get_mut::<OriginalUri>()
+        && let Some(uri) = owned_uri(original)
+    {
+        *original = uri;
+    }
     next.run(request).await
+}
+
+/// The same URI in a buffer of its own: parsing a `String` takes it over.
+fn owned_uri(uri: &Uri) -> Option<Uri> {
+    Uri::try_from(uri.to_string()).ok()
 }
 
 #[cfg(test)]
@@ -41,14 +53,16 @@ mod tests {
         let app = Router::new()
             .route(
                 "/socket/",
-                get(|request: Request| async move {
-                    let headers: Vec<String> = request
-                        .headers()
-                        .iter()
-                        .map(|(n, v)| format!("{n}={}", v.to_str().unwrap_or("?")))
-                        .collect();
-                    format!("{} {}", request.uri(), headers.join(","))
-                }),
+                get(
+                    |OriginalUri(original): OriginalUri, request: Request| async move {
+                        let headers: Vec<String> = request
+                            .headers()
+                            .iter()
+                            .map(|(n, v)| format!("{n}={}", v.to_str().unwrap_or("?")))
+                            .collect();
+                        format!("{original} {} {}", request.uri(), headers.join(","))
+                    },
+                ),
             )
             .layer(axum::middleware::from_fn(own_request_head));
         let request = Request::builder()
@@ -64,7 +78,7 @@ mod tests {
             .expect("a body");
         assert_eq!(
             String::from_utf8_lossy(&body),
-            "/socket/?EIO=4&transport=websocket origin=http://app.noillin.test,x-custom=a,x-custom=b"
+            "/socket/?EIO=4&transport=websocket /socket/?EIO=4&transport=websocket origin=http://app.noillin.test,x-custom=a,x-custom=b"
         );
     }
 }
