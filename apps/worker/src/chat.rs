@@ -56,6 +56,7 @@ pub async fn message_created(
             envelope.id,
             envelope.occurred_at,
             &UserId::from_string(recipient),
+            &conversation,
             &sender_name,
             &preview(&message.text),
         );

@@ -12,6 +12,7 @@ use noillin_domain::event::Event;
 use noillin_domain::{
     Role, UserId,
     booking::{Booking, BookingId},
+    chat::ConversationId,
     gig::{GigId, Money},
     notification::{BookingNotice, GigNotice, Notification, NotificationKind},
 };
@@ -405,6 +406,7 @@ fn push(notification: &Notification) -> Push {
             "body": notification.body,
             "gig_id": notification.gig_id.as_ref().map(GigId::as_str),
             "booking_id": notification.booking_id.as_ref().map(BookingId::as_str),
+            "conversation_id": notification.conversation_id.as_ref().map(ConversationId::as_str),
             "created_at": notification.created_at.to_string(),
             "read_at": notification.read_at.map(|t| t.to_string()),
         }),

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{UserId, booking::BookingId, gig::GigId, id::string_id};
+use crate::{UserId, booking::BookingId, chat::ConversationId, gig::GigId, id::string_id};
 
 string_id! {
     /// A notification's id. Derived from the event that caused it and the recipient, so the
@@ -166,6 +166,8 @@ pub struct Notification {
     pub gig_id: Option<GigId>,
     /// The booking it is about.
     pub booking_id: Option<BookingId>,
+    /// The conversation it is about (a message received).
+    pub conversation_id: Option<ConversationId>,
     /// When the event happened (not when the notification was stored).
     pub created_at: Timestamp,
     pub read_at: Option<Timestamp>,
@@ -260,6 +262,7 @@ impl Notification {
             body,
             gig_id: Some(notice.gig_id.clone()),
             booking_id: None,
+            conversation_id: None,
             created_at: occurred_at,
             read_at: None,
             pushed_at: None,
@@ -274,6 +277,7 @@ impl Notification {
         event_id: Uuid,
         occurred_at: Timestamp,
         recipient: &UserId,
+        conversation_id: &ConversationId,
         sender_name: &str,
         preview: &str,
     ) -> Self {
@@ -286,6 +290,7 @@ impl Notification {
             body: preview.to_owned(),
             gig_id: None,
             booking_id: None,
+            conversation_id: Some(conversation_id.clone()),
             created_at: occurred_at,
             read_at: None,
             pushed_at: None,
@@ -393,6 +398,7 @@ impl Notification {
             body,
             gig_id: Some(notice.gig_id.clone()),
             booking_id: Some(notice.booking_id.clone()),
+            conversation_id: None,
             created_at: occurred_at,
             read_at: None,
             pushed_at: None,
@@ -488,6 +494,24 @@ mod tests {
         assert!(n.body.contains("Lisbon food week"), "{}", n.body);
         assert_eq!((n.read_at, n.pushed_at), (None, None));
         assert_eq!(n.created_at, Timestamp::UNIX_EPOCH);
+    }
+
+    #[test]
+    fn a_message_notification_names_its_sender_and_conversation() {
+        let conversation = ConversationId::generate();
+        let n = Notification::about_message(
+            event(),
+            Timestamp::UNIX_EPOCH,
+            &UserId::generate(),
+            &conversation,
+            "Rui",
+            "Are you free in July?",
+        );
+        assert_eq!(n.kind, NotificationKind::MessageReceived);
+        assert_eq!(n.title, "New message from Rui");
+        assert_eq!(n.body, "Are you free in July?");
+        assert_eq!(n.conversation_id, Some(conversation));
+        assert_eq!((n.gig_id, n.booking_id), (None, None));
     }
 
     fn unread() -> Notification {

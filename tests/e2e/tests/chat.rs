@@ -417,6 +417,9 @@ async fn a_recipient_without_a_socket_is_notified_one_with_a_socket_is_not() {
         "the offline recipient is notified: {:?}",
         notification_kinds(&platform, &offline).await
     );
+    // It names the conversation, so the client can open it.
+    let listed = api.get("/notifications", Some(&offline.access)).await;
+    assert_eq!(listed.body["items"][0]["conversation_id"], with_offline);
     // Sent before the offline one's, through the same outbox and worker.
     assert_eq!(
         notification_kinds(&platform, &online).await,

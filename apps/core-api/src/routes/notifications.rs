@@ -86,6 +86,8 @@ pub struct NotificationView {
     pub gig_id: Option<String>,
     /// The booking it is about.
     pub booking_id: Option<String>,
+    /// The conversation it is about (`message_received`).
+    pub conversation_id: Option<String>,
     /// RFC 3339, UTC: when it happened.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -103,6 +105,7 @@ impl From<&Notification> for NotificationView {
             body: n.body.clone(),
             gig_id: n.gig_id.as_ref().map(ToString::to_string),
             booking_id: n.booking_id.as_ref().map(ToString::to_string),
+            conversation_id: n.conversation_id.as_ref().map(ToString::to_string),
             created_at: n.created_at.to_string(),
             read_at: n.read_at.map(|t| t.to_string()),
         }

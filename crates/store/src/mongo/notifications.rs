@@ -14,6 +14,7 @@ use mongodb::{
 use noillin_domain::{
     UserId,
     booking::BookingId,
+    chat::ConversationId,
     gig::GigId,
     notification::{Notification, NotificationId, NotificationKind},
 };
@@ -56,6 +57,8 @@ pub(super) struct NotificationDoc {
     gig_id: Option<String>,
     #[serde(default)]
     booking_id: Option<String>,
+    #[serde(default)]
+    conversation_id: Option<String>,
     created_at: DateTime,
     read_at: Option<DateTime>,
     pushed_at: Option<DateTime>,
@@ -77,6 +80,10 @@ impl NotificationDoc {
                 .booking_id
                 .as_ref()
                 .map(|id| id.as_str().to_owned()),
+            conversation_id: notification
+                .conversation_id
+                .as_ref()
+                .map(|id| id.as_str().to_owned()),
             created_at: date(notification.created_at),
             read_at: notification.read_at.map(date),
             pushed_at: notification.pushed_at.map(date),
@@ -93,6 +100,7 @@ impl NotificationDoc {
             body: self.body,
             gig_id: self.gig_id.map(GigId::from_string),
             booking_id: self.booking_id.map(BookingId::from_string),
+            conversation_id: self.conversation_id.map(ConversationId::from_string),
             created_at: timestamp(self.created_at)?,
             read_at: self.read_at.map(timestamp).transpose()?,
             pushed_at: self.pushed_at.map(timestamp).transpose()?,

@@ -21,7 +21,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_payments.sql"),
     include_str!("migrations/0009_after_booking.sql"),
     include_str!("migrations/0010_chat.sql"),
-    // Append new migrations here: include_str!("migrations/0011_....sql"),
+    include_str!("migrations/0011_notification_conversation.sql"),
+    // Append new migrations here: include_str!("migrations/0012_....sql"),
 ];
 
 /// Applies the migrations not applied yet. Safe when several processes open the same file at

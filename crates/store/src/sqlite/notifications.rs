@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use noillin_domain::{
     UserId,
     booking::BookingId,
+    chat::ConversationId,
     gig::GigId,
     notification::{Notification, NotificationId, NotificationKind},
 };
@@ -15,8 +16,7 @@ use super::{SqliteStore, corrupt, db_error, millis, timestamp};
 use crate::{NotificationRepository, StoreError};
 
 /// The columns of `notifications`, in the order [`NotificationRow::read`] reads them.
-const COLUMNS: &str =
-    "id, user_id, kind, title, body, gig_id, created_at, read_at, pushed_at, booking_id";
+const COLUMNS: &str = "id, user_id, kind, title, body, gig_id, created_at, read_at, pushed_at, booking_id, conversation_id";
 
 /// A row as stored, decoded outside rusqlite's row callback (whose error type cannot carry a
 /// [`StoreError`]).
@@ -31,6 +31,7 @@ struct NotificationRow {
     read_at: Option<i64>,
     pushed_at: Option<i64>,
     booking_id: Option<String>,
+    conversation_id: Option<String>,
 }
 
 impl NotificationRow {
@@ -46,6 +47,7 @@ impl NotificationRow {
             read_at: row.get(7)?,
             pushed_at: row.get(8)?,
             booking_id: row.get(9)?,
+            conversation_id: row.get(10)?,
         })
     }
 
@@ -59,6 +61,7 @@ impl NotificationRow {
             body: self.body,
             gig_id: self.gig_id.map(GigId::from_string),
             booking_id: self.booking_id.map(BookingId::from_string),
+            conversation_id: self.conversation_id.map(ConversationId::from_string),
             created_at: timestamp(self.created_at)?,
             read_at: self.read_at.map(timestamp).transpose()?,
             pushed_at: self.pushed_at.map(timestamp).transpose()?,
@@ -75,7 +78,7 @@ impl NotificationRepository for SqliteStore {
                 .execute(
                     &format!(
                         "INSERT INTO notifications ({COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
                          ON CONFLICT (id) DO NOTHING"
                     ),
                     rusqlite::params![
@@ -89,6 +92,7 @@ impl NotificationRepository for SqliteStore {
                         n.read_at.map(millis),
                         n.pushed_at.map(millis),
                         n.booking_id.as_ref().map(BookingId::as_str),
+                        n.conversation_id.as_ref().map(ConversationId::as_str),
                     ],
                 )
                 .map_err(db_error)?;

@@ -304,6 +304,7 @@ contract! {
     outbox::concurrent_claimers_take_each_message_exactly_once,
     outbox::concurrent_gig_updates_with_messages_store_only_the_winners,
     notifications::a_notification_is_stored_once_per_id,
+    notifications::booking_and_message_notifications_keep_what_they_are_about,
     notifications::a_users_notifications_are_listed_newest_first_in_pages,
     notifications::the_unread_filter_and_count_follow_reads,
     notifications::marking_another_users_notification_read_is_not_found,

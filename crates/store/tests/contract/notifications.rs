@@ -1,5 +1,7 @@
 //! Notifications: idempotent inserts, listing, read state.
 
+use noillin_domain::{booking::BookingId, chat::ConversationId, notification::BookingNotice};
+
 use crate::support::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -89,6 +91,51 @@ pub(crate) async fn a_notification_is_stored_once_per_id(store: &Store) {
     );
     let unknown = NotificationId::from_string(uuid::Uuid::now_v7().to_string());
     assert_eq!(store.notifications.find(&unknown).await.unwrap(), None);
+}
+
+pub(crate) async fn booking_and_message_notifications_keep_what_they_are_about(store: &Store) {
+    let user = UserId::generate();
+    let (booking, gig) = (BookingId::generate(), GigId::generate());
+    let about_booking = Notification::about_booking(
+        uuid::Uuid::now_v7(),
+        now(),
+        &user,
+        NotificationKind::BookingConfirmed,
+        &BookingNotice {
+            booking_id: &booking,
+            gig_id: &gig,
+            gig_title: "Lisbon food week",
+            local_start: "Mon 6 Jul 2026, 10:00 (Europe/Lisbon)",
+            amount: "EUR 120.00",
+            reason: "",
+        },
+    );
+    let conversation = ConversationId::generate();
+    let about_message = Notification::about_message(
+        uuid::Uuid::now_v7(),
+        now(),
+        &user,
+        &conversation,
+        "Rui",
+        "Olá! Are you free in July?",
+    );
+    for n in [&about_booking, &about_message] {
+        assert!(store.notifications.insert(n).await.unwrap());
+        assert_eq!(
+            store.notifications.find(&n.id).await.unwrap().as_ref(),
+            Some(n)
+        );
+    }
+    // Both came in the same millisecond, perhaps: their order is not what this checks.
+    let listed: HashSet<_> = list_notifications(store, &user, false, None, 10)
+        .await
+        .into_iter()
+        .map(|n| (n.booking_id, n.conversation_id))
+        .collect();
+    assert_eq!(
+        listed,
+        HashSet::from([(None, Some(conversation)), (Some(booking), None)])
+    );
 }
 
 pub(crate) async fn a_users_notifications_are_listed_newest_first_in_pages(store: &Store) {
